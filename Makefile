@@ -1,0 +1,29 @@
+# The front door. `make demo` and `make test` are the README's first two commands.
+SHELL := /bin/bash
+APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
+                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl
+
+.PHONY: setup build test lint format clean
+
+# Installs the Debian packages deployctl and its testbed need, then builds.
+setup:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES); \
+	fi
+	swift build
+
+build:
+	swift build
+
+# Unit tests and end-to-end tests against real sshd, dockerd and registry.
+test: setup
+	swift test
+
+lint:
+	swift format lint --strict --recursive Package.swift Sources Tests
+
+format:
+	swift format --in-place --recursive Package.swift Sources Tests
+
+clean:
+	rm -rf .build
