@@ -1,0 +1,238 @@
+import Foundation
+
+/// A release as reported to users and CI: its id and the exact image (`repo@sha256:…`).
+public struct ReleaseRef: Codable, Sendable, Equatable {
+  public var id: String
+  public var image: String
+
+  public init(id: String, image: String) {
+    self.id = id
+    self.image = image
+  }
+}
+
+/// What happened on one host, as a value (SPEC.md `hosts[]`).
+public enum HostResult: String, Codable, Sendable {
+  /// Runs the requested release and is healthy.
+  case deployed
+  /// Already ran the requested release; nothing changed.
+  case unchanged
+  /// Failed (or was rolled back with the rest) and runs its previous release again.
+  case rolledBack = "rolled_back"
+  /// Failed before anything changed on it.
+  case failed
+  /// Could not be reached.
+  case unreachable
+  /// Not touched because the rollout stopped before its batch.
+  case skipped
+  /// Could not be put back on its previous release: a person must look.
+  case restoreFailed = "restore_failed"
+  /// Would change (dry run).
+  case planned
+}
+
+/// Time spent in one step on one host.
+public struct StepTiming: Codable, Sendable, Equatable {
+  public var step: String
+  public var durationMs: Int
+
+  public init(step: String, durationMs: Int) {
+    self.step = step
+    self.durationMs = durationMs
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case step
+    case durationMs = "duration_ms"
+  }
+}
+
+public struct HostReport: Codable, Sendable, Equatable {
+  public var name: String
+  public var result: HostResult
+  /// The release the host runs when the command ends (nil: none of ours).
+  public var release: String?
+  public var durationMs: Int
+  public var error: String?
+  public var steps: [StepTiming]
+
+  public init(
+    name: String, result: HostResult, release: String?, durationMs: Int, error: String? = nil,
+    steps: [StepTiming] = []
+  ) {
+    self.name = name
+    self.result = result
+    self.release = release
+    self.durationMs = durationMs
+    self.error = error
+    self.steps = steps
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case name, result, release, error, steps
+    case durationMs = "duration_ms"
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(result, forKey: .result)
+    try c.encode(release, forKey: .release)
+    try c.encode(durationMs, forKey: .durationMs)
+    try c.encode(error, forKey: .error)
+    try c.encode(steps, forKey: .steps)
+  }
+}
+
+/// The overall outcome of a command, one per exit code (SPEC.md "Exit codes").
+public enum CommandResult: String, Codable, Sendable {
+  case success
+  case failed
+  case refused
+  case needsAttention = "needs_attention"
+  case locked
+
+  public init(_ status: ExitStatus) {
+    switch status {
+    case .success: self = .success
+    case .failedRestored: self = .failed
+    case .refused: self = .refused
+    case .needsAttention: self = .needsAttention
+    case .locked: self = .locked
+    }
+  }
+
+  public var exitStatus: ExitStatus {
+    switch self {
+    case .success: .success
+    case .failed: .failedRestored
+    case .refused: .refused
+    case .needsAttention: .needsAttention
+    case .locked: .locked
+    }
+  }
+}
+
+/// The JSON document of `deploy`, `promote` and `rollback` (SPEC.md `--output json`).
+public struct CommandReport: Codable, Sendable, Equatable {
+  public var command: String
+  public var environment: String?
+  public var app: String?
+  public var result: CommandResult
+  public var exitCode: Int32
+  public var release: ReleaseRef?
+  public var previousRelease: ReleaseRef?
+  public var promotedFrom: String?
+  public var dryRun: Bool
+  public var hosts: [HostReport]
+  public var error: String?
+  public var durationMs: Int
+
+  public init(
+    command: String, environment: String?, app: String?, result: CommandResult,
+    release: ReleaseRef? = nil, previousRelease: ReleaseRef? = nil, promotedFrom: String? = nil,
+    dryRun: Bool = false, hosts: [HostReport] = [], error: String? = nil, durationMs: Int = 0
+  ) {
+    self.command = command
+    self.environment = environment
+    self.app = app
+    self.result = result
+    self.exitCode = result.exitStatus.rawValue
+    self.release = release
+    self.previousRelease = previousRelease
+    self.promotedFrom = promotedFrom
+    self.dryRun = dryRun
+    self.hosts = hosts
+    self.error = error
+    self.durationMs = durationMs
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case command, environment, app, result, release, hosts, error
+    case exitCode = "exit_code"
+    case previousRelease = "previous_release"
+    case promotedFrom = "promoted_from"
+    case dryRun = "dry_run"
+    case durationMs = "duration_ms"
+  }
+
+  // Optional fields are written as `null` rather than left out, so CI scripts can rely on
+  // every key being present.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(command, forKey: .command)
+    try c.encode(environment, forKey: .environment)
+    try c.encode(app, forKey: .app)
+    try c.encode(result, forKey: .result)
+    try c.encode(exitCode, forKey: .exitCode)
+    try c.encode(release, forKey: .release)
+    try c.encode(previousRelease, forKey: .previousRelease)
+    try c.encode(promotedFrom, forKey: .promotedFrom)
+    try c.encode(dryRun, forKey: .dryRun)
+    try c.encode(hosts, forKey: .hosts)
+    try c.encode(error, forKey: .error)
+    try c.encode(durationMs, forKey: .durationMs)
+  }
+}
+
+/// One host in `status` (SPEC.md: `name`, `reachable`, `release`, `image`, `state`, `health`).
+public struct HostStatus: Codable, Sendable, Equatable {
+  public var name: String
+  public var reachable: Bool
+  public var release: String?
+  public var image: String?
+  /// Docker's container state (`running`, `exited`, …) or `absent`.
+  public var state: String
+  /// `healthy`, `unhealthy`, `starting`, `none` (no check configured) or `unknown`.
+  public var health: String
+  public var error: String?
+
+  public init(
+    name: String, reachable: Bool, release: String?, image: String?, state: String, health: String,
+    error: String? = nil
+  ) {
+    self.name = name
+    self.reachable = reachable
+    self.release = release
+    self.image = image
+    self.state = state
+    self.health = health
+    self.error = error
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(reachable, forKey: .reachable)
+    try c.encode(release, forKey: .release)
+    try c.encode(image, forKey: .image)
+    try c.encode(state, forKey: .state)
+    try c.encode(health, forKey: .health)
+    try c.encode(error, forKey: .error)
+  }
+}
+
+public struct StatusReport: Codable, Sendable, Equatable {
+  public var command: String = "status"
+  public var environment: String
+  public var app: String
+  public var result: CommandResult
+  public var hosts: [HostStatus]
+
+  public init(environment: String, app: String, result: CommandResult, hosts: [HostStatus]) {
+    self.environment = environment
+    self.app = app
+    self.result = result
+    self.hosts = hosts
+  }
+}
+
+extension Encodable {
+  /// Stable, readable JSON for stdout: sorted keys, no escaped slashes.
+  public func jsonString() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(self) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+}
