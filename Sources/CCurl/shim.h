@@ -30,4 +30,22 @@ static inline CURLcode dc_curl_getinfo_double(CURL *handle, CURLINFO info, doubl
   return curl_easy_getinfo(handle, info, value);
 }
 
+static inline CURLcode dc_curl_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value) {
+  return curl_easy_getinfo(handle, info, value);
+}
+
+/* CURL_GLOBAL_DEFAULT is a macro expression. */
+static inline CURLcode dc_curl_global_init_default(void) {
+  return curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* CURLMsg.data is an anonymous union; read its CURLcode member here. */
+static inline CURLcode dc_curl_msg_result(const CURLMsg *message) {
+  return message->data.result;
+}
+
+static inline int dc_curl_msg_is_done(const CURLMsg *message) {
+  return message->msg == CURLMSG_DONE;
+}
+
 #endif

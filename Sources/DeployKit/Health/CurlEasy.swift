@@ -1,0 +1,107 @@
+import CCurl
+import Foundation
+
+/// libcurl's process-wide initialisation, done once, lazily, on first use. A Swift `static let`
+/// runs its initialiser exactly once even under concurrent first access.
+enum CurlGlobal {
+  private static let initResult: CURLcode = dc_curl_global_init_default()
+
+  static func ensureInitialized() throws(HealthError) {
+    let code = initResult
+    guard code == CURLE_OK else {
+      throw .curl(
+        call: "curl_global_init", code: Int(code.rawValue),
+        message: String(cString: curl_easy_strerror(code)), detail: "")
+    }
+  }
+}
+
+/// Owns one CURL easy handle (freed in `deinit`) with its error buffer and the bounded body
+/// buffer its write callback fills.
+///
+/// Threading: the handle is configured by its creator, then handed to `CurlTransferLoop`, whose
+/// thread alone touches it until the transfer ends. It is never used from two threads at once,
+/// which is all libcurl asks of an easy handle.
+final class CurlEasy: @unchecked Sendable {
+  let handle: UnsafeMutableRawPointer
+  private let errorBuffer: UnsafeMutablePointer<CChar>
+  private let bodyLimit: Int
+  private(set) var body: [UInt8] = []
+  /// The body was longer than `bodyLimit`; the write callback stopped the transfer there.
+  private(set) var bodyTruncated = false
+
+  init(bodyLimit: Int) throws(HealthError) {
+    try CurlGlobal.ensureInitialized()
+    guard let handle = curl_easy_init() else {
+      throw .curl(call: "curl_easy_init", code: -1, message: "out of memory", detail: "")
+    }
+    self.handle = handle
+    self.bodyLimit = max(0, bodyLimit)
+    errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+    errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    try check(
+      dc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)),
+      "curl_easy_setopt(CURLOPT_ERRORBUFFER)")
+    try check(
+      dc_curl_setopt_write_function(handle, curlWriteBody), "curl_easy_setopt(CURLOPT_WRITEFUNCTION)")
+    try check(
+      dc_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()),
+      "curl_easy_setopt(CURLOPT_WRITEDATA)")
+  }
+
+  deinit {
+    curl_easy_cleanup(handle)
+    errorBuffer.deallocate()
+  }
+
+  /// The one place a CURLcode becomes a Swift error.
+  func check(_ code: CURLcode, _ call: @autoclosure () -> String) throws(HealthError) {
+    guard code == CURLE_OK else { throw error(code, call: call()) }
+  }
+
+  /// The typed error for `code`, with libcurl's message and whatever it wrote to the error buffer.
+  func error(_ code: CURLcode, call: String) -> HealthError {
+    .curl(
+      call: call, code: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)),
+      detail: String(cString: errorBuffer).trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+
+  func set(_ option: CURLoption, _ value: Int, _ name: String) throws(HealthError) {
+    try check(dc_curl_setopt_long(handle, option, value), "curl_easy_setopt(\(name))")
+  }
+
+  /// libcurl copies string options, so `value` need not outlive the call.
+  func set(_ option: CURLoption, _ value: String, _ name: String) throws(HealthError) {
+    try check(dc_curl_setopt_string(handle, option, value), "curl_easy_setopt(\(name))")
+  }
+
+  func info(_ info: CURLINFO, _ name: String) throws(HealthError) -> Int {
+    var value = 0
+    try check(dc_curl_getinfo_long(handle, info, &value), "curl_easy_getinfo(\(name))")
+    return value
+  }
+
+  fileprivate func append(_ data: UnsafeRawBufferPointer) -> Bool {
+    let room = bodyLimit - body.count
+    if data.count <= room {
+      body.append(contentsOf: data)
+      return true
+    }
+    body.append(contentsOf: data.prefix(room))
+    bodyTruncated = true
+    return false
+  }
+}
+
+/// CURLOPT_WRITEFUNCTION: keep the first `bodyLimit` bytes, then stop the transfer (a short
+/// count makes libcurl end it with CURLE_WRITE_ERROR, which the probe treats as "enough read").
+/// A health check needs the status and a prefix to match, never a multi-megabyte page.
+private func curlWriteBody(
+  _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+  guard let context else { return 0 }
+  let easy = Unmanaged<CurlEasy>.fromOpaque(context).takeUnretainedValue()
+  let total = size * count
+  guard total > 0, let data else { return total }
+  return easy.append(UnsafeRawBufferPointer(start: data, count: total)) ? total : 0
+}

@@ -1,0 +1,250 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A real HTTP server for health-check tests: busybox httpd on 127.0.0.1, serving a temp folder
+/// with CGI scripts for 500s, redirects and "fails N times, then passes". Started by the test,
+/// stopped by PID when the test ends, also on failure (`withHTTPServer`).
+final class BusyboxHTTPServer: @unchecked Sendable {
+  let root: TemporaryDirectory
+  let port: Int
+  private let process: SpawnedProcess
+
+  /// Body of `/healthz`.
+  static let healthzBody = "ok ready\n"
+
+  static func busybox() throws -> String {
+    for path in ["/bin/busybox", "/usr/bin/busybox"] where FileManager.default.isExecutableFile(atPath: path)
+    {
+      return path
+    }
+    throw FixtureError("busybox not found; install busybox-static (make setup)")
+  }
+
+  /// `flakyFailures`: how many requests `/cgi-bin/flaky` answers 503 before it answers 200.
+  static func start(flakyFailures: Int = 0) async throws -> BusyboxHTTPServer {
+    let root = try TemporaryDirectory()
+    do {
+      try writeSite(in: root, flakyFailures: flakyFailures)
+      let (process, port) = try await launch(root: root)
+      return BusyboxHTTPServer(root: root, process: process, port: port)
+    } catch {
+      root.remove()
+      throw error
+    }
+  }
+
+  private init(root: TemporaryDirectory, process: SpawnedProcess, port: Int) {
+    self.root = root
+    self.process = process
+    self.port = port
+  }
+
+  func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+  /// How many requests `/cgi-bin/flaky` has served.
+  var flakyRequests: Int {
+    let text =
+      (try? String(contentsOf: root.url.appendingPathComponent("flaky-count"), encoding: .utf8)) ?? "0"
+    return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+  }
+
+  func stop() {
+    process.terminate()
+    root.remove()
+  }
+
+  private static func writeSite(in root: TemporaryDirectory, flakyFailures: Int) throws {
+    let fm = FileManager.default
+    let cgi = root.url.appendingPathComponent("cgi-bin")
+    try fm.createDirectory(at: cgi, withIntermediateDirectories: true)
+    try healthzBody.write(to: root.url.appendingPathComponent("healthz"), atomically: true, encoding: .utf8)
+    try String(repeating: "0123456789abcdef", count: 4096)  // 64 KiB
+      .write(to: root.url.appendingPathComponent("big"), atomically: true, encoding: .utf8)
+    let scripts = [
+      "fail":
+        #"printf 'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\ndatabase down\n'"#,
+      "redirect": #"printf 'Status: 302 Found\r\nLocation: /healthz\r\n\r\n'"#,
+      "flaky": """
+      count="\(root.path)/flaky-count"
+      n=$(cat "$count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$count"
+      if [ "$n" -le \(flakyFailures) ]; then
+        printf 'Status: 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\nstarting\\n'
+      else
+        printf 'Status: 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nready\\n'
+      fi
+      """,
+    ]
+    for (name, body) in scripts {
+      try writeExecutable(cgi.appendingPathComponent(name).path, "#!/bin/sh\n" + body + "\n")
+    }
+  }
+
+  /// Picks a free port, starts httpd on it and waits (bounded) until it accepts connections. A
+  /// port taken between picking and binding makes httpd exit; then another port is tried.
+  private static func launch(root: TemporaryDirectory) async throws -> (SpawnedProcess, Int) {
+    let busybox = try busybox()
+    for _ in 0..<5 {
+      let port = try freeLoopbackPort()
+      let process = try SpawnedProcess(busybox, ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", root.path])
+      for _ in 0..<200 {  // up to ~4 s
+        if process.hasExited() { break }
+        if canConnect(port: port) { return (process, port) }
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      process.terminate()
+    }
+    throw FixtureError("busybox httpd did not start on 127.0.0.1")
+  }
+}
+
+/// Writes a script through an O_CLOEXEC descriptor. Tests run in parallel threads that spawn
+/// processes; a child forked while our write descriptor is open would otherwise keep it, and
+/// exec'ing the script would then fail with ETXTBSY ("text file busy"), which httpd reports as
+/// a 404 now and then.
+private func writeExecutable(_ path: String, _ text: String) throws {
+  let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+  guard fd >= 0 else { throw FixtureError("open \(path): \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  let bytes = Array(text.utf8)
+  guard write(fd, bytes, bytes.count) == bytes.count else {
+    throw FixtureError("write \(path): \(String(cString: strerror(errno)))")
+  }
+}
+
+/// A child process started with posix_spawn, output discarded, ended by PID.
+final class SpawnedProcess: @unchecked Sendable {
+  let pid: pid_t
+  private var reaped = false
+
+  init(_ path: String, _ arguments: [String]) throws {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    // The test runner's threads may block or ignore signals; the child must see SIGTERM.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var emptyMask = sigset_t()
+    sigemptyset(&emptyMask)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigmask(&attributes, &emptyMask)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+    guard rc == 0 else { throw FixtureError("posix_spawn \(path): \(String(cString: strerror(rc)))") }
+    self.pid = pid
+  }
+
+  /// Reaps the child if it has exited.
+  func hasExited() -> Bool {
+    if reaped { return true }
+    var status: Int32 = 0
+    if waitpid(pid, &status, WNOHANG) == pid { reaped = true }
+    return reaped
+  }
+
+  /// SIGTERM, then SIGKILL if it has not exited within ~2 s; always reaped.
+  func terminate() {
+    guard !hasExited() else { return }
+    kill(pid, SIGTERM)
+    for _ in 0..<200 {
+      if hasExited() { return }
+      usleep(10_000)
+    }
+    kill(pid, SIGKILL)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    reaped = true
+  }
+
+  deinit { terminate() }
+}
+
+func withHTTPServer<T>(
+  flakyFailures: Int = 0, _ body: (BusyboxHTTPServer) async throws -> T
+) async throws -> T {
+  let server = try await BusyboxHTTPServer.start(flakyFailures: flakyFailures)
+  defer { server.stop() }
+  return try await body(server)
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// A TCP socket on 127.0.0.1 with a kernel-chosen port. `listening`: connections complete (the
+/// kernel accepts them into the backlog) but nobody ever reads or answers, the "server that
+/// accepts but never answers". Not listening: the port is held but refuses connections.
+final class LoopbackSocket: @unchecked Sendable {
+  let fd: Int32
+  let port: Int
+
+  init(listening: Bool) throws {
+    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw FixtureError("socket: \(String(cString: strerror(errno)))") }
+    do {
+      port = try bindLoopback(fd)
+      if listening, listen(fd, 64) != 0 {
+        throw FixtureError("listen: \(String(cString: strerror(errno)))")
+      }
+    } catch {
+      close(fd)
+      throw error
+    }
+  }
+
+  var url: String { "http://127.0.0.1:\(port)/healthz" }
+
+  deinit { close(fd) }
+}
+
+private func bindLoopback(_ fd: Int32) throws -> Int {
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = 0
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let bound = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  guard bound == 0 else { throw FixtureError("bind: \(String(cString: strerror(errno)))") }
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let named = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+  }
+  guard named == 0 else { throw FixtureError("getsockname: \(String(cString: strerror(errno)))") }
+  return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func freeLoopbackPort() throws -> Int {
+  try LoopbackSocket(listening: false).port
+}
+
+private func canConnect(port: Int) -> Bool {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return false }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = UInt16(port).bigEndian
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  return withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  } == 0
+}
