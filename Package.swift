@@ -32,7 +32,8 @@ let package = Package(
       ]),
     .testTarget(
       name: "DeployKitTests",
-      dependencies: ["DeployKit"]),
+      dependencies: ["DeployKit"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "DeployctlTests",
       dependencies: ["DeployKit"]),

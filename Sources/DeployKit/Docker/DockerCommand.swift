@@ -1,0 +1,117 @@
+/// The docker CLI invocations the engine runs on hosts over SSH. Pure functions: each returns a
+/// `RemoteCommand` whose every value is quoted. Nothing here removes volumes (`docker rm` is
+/// never given `-v`), so volume data survives every command.
+public enum DockerCommand {
+  /// `docker version --format '{{.Server.Version}}'`: is the engine there and reachable.
+  public static func serverVersion() -> RemoteCommand {
+    RemoteCommand(["docker", "version", "--format", "{{.Server.Version}}"])
+  }
+
+  /// `docker pull REF`: by digest once resolved (`repo@sha256:…`), so every host gets the same bytes.
+  public static func pull(_ image: ImageReference) -> RemoteCommand {
+    RemoteCommand(["docker", "pull", image.pinned ?? image.description])
+  }
+
+  /// Prints the image's `RepoDigests` as JSON; read with `DockerOutput.repoDigest`. Resolves a
+  /// pulled tag to the digest its registry serves.
+  public static func imageRepoDigests(_ image: ImageReference) -> RemoteCommand {
+    RemoteCommand(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", image.description])
+  }
+
+  /// Prints the local image id (`sha256:…`); fails if the image is not on the host.
+  public static func imageID(_ image: String) -> RemoteCommand {
+    RemoteCommand(["docker", "image", "inspect", "--format", "{{.Id}}", image])
+  }
+
+  /// `docker image rm REF…`: prunes images of releases no longer kept. Without `--force`,
+  /// Docker refuses to remove an image a container (even a stopped one) still uses.
+  public static func removeImages(_ images: [String]) -> RemoteCommand {
+    RemoteCommand(["docker", "image", "rm"] + images)
+  }
+
+  /// The container's full state as one JSON object; read with `ContainerInfo.parse`, which also
+  /// tells a missing container from a failure.
+  public static func inspectContainer(_ name: String) -> RemoteCommand {
+    RemoteCommand(["docker", "container", "inspect", "--format", "{{json .}}", name])
+  }
+
+  /// Every container of `app` (optionally one environment), running or not, one JSON object
+  /// per line; read with `ContainerSummary.parse`.
+  public static func listContainers(app: String, environment: String? = nil) -> RemoteCommand {
+    var argv = [
+      "docker", "ps", "--all", "--no-trunc", "--filter", "label=\(ContainerRunSpec.appLabel)=\(app)",
+    ]
+    if let environment { argv += ["--filter", "label=\(ContainerRunSpec.environmentLabel)=\(environment)"] }
+    return RemoteCommand(argv + ["--format", "{{json .}}"])
+  }
+
+  /// `docker stop --time N NAME`: SIGTERM, then SIGKILL after N seconds.
+  public static func stop(_ name: String, timeoutSeconds: Int? = nil) -> RemoteCommand {
+    var argv = ["docker", "stop"]
+    if let timeoutSeconds { argv += ["--time", String(max(0, timeoutSeconds))] }
+    return RemoteCommand(argv + [name])
+  }
+
+  public static func start(_ name: String) -> RemoteCommand {
+    RemoteCommand(["docker", "start", name])
+  }
+
+  /// `docker rm NAME` (never `-v`: anonymous volumes stay too).
+  public static func remove(_ name: String) -> RemoteCommand {
+    RemoteCommand(["docker", "rm", name])
+  }
+
+  /// `docker rename FROM TO`.
+  ///
+  /// Keeping the old container under another name until the new one is healthy works with
+  /// fixed host ports only if the old one is stopped first (a stopped container holds no port
+  /// binding, `docker start` takes it again). Two caveats the engine must handle: give the
+  /// parked container `--restart no` (`updateRestart`) so a daemon restart cannot start it and
+  /// take the port back, and remove it once the new release is healthy. SPEC.md's flow (stop →
+  /// remove → run, re-create from the record on failure) does not need this.
+  public static func rename(_ name: String, to newName: String) -> RemoteCommand {
+    RemoteCommand(["docker", "rename", name, newName])
+  }
+
+  /// `docker update --restart POLICY NAME`.
+  public static func updateRestart(_ name: String, _ policy: RestartPolicy) -> RemoteCommand {
+    RemoteCommand(["docker", "update", "--restart", policy.description, name])
+  }
+
+  /// `docker logs --tail N NAME` (both streams; the SSH layer keeps stdout and stderr apart).
+  public static func logs(_ name: String, tail: Int, timestamps: Bool = false) -> RemoteCommand {
+    RemoteCommand(
+      ["docker", "logs", "--tail", String(max(0, tail))] + (timestamps ? ["--timestamps"] : []) + [name])
+  }
+
+  /// `docker run --detach …` for `spec`, validated first. Secrets only ever come in through
+  /// `--env-file`; `-e` carries the non-secret values.
+  public static func run(_ spec: ContainerRunSpec) throws(DockerError) -> RemoteCommand {
+    try spec.validate()
+    return RemoteCommand(runArguments(spec))
+  }
+
+  static func runArguments(_ spec: ContainerRunSpec) -> [String] {
+    var argv = ["docker", "run", "--detach", "--name", spec.name]
+    for label in spec.labels { argv += ["--label", "\(label.key)=\(label.value)"] }
+    switch spec.initProcess {
+    case true?: argv.append("--init")
+    case false?: argv.append("--init=false")
+    case nil: break
+    }
+    argv += ["--restart", spec.restart.description]
+    if let seconds = spec.stopTimeoutSeconds { argv += ["--stop-timeout", String(seconds)] }
+    if let log = spec.log {
+      argv += [
+        "--log-driver", "json-file", "--log-opt", "max-size=\(log.maxSize)", "--log-opt",
+        "max-file=\(log.maxFiles)",
+      ]
+    }
+    for port in spec.ports { argv += ["--publish", port.argument] }
+    for volume in spec.volumes { argv += ["--volume", volume.argument] }
+    if let envFile = spec.envFile { argv += ["--env-file", envFile] }
+    for variable in spec.env { argv += ["--env", "\(variable.name)=\(variable.value)"] }
+    argv.append(spec.image.pinned ?? spec.image.description)
+    return argv + spec.command
+  }
+}
