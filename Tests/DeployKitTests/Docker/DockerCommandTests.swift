@@ -71,8 +71,7 @@ func fullSpec() throws -> ContainerRunSpec {
     let dir = try TemporaryDirectory()
     defer { dir.remove() }
     let fake = dir.url.appendingPathComponent("docker")
-    try "#!/bin/sh\nprintf '%s\\0' \"$@\"\n".write(to: fake, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+    try writeExecutable(fake.path, "#!/bin/sh\nprintf '%s\\0' \"$@\"\n")
 
     var spec = try fullSpec()
     spec.command = nastyValues.filter { !$0.isEmpty }

@@ -101,20 +101,6 @@ final class BusyboxHTTPServer: @unchecked Sendable {
   }
 }
 
-/// Writes a script through an O_CLOEXEC descriptor. Tests run in parallel threads that spawn
-/// processes; a child forked while our write descriptor is open would otherwise keep it, and
-/// exec'ing the script would then fail with ETXTBSY ("text file busy"), which httpd reports as
-/// a 404 now and then.
-private func writeExecutable(_ path: String, _ text: String) throws {
-  let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-  guard fd >= 0 else { throw FixtureError("open \(path): \(String(cString: strerror(errno)))") }
-  defer { close(fd) }
-  let bytes = Array(text.utf8)
-  guard write(fd, bytes, bytes.count) == bytes.count else {
-    throw FixtureError("write \(path): \(String(cString: strerror(errno)))")
-  }
-}
-
 /// A child process started with posix_spawn, output discarded, ended by PID.
 final class SpawnedProcess: @unchecked Sendable {
   let pid: pid_t

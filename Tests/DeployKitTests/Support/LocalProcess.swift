@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Runs a local program to completion and captures its output. Tests use it to feed the
 /// shell snippets we build to a real `/bin/sh`, exactly as a remote sshd would.
 struct LocalProcess {
@@ -64,5 +68,19 @@ struct TemporaryDirectory {
 
   func remove() {
     try? FileManager.default.removeItem(at: url)
+  }
+}
+
+/// Writes a script through an O_CLOEXEC descriptor. Tests run in parallel threads that spawn
+/// processes; a child forked while our write descriptor is open would otherwise keep it, and
+/// exec'ing the script would then fail now and then with ETXTBSY ("text file busy"; busybox
+/// httpd turns that into a 404 for a CGI script).
+func writeExecutable(_ path: String, _ text: String) throws {
+  let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+  guard fd >= 0 else { throw FixtureError("open \(path): \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  let bytes = Array(text.utf8)
+  guard write(fd, bytes, bytes.count) == bytes.count else {
+    throw FixtureError("write \(path): \(String(cString: strerror(errno)))")
   }
 }
