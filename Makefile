@@ -1,7 +1,10 @@
 # The front door. `make demo` and `make test` are the README's first two commands.
 SHELL := /bin/bash
 APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
-                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl
+                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils
+# Subnet of the testbed `make test` brings up; `auto` takes a free one, so several
+# checkouts can test at once.
+TESTBED_SUBNET ?= auto
 
 .PHONY: setup build test lint format clean
 
@@ -15,9 +18,11 @@ setup:
 build:
 	swift build
 
-# Unit tests and end-to-end tests against real sshd, dockerd and registry.
+# Unit tests and end-to-end tests against real sshd, dockerd and registry: the testbed
+# comes up in .testbed, DEPLOYCTL_TESTBED points at it, and it goes down when the tests
+# end, also when they fail or are interrupted (README "Testbed").
 test: setup
-	swift test
+	scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) -- swift test
 
 lint:
 	swift format lint --strict --recursive Package.swift Sources Tests

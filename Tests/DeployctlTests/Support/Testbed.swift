@@ -1,0 +1,277 @@
+import Foundation
+
+/// The dev, staging and prod hosts `scripts/testbed up` made (README "Testbed"): real sshd,
+/// dockerd and registry on this machine. `make test` brings them up and points
+/// `DEPLOYCTL_TESTBED` at their folder; this reads `$DEPLOYCTL_TESTBED/env`.
+///
+/// Tests that need it are marked `.enabled(if: Testbed.isAvailable)` and do their work inside
+/// `Testbed.use { testbed in ... }`, which runs one such body at a time in the test process:
+/// the hosts are shared, and a fault (a cut link, a changed host key) must not hit a
+/// neighbour's deploy.
+struct Testbed: Sendable {
+  struct Host: Sendable, Hashable, CustomStringConvertible {
+    let name: String
+    let address: String
+    let environment: String
+    var description: String { "\(name) (\(address))" }
+  }
+
+  /// The folder `scripts/testbed up --dir` filled.
+  let dir: String
+  /// `scripts/testbed` itself, for the fault commands.
+  let script: String
+  /// `192.168.250.1:5000`: no authentication, trusted by every engine.
+  let registry: String
+  /// `192.168.250.1:5001`: same storage, htpasswd authentication (`docker login`).
+  let authRegistry: String
+  let authUser: String
+  /// Holds the password for `authUser`; pass it on stdin, never on a command line.
+  let authPasswordFile: String
+  /// `192.168.250.1:5000/app`, pushed with `tags`.
+  let image: String
+  /// v1, v2, v3 (healthy, `/version` says the tag), broken (`/healthz` 404),
+  /// crash (exits 3 at once), slow (healthy after about 5 s).
+  let tags: [String]
+  let sshUser: String
+  let identityFile: String
+  let knownHosts: String
+  /// `dev.yml`, `staging.yml`, `prod.yml` in SPEC's format, pointing at these hosts.
+  let inventories: String
+  /// `app.yml`: a plan for `image`.
+  let playbooks: String
+  let environments: [String]
+  let hosts: [Host]
+
+  static var isAvailable: Bool {
+    !(ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"] ?? "").isEmpty
+  }
+
+  /// Loads the testbed and runs `body` while no other `use` body runs in this process.
+  /// Do not nest calls: the inner one would wait for the outer one forever.
+  static func use<T: Sendable>(_ body: (Testbed) async throws -> T) async throws -> T {
+    let testbed = try load()
+    await exclusiveUse.acquire()
+    do {
+      let result = try await body(testbed)
+      await exclusiveUse.release()
+      return result
+    } catch {
+      await exclusiveUse.release()
+      throw error
+    }
+  }
+
+  static func load() throws -> Testbed {
+    guard let dir = ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"], !dir.isEmpty else {
+      throw TestbedError(
+        "DEPLOYCTL_TESTBED is not set: run `make test`, or `scripts/testbed up` and export it")
+    }
+    let path = dir + "/env"
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw TestbedError("\(path): cannot read it; is the testbed up? (`scripts/testbed up --dir \(dir)`)")
+    }
+    let values = parseEnvFile(text)
+    func value(_ key: String) throws -> String {
+      guard let value = values[key] else { throw TestbedError("\(path): \(key) is missing") }
+      return value
+    }
+    func words(_ key: String) throws -> [String] {
+      try value(key).split(separator: " ").map(String.init)
+    }
+    var addresses: [String: String] = [:]
+    for pair in try words("TESTBED_HOST_ADDRESSES") {
+      let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+      guard parts.count == 2 else {
+        throw TestbedError("\(path): TESTBED_HOST_ADDRESSES: '\(pair)' is not NAME=ADDRESS")
+      }
+      addresses[parts[0]] = parts[1]
+    }
+    var hosts: [Host] = []
+    let environments = try words("TESTBED_ENVIRONMENTS")
+    for environment in environments {
+      for name in try words("TESTBED_ENV_\(environment)") {
+        guard let address = addresses[name] else {
+          throw TestbedError("\(path): no address for host \(name)")
+        }
+        hosts.append(Host(name: name, address: address, environment: environment))
+      }
+    }
+    return Testbed(
+      dir: try value("TESTBED_DIR"), script: try value("TESTBED_SCRIPT"),
+      registry: try value("TESTBED_REGISTRY"), authRegistry: try value("TESTBED_AUTH_REGISTRY"),
+      authUser: try value("TESTBED_AUTH_USER"), authPasswordFile: try value("TESTBED_AUTH_PASSWORD_FILE"),
+      image: try value("TESTBED_IMAGE"), tags: try words("TESTBED_TAGS"),
+      sshUser: try value("TESTBED_SSH_USER"), identityFile: try value("TESTBED_IDENTITY_FILE"),
+      knownHosts: try value("TESTBED_KNOWN_HOSTS"), inventories: try value("TESTBED_INVENTORIES"),
+      playbooks: try value("TESTBED_PLAYBOOKS"), environments: environments, hosts: hosts)
+  }
+
+  /// `KEY='value'` lines as `scripts/testbed` writes them (values hold no single quote).
+  static func parseEnvFile(_ text: String) -> [String: String] {
+    var values: [String: String] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+      guard let equals = line.firstIndex(of: "=") else { continue }
+      var value = line[line.index(after: equals)...]
+      if value.hasPrefix("'") && value.hasSuffix("'") && value.count >= 2 {
+        value = value.dropFirst().dropLast()
+      }
+      values[String(line[..<equals])] = String(value)
+    }
+    return values
+  }
+
+  func host(_ name: String) throws -> Host {
+    guard let host = hosts.first(where: { $0.name == name }) else {
+      throw TestbedError("no host \(name) in the testbed at \(dir) (hosts: \(hosts.map(\.name)))")
+    }
+    return host
+  }
+
+  func hosts(in environment: String) -> [Host] {
+    hosts.filter { $0.environment == environment }
+  }
+
+  /// `image:tag`, e.g. `ref("v2")` is `192.168.250.1:5000/app:v2`.
+  func ref(_ tag: String) -> String { "\(image):\(tag)" }
+
+  // MARK: Commands on the hosts
+
+  /// OpenSSH options for a host: the testbed's key, its known_hosts, strict host key checking.
+  func sshOptions(connectTimeout: Int = 5) -> [String] {
+    [
+      "-F", "none", "-i", identityFile, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+      "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
+      "-o", "ConnectTimeout=\(connectTimeout)", "-o", "LogLevel=ERROR",
+    ]
+  }
+
+  /// Runs `command` through the host's login shell over OpenSSH (for test assertions; the
+  /// product uses libssh2). `command` reaches a shell as is: quote what you put in it.
+  func ssh(
+    _ host: Host, _ command: String, input: Data? = nil, connectTimeout: Int = 5
+  ) async throws -> ProcessOutput {
+    try await Self.run(
+      "/usr/bin/ssh", sshOptions(connectTimeout: connectTimeout) + ["\(sshUser)@\(host.address)", command],
+      input: input)
+  }
+
+  /// Like `ssh`, but a non-zero exit status throws, naming the host and the command.
+  @discardableResult
+  func sshChecked(_ host: Host, _ command: String, input: Data? = nil) async throws -> String {
+    let output = try await ssh(host, command, input: input)
+    guard output.status == 0 else {
+      throw TestbedError("on \(host): `\(command)` exited \(output.status): \(output.stderr)")
+    }
+    return output.stdout
+  }
+
+  // MARK: Faults (scripts/testbed)
+
+  /// Takes the host's link down: connections time out, as to a host that is gone.
+  func cut(_ host: Host) async throws { try await testbed("cut", host.name) }
+  func heal(_ host: Host) async throws { try await testbed("heal", host.name) }
+  /// Stops the host's sshd: connections are refused; open sessions stay.
+  func stopSSHD(_ host: Host) async throws { try await testbed("stop-sshd", host.name) }
+  func startSSHD(_ host: Host) async throws { try await testbed("start-sshd", host.name) }
+  /// Stops the host's dockerd (its containers stop; `unless-stopped` ones return with it).
+  func stopEngine(_ host: Host) async throws { try await testbed("stop-engine", host.name) }
+  func startEngine(_ host: Host) async throws { try await testbed("start-engine", host.name) }
+  /// Stops both registries.
+  func stopRegistry() async throws { try await testbed("stop-registry") }
+  func startRegistry() async throws { try await testbed("start-registry") }
+  /// Makes the host's sshd present a host key that known_hosts does not list.
+  func rekey(_ host: Host) async throws { try await testbed("rekey", host.name) }
+  func restoreKey(_ host: Host) async throws { try await testbed("restore-key", host.name) }
+
+  private func testbed(_ arguments: String...) async throws {
+    let output = try await Self.run(script, arguments + ["--dir", dir])
+    guard output.status == 0 else {
+      throw TestbedError(
+        "scripts/testbed \(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)")
+    }
+  }
+
+  // MARK: Local processes
+
+  struct ProcessOutput: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  /// Runs a program to its end without blocking a thread of the cooperative pool: output
+  /// goes to files, the end is reported by Foundation's termination handler. Killed after
+  /// `timeout` seconds (`timeout(1)`, status 124), so a hung host cannot hang the test run.
+  static func run(
+    _ executable: String, _ arguments: [String], input: Data? = nil, timeout: Int = 120
+  ) async throws -> ProcessOutput {
+    let files = FileManager.default.temporaryDirectory
+      .appendingPathComponent("deployctl-testbed-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: files, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(at: files) }
+    let outURL = files.appendingPathComponent("stdout")
+    let errURL = files.appendingPathComponent("stderr")
+    let inURL = files.appendingPathComponent("stdin")
+    try Data().write(to: outURL)
+    try Data().write(to: errURL)
+    try (input ?? Data()).write(to: inURL)  // may be a password: the folder is 0700
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments = ["--kill-after=5", String(timeout), executable] + arguments
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
+    let stdin = try FileHandle(forReadingFrom: inURL)
+    defer {
+      try? out.close()
+      try? err.close()
+      try? stdin.close()
+    }
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = stdin
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+      process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+      do {
+        try process.run()
+      } catch {
+        process.terminationHandler = nil
+        continuation.resume(throwing: TestbedError("cannot start \(executable): \(error)"))
+      }
+    }
+    return ProcessOutput(
+      status: status,
+      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+  }
+
+  private static let exclusiveUse = ExclusiveUse()
+}
+
+struct TestbedError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// A FIFO lock for async code: one holder at a time, waiters resume in order.
+private actor ExclusiveUse {
+  private var held = false
+  private var waiters: [CheckedContinuation<Void, Never>] = []
+
+  func acquire() async {
+    if !held {
+      held = true
+      return
+    }
+    await withCheckedContinuation { waiters.append($0) }
+  }
+
+  func release() {
+    if waiters.isEmpty {
+      held = false
+    } else {
+      waiters.removeFirst().resume()
+    }
+  }
+}
