@@ -30,13 +30,18 @@ let package = Package(
         "DeployKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // Real servers for tests (a local sshd, keys, known_hosts), shared by both test targets.
+    .target(
+      name: "TestSupport",
+      dependencies: ["DeployKit"],
+      path: "Tests/TestSupport"),
     .testTarget(
       name: "DeployKitTests",
-      dependencies: ["DeployKit"],
+      dependencies: ["DeployKit", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "DeployctlTests",
-      dependencies: ["DeployKit"]),
+      dependencies: ["DeployKit", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )
