@@ -24,6 +24,19 @@ public struct ChildProcess: Sendable {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
+    // The test process's threads block some signals; a child must not inherit that, or it
+    // would never see the SIGTERM that stops it.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
@@ -35,7 +48,7 @@ public struct ChildProcess: Sendable {
       for pointer in envp { free(pointer) }
     }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
     guard rc == 0 else { throw TestSupportError("cannot start \(path): \(String(cString: strerror(rc)))") }
     return ChildProcess(pid: pid)
   }
@@ -95,6 +108,28 @@ public func runProgram(_ path: String, _ arguments: [String], environment: [Stri
       "\(path) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
   }
   return result.stdout
+}
+
+/// Checks `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+@discardableResult
+public func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
+  let deadline = ContinuousClock.now + timeout
+  while !condition() {
+    if ContinuousClock.now > deadline { return false }
+    usleep(10_000)
+  }
+  return true
+}
+
+/// `waitUntil` for async tests: sleeps without holding one of the pool's threads.
+@discardableResult
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
+  let deadline = ContinuousClock.now + timeout
+  while !(await condition()) {
+    if ContinuousClock.now > deadline { return false }
+    do { try await Task.sleep(for: .milliseconds(10)) } catch { return false }
+  }
+  return true
 }
 
 /// A fresh folder under /tmp, removed by `remove()`.
@@ -302,12 +337,78 @@ public final class LocalSSHD: @unchecked Sendable {
   deinit { stop() }
 }
 
+/// Runs blocking work (starting programs, waiting for them) on a thread of its own, so tests
+/// never hold the cooperative pool's two threads while SSH sessions need them.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    let thread = Thread { continuation.resume(with: Result { try work() }) }
+    thread.start()
+  }
+}
+
+extension LocalSSHD {
+  /// Starts a server off the cooperative pool.
+  public static func start(
+    extraConfig: [String] = [], hostKeyType: String = "ed25519", clientKeyType: String = "ed25519"
+  ) async throws -> LocalSSHD {
+    try await offPool {
+      try LocalSSHD(extraConfig: extraConfig, hostKeyType: hostKeyType, clientKeyType: clientKeyType)
+    }
+  }
+
+  /// Stops the server off the cooperative pool.
+  public func shutdown() async {
+    _ = try? await offPool { self.stop() }
+  }
+}
+
 /// Runs `body` with a fresh sshd, stopped and deleted afterwards, also when `body` throws.
+@discardableResult
 public func withSSHD<T>(
   extraConfig: [String] = [], hostKeyType: String = "ed25519", clientKeyType: String = "ed25519",
   _ body: (LocalSSHD) async throws -> T
 ) async throws -> T {
-  let server = try LocalSSHD(extraConfig: extraConfig, hostKeyType: hostKeyType, clientKeyType: clientKeyType)
-  defer { server.stop() }
-  return try await body(server)
+  let server = try await LocalSSHD.start(
+    extraConfig: extraConfig, hostKeyType: hostKeyType, clientKeyType: clientKeyType)
+  do {
+    let result = try await body(server)
+    await server.shutdown()
+    return result
+  } catch {
+    await server.shutdown()
+    throw error
+  }
+}
+
+/// `runCapturing` on a thread of its own, for programs that talk to code running on the
+/// cooperative pool (a port forward): blocking a pool thread could starve it.
+public func runCapturingOffPool(
+  _ path: String, _ arguments: [String], environment: [String: String]? = nil,
+  timeout: Duration = .seconds(120)
+) async throws -> ProgramResult {
+  try await offPool { try runCapturing(path, arguments, environment: environment, timeout: timeout) }
+}
+
+/// A static HTTP server on 127.0.0.1 (busybox httpd) serving `files`; stopped by `stop()`.
+public final class LocalHTTPServer: @unchecked Sendable {
+  public let port: Int
+  public let directory: String
+  private let process: ChildProcess
+
+  public init(files: [String: String]) throws {
+    directory = try makeTemporaryDirectory("deployctl-http")
+    for (name, content) in files {
+      try content.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+    }
+    port = try freeLoopbackPort()
+    process = try ChildProcess.spawn(
+      "/bin/busybox", ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", directory])
+    waitUntil { loopbackPortAnswers(self.port) }
+  }
+
+  public func stop() {
+    kill(process.pid, SIGTERM)
+    process.wait(timeout: .seconds(5))
+    try? FileManager.default.removeItem(atPath: directory)
+  }
 }

@@ -141,7 +141,7 @@ struct SSHExecTests {
       // the command ends: nobody knows how it ended.
       let marker = "\(server.directory)/closed"
       let killer = Task.detached {
-        for _ in 0..<250 where !FileManager.default.fileExists(atPath: marker) { usleep(20_000) }
+        waitUntil(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: marker) }
         usleep(200_000)
         for child in server.connectionProcesses { kill(child, SIGKILL) }
       }
