@@ -15,7 +15,8 @@ struct DeployCtl: AsyncParsableCommand {
         deployctl status prod --output json
       """,
     subcommands: [
-      Validate.self
+      Validate.self,
+      Exec.self,
     ]
   )
 }
