@@ -1,0 +1,362 @@
+/// Reads a merged and substituted plan tree into a `ResolvedPlan`, checking every value.
+struct PlanDecoder {
+  let reader: NodeReader
+  let app: String
+  let file: String
+
+  static let containerKeys = [
+    "name", "ports", "volumes", "env", "secrets", "command", "restart", "stop_timeout", "log",
+  ]
+  static let healthKeys = ["http", "docker", "via", "interval", "timeout", "retries", "start_period"]
+
+  func decode(_ root: YAMLNode, environment: String, host: Host) -> ResolvedPlan? {
+    reader.sourceMap = SourceMap(root: root.location)
+    guard let top = reader.mapping(root, .root, known: Playbook.topKeys, required: ["app", "image"]) else {
+      return nil
+    }
+    let image = top["image"].flatMap {
+      reader.parse($0, ConfigPath.root.key("image"), "an image repository") { (t: String) throws(ValueError) in
+        try ImageRepository(parsing: t)
+      }
+    }
+    let container = self.container(top["container"])
+    let health = top["health"].flatMap { self.health($0, container: container) }
+    let rollout = self.rollout(top["rollout"])
+    let rollback = self.rollback(top["rollback"])
+    guard let image, let container, let rollout, let rollback, !reader.hasErrors else { return nil }
+    return ResolvedPlan(
+      app: app, environment: environment, host: host, image: image, container: container, health: health,
+      rollout: rollout, rollback: rollback, file: file, sourceMap: reader.sourceMap)
+  }
+
+  // MARK: container
+
+  private func container(_ node: YAMLNode?) -> ContainerSpec? {
+    var spec = ContainerSpec(name: app)
+    guard let node else { return spec }
+    let path = ConfigPath.root.key("container")
+    guard let m = reader.mapping(node, path, known: Self.containerKeys) else { return nil }
+    var ok = true
+    func keep<T>(_ value: T?, _ assign: (T) -> Void) {
+      if let value { assign(value) } else { ok = false }
+    }
+    if let n = m["name"] { keep(reader.name(n, path.key("name"), .containerName)) { spec.name = $0 } }
+    if let n = m["ports"] { keep(ports(n, path.key("ports"))) { spec.ports = $0 } }
+    if let n = m["volumes"] { keep(volumes(n, path.key("volumes"))) { spec.volumes = $0 } }
+    if let n = m["env"] { keep(env(n, path.key("env"))) { spec.env = $0 } }
+    if let n = m["secrets"] { keep(secrets(n, path.key("secrets"), env: spec.env, envNode: m["env"])) { spec.secrets = $0 } }
+    if let n = m["command"] { keep(command(n, path.key("command"))) { spec.command = $0.isEmpty ? nil : $0 } }
+    if let n = m["restart"] {
+      keep(
+        reader.parse(n, path.key("restart"), "a restart policy") { (t: String) throws(ValueError) in
+          try RestartPolicy(parsing: t)
+        }
+      ) { spec.restart = $0 }
+    }
+    if let n = m["stop_timeout"] { keep(reader.duration(n, path.key("stop_timeout"))) { spec.stopTimeout = $0 } }
+    if let n = m["log"] { keep(log(n, path.key("log"))) { spec.log = $0 } }
+    return ok ? spec : nil
+  }
+
+  private func ports(_ node: YAMLNode, _ path: ConfigPath) -> [PortMapping]? {
+    guard let items = reader.list(node, path) else { return nil }
+    var result: [PortMapping] = []
+    var seen: [String: SourceLocation] = [:]
+    var ok = true
+    for (i, item) in items.enumerated() {
+      guard
+        let port = reader.parse(item, path.index(i), "a port mapping like `\"8080:80\"`", { (t: String) throws(ValueError) in
+          try PortMapping(parsing: t)
+        })
+      else {
+        ok = false
+        continue
+      }
+      let key = "\(port.hostIP ?? "*"):\(port.hostPort)/\(port.protocol.rawValue)"
+      if let first = seen[key] {
+        reader.error(
+          item.location,
+          "\(path.index(i).quoted): host port \(port.hostPort)/\(port.protocol.rawValue) is already published at line \(first.line), column \(first.column)")
+        ok = false
+      }
+      seen[key] = item.location
+      result.append(port)
+    }
+    return ok ? result : nil
+  }
+
+  private func volumes(_ node: YAMLNode, _ path: ConfigPath) -> [VolumeMount]? {
+    guard let items = reader.list(node, path) else { return nil }
+    var result: [VolumeMount] = []
+    var seen: [String: SourceLocation] = [:]
+    var ok = true
+    for (i, item) in items.enumerated() {
+      guard
+        let volume = reader.parse(item, path.index(i), "a volume like `\"/srv/app/data:/app/data\"`", { (t: String) throws(ValueError) in
+          try VolumeMount(parsing: t)
+        })
+      else {
+        ok = false
+        continue
+      }
+      if let first = seen[volume.containerPath] {
+        reader.error(
+          item.location,
+          "\(path.index(i).quoted): `\(volume.containerPath)` is already mounted at line \(first.line), column \(first.column)")
+        ok = false
+      }
+      seen[volume.containerPath] = item.location
+      result.append(volume)
+    }
+    return ok ? result : nil
+  }
+
+  private func env(_ node: YAMLNode, _ path: ConfigPath) -> [EnvironmentVariable]? {
+    guard let m = reader.mapping(node, path, known: node.mapping?.compactMap { $0.key.scalar?.text } ?? []) else {
+      return nil
+    }
+    var result: [EnvironmentVariable] = []
+    var ok = true
+    for pair in m.node.mapping ?? [] {
+      guard let name = reader.name(pair.key, path, .variableName) else {
+        ok = false
+        continue
+      }
+      let valuePath = path.key(name)
+      guard !pair.value.isNull else {
+        reader.error(pair.value.location, "\(valuePath.quoted) has no value; write `\"\"` for an empty one")
+        ok = false
+        continue
+      }
+      guard let value = reader.string(pair.value, valuePath) else {
+        ok = false
+        continue
+      }
+      if value.contains("\n") || value.contains("\0") {
+        reader.error(
+          pair.value.location,
+          "\(valuePath.quoted) contains a line break or NUL, which an environment variable for Docker cannot carry")
+        ok = false
+        continue
+      }
+      result.append(EnvironmentVariable(name: name, value: value))
+    }
+    return ok ? result : nil
+  }
+
+  private func secrets(_ node: YAMLNode, _ path: ConfigPath, env: [EnvironmentVariable], envNode: YAMLNode?)
+    -> [String]?
+  {
+    guard let items = reader.list(node, path) else { return nil }
+    var result: [String] = []
+    var ok = true
+    for (i, item) in items.enumerated() {
+      guard let name = reader.name(item, path.index(i), .variableName) else {
+        ok = false
+        continue
+      }
+      if result.contains(name) {
+        reader.error(item.location, "\(path.index(i).quoted): secret `\(name)` is listed twice")
+        ok = false
+      } else if env.contains(where: { $0.name == name }) {
+        reader.error(
+          item.location,
+          "\(path.index(i).quoted): `\(name)` is also set in `container.env`; a variable is either a secret or a plain value")
+        ok = false
+      }
+      result.append(name)
+    }
+    return ok ? result : nil
+  }
+
+  private func command(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
+    guard node.sequence != nil else {
+      reader.error(
+        node.location,
+        "\(path.quoted) must be a list of arguments, e.g. `[\"httpd\", \"-f\", \"-p\", \"8080\"]`, found \(node.kindDescription)"
+      )
+      return nil
+    }
+    guard let items = reader.list(node, path) else { return nil }
+    var result: [String] = []
+    var ok = true
+    for (i, item) in items.enumerated() {
+      guard let arg = reader.string(item, path.index(i)) else {
+        ok = false
+        continue
+      }
+      if arg.contains("\0") {
+        reader.error(item.location, "\(path.index(i).quoted) contains a NUL character")
+        ok = false
+      }
+      result.append(arg)
+    }
+    return ok ? result : nil
+  }
+
+  private func log(_ node: YAMLNode, _ path: ConfigPath) -> LogOptions? {
+    guard let m = reader.mapping(node, path, known: ["max_size", "max_files"]) else { return nil }
+    var options = LogOptions()
+    var ok = true
+    if let n = m["max_size"] {
+      if let size = reader.parse(n, path.key("max_size"), "a size like `10m`", { (t: String) throws(ValueError) in try ByteSize(parsing: t) }) {
+        options.maxSize = size
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["max_files"] {
+      if let count = reader.integer(n, path.key("max_files"), 1...1000, "a number of files") {
+        options.maxFiles = count
+      } else {
+        ok = false
+      }
+    }
+    return ok ? options : nil
+  }
+
+  // MARK: health
+
+  private func health(_ node: YAMLNode, container: ContainerSpec?) -> HealthCheck? {
+    let path = ConfigPath.root.key("health")
+    guard let m = reader.mapping(node, path, known: Self.healthKeys) else { return nil }
+    var ok = true
+    var probe: HealthCheck.Probe?
+    let docker = m["docker"].flatMap { reader.bool($0, path.key("docker")) }
+    if m["docker"] != nil && docker == nil { ok = false }
+    if let httpNode = m["http"] {
+      if docker == true {
+        reader.error(m.keyNode("docker")!.location, "`health` has both `http` and `docker: true`; keep one")
+        ok = false
+      }
+      if let http = self.http(httpNode, path.key("http"), container: container) {
+        probe = .http(http)
+      } else {
+        ok = false
+      }
+    } else if docker == true {
+      probe = .docker
+    } else if ok {
+      reader.error(
+        node.location,
+        "`health` needs a check: `http: {port: 8080, path: /healthz}` or `docker: true` (the image's HEALTHCHECK)")
+      ok = false
+    }
+    var check = HealthCheck(probe: probe ?? .docker)
+    if let n = m["via"] {
+      if let via = reader.parse(n, path.key("via"), "`ssh` or `direct`", { (t: String) throws(ValueError) in
+        guard let via = HealthCheck.Via(rawValue: t) else {
+          throw ValueError(
+            "`\(t)` is not a way to check: `ssh` (from the host, through SSH) or `direct` (from here to the host's address)")
+        }
+        return via
+      }) {
+        check.via = via
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["interval"] {
+      if let d = reader.duration(n, path.key("interval"), minimum: .milliseconds(1)) { check.interval = d } else { ok = false }
+    }
+    if let n = m["timeout"] {
+      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) { check.timeout = d } else { ok = false }
+    }
+    if let n = m["retries"] {
+      if let r = reader.integer(n, path.key("retries"), 1...10_000, "a number of checks") { check.retries = r } else { ok = false }
+    }
+    if let n = m["start_period"] {
+      if let d = reader.duration(n, path.key("start_period")) { check.startPeriod = d } else { ok = false }
+    }
+    return ok ? check : nil
+  }
+
+  private func http(_ node: YAMLNode, _ path: ConfigPath, container: ContainerSpec?) -> HTTPProbe? {
+    guard let m = reader.mapping(node, path, known: ["port", "path", "expect", "contains"], required: ["port"]) else {
+      return nil
+    }
+    var ok = true
+    guard let portNode = m["port"] else { return nil }
+    let port = reader.port(portNode, path.key("port"))
+    var probe = HTTPProbe(port: port ?? 0)
+    if port == nil { ok = false }
+    if let n = m["path"], let text = reader.string(n, path.key("path")) {
+      if !text.hasPrefix("/") {
+        reader.error(n.location, "`\(path.key("path"))` must start with `/`, e.g. `/healthz`")
+        ok = false
+      } else if let bad = Names.firstOffending(text, allowed: { $0 > 0x20 && $0 < 0x7F }) {
+        reader.error(n.location, "`\(path.key("path"))` contains \(bad); percent-encode it")
+        ok = false
+      } else {
+        probe.path = text
+      }
+    } else if m["path"] != nil {
+      ok = false
+    }
+    if let n = m["expect"] {
+      if let status = reader.integer(n, path.key("expect"), 100...599, "an HTTP status") {
+        probe.expectStatus = status
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["contains"] {
+      if let text = reader.string(n, path.key("contains")), !text.isEmpty { probe.bodyContains = text } else { ok = false }
+    }
+    if let port, let container, !container.ports.contains(where: { $0.hostPort == port && $0.protocol == .tcp }) {
+      let published = container.ports.isEmpty ? "no ports" : container.ports.map(\.description).joined(separator: ", ")
+      reader.warning(
+        portNode.location,
+        "`\(path.key("port"))` is \(port), but `container.ports` publishes \(published); the check reaches the host's port \(port)")
+    }
+    return ok ? probe : nil
+  }
+
+  // MARK: rollout, rollback
+
+  private func rollout(_ node: YAMLNode?) -> RolloutPolicy? {
+    var policy = RolloutPolicy()
+    guard let node else { return policy }
+    let path = ConfigPath.root.key("rollout")
+    guard let m = reader.mapping(node, path, known: ["batch", "max_failures"]) else { return nil }
+    var ok = true
+    if let n = m["batch"] {
+      let items = n.sequence ?? [n]
+      var sizes: [BatchPolicy.Size] = []
+      if items.isEmpty {
+        reader.error(n.location, "`\(path.key("batch"))` is an empty list; give at least one size")
+        ok = false
+      }
+      for (i, item) in items.enumerated() {
+        let itemPath = n.sequence == nil ? path.key("batch") : path.key("batch").index(i)
+        if let size = reader.parse(item, itemPath, "a number of hosts or a percentage like `\"25%\"`", { (t: String) throws(ValueError) in
+          try BatchPolicy.Size(parsing: t)
+        }) {
+          sizes.append(size)
+        } else {
+          ok = false
+        }
+      }
+      policy.batch = BatchPolicy(sizes)
+    }
+    if let n = m["max_failures"] {
+      if let v = reader.integer(n, path.key("max_failures"), 0...Int.max, "a number of hosts") { policy.maxFailures = v } else { ok = false }
+    }
+    return ok ? policy : nil
+  }
+
+  private func rollback(_ node: YAMLNode?) -> RollbackPolicy? {
+    var policy = RollbackPolicy()
+    guard let node else { return policy }
+    let path = ConfigPath.root.key("rollback")
+    guard let m = reader.mapping(node, path, known: ["auto", "keep"]) else { return nil }
+    var ok = true
+    if let n = m["auto"] {
+      if let v = reader.bool(n, path.key("auto")) { policy.auto = v } else { ok = false }
+    }
+    if let n = m["keep"] {
+      if let v = reader.integer(n, path.key("keep"), 1...1000, "a number of releases") { policy.keep = v } else { ok = false }
+    }
+    return ok ? policy : nil
+  }
+}

@@ -1,0 +1,181 @@
+/// The deploy plan for one app on one host of one environment: the playbook with the
+/// environment's `environments:` override merged in and every `${…}` substituted.
+public struct ResolvedPlan: Sendable {
+  public var app: String
+  public var environment: String
+  public var host: Host
+  /// Repository only; the tag or digest comes with each deploy.
+  public var image: ImageRepository
+  public var container: ContainerSpec
+  /// nil: no check; a host counts as healthy once its container runs.
+  public var health: HealthCheck?
+  public var rollout: RolloutPolicy
+  public var rollback: RollbackPolicy
+  /// The playbook file as messages show it.
+  public var file: String
+  /// Where each value came from (`container.ports[0]`, `health.http.port`); values from an
+  /// `environments:` override point at the override.
+  public var sourceMap: SourceMap
+}
+
+/// What `docker run` gets.
+public struct ContainerSpec: Sendable, Hashable {
+  /// Default: the app's name.
+  public var name: String
+  public var ports: [PortMapping]
+  public var volumes: [VolumeMount]
+  /// In file order.
+  public var env: [EnvironmentVariable]
+  /// Names of variables whose values are read from deployctl's own environment at deploy time
+  /// and reach the container through a 0600 env file, never a command line.
+  public var secrets: [String]
+  /// nil: the image's own command.
+  public var command: [String]?
+  /// Default `unless-stopped`.
+  public var restart: RestartPolicy
+  /// Default 10s (`docker stop --time`).
+  public var stopTimeout: Duration
+  public var log: LogOptions
+
+  public init(
+    name: String, ports: [PortMapping] = [], volumes: [VolumeMount] = [], env: [EnvironmentVariable] = [],
+    secrets: [String] = [], command: [String]? = nil, restart: RestartPolicy = .unlessStopped,
+    stopTimeout: Duration = .seconds(10), log: LogOptions = LogOptions()
+  ) {
+    self.name = name
+    self.ports = ports
+    self.volumes = volumes
+    self.env = env
+    self.secrets = secrets
+    self.command = command
+    self.restart = restart
+    self.stopTimeout = stopTimeout
+    self.log = log
+  }
+
+  /// The secrets not set in `environment` (deployctl's own), which a deploy must refuse.
+  public func missingSecrets(in environment: [String: String]) -> [String] {
+    secrets.filter { environment[$0] == nil }
+  }
+}
+
+public struct EnvironmentVariable: Sendable, Hashable {
+  public var name: String
+  public var value: String
+
+  public init(name: String, value: String) {
+    self.name = name
+    self.value = value
+  }
+}
+
+/// Docker's json-file log rotation (`--log-opt max-size=… --log-opt max-file=…`).
+public struct LogOptions: Sendable, Hashable {
+  /// Default 10m.
+  public var maxSize: ByteSize
+  /// Default 3.
+  public var maxFiles: Int
+
+  public init(maxSize: ByteSize = try! ByteSize(parsing: "10m"), maxFiles: Int = 3) {
+    self.maxSize = maxSize
+    self.maxFiles = maxFiles
+  }
+}
+
+public struct HealthCheck: Sendable, Hashable {
+  public enum Probe: Sendable, Hashable {
+    /// An HTTP GET on a port of the host.
+    case http(HTTPProbe)
+    /// The image's own HEALTHCHECK, as `docker inspect` reports it.
+    case docker
+  }
+
+  /// Where an HTTP check runs from.
+  public enum Via: String, Sendable, Hashable {
+    /// Through the host's SSH connection, to 127.0.0.1:port on the host.
+    case ssh
+    /// From the machine running deployctl to address:port.
+    case direct
+  }
+
+  public var probe: Probe
+  /// Default `ssh`.
+  public var via: Via
+  /// Default 2s.
+  public var interval: Duration
+  /// Default 2s.
+  public var timeout: Duration
+  /// Consecutive failures before the host is unhealthy. Default 15.
+  public var retries: Int
+  /// Failures during this time after start do not count. Default 5s.
+  public var startPeriod: Duration
+
+  public init(
+    probe: Probe, via: Via = .ssh, interval: Duration = .seconds(2), timeout: Duration = .seconds(2),
+    retries: Int = 15, startPeriod: Duration = .seconds(5)
+  ) {
+    self.probe = probe
+    self.via = via
+    self.interval = interval
+    self.timeout = timeout
+    self.retries = retries
+    self.startPeriod = startPeriod
+  }
+}
+
+public struct HTTPProbe: Sendable, Hashable {
+  /// The port on the host (a published port).
+  public var port: Int
+  /// Default `/`.
+  public var path: String
+  /// The status that counts as healthy. Default 200.
+  public var expectStatus: Int
+  /// Text the response body must contain, if set.
+  public var bodyContains: String?
+
+  public init(port: Int, path: String = "/", expectStatus: Int = 200, bodyContains: String? = nil) {
+    self.port = port
+    self.path = path
+    self.expectStatus = expectStatus
+    self.bodyContains = bodyContains
+  }
+}
+
+public struct RolloutPolicy: Sendable, Hashable {
+  /// Default 1 host at a time.
+  public var batch: BatchPolicy
+  /// Host failures tolerated before the rollout stops (and rolls back). Default 0.
+  public var maxFailures: Int
+
+  public init(batch: BatchPolicy = .oneAtATime, maxFailures: Int = 0) {
+    self.batch = batch
+    self.maxFailures = maxFailures
+  }
+}
+
+public struct RollbackPolicy: Sendable, Hashable {
+  /// Default true.
+  public var auto: Bool
+  /// Releases kept on each host for `rollback --to`. Default 5.
+  public var keep: Int
+
+  public init(auto: Bool = true, keep: Int = 5) {
+    self.auto = auto
+    self.keep = keep
+  }
+}
+
+/// One environment's plan: what is the same on every host, and each host's own plan.
+public struct EnvironmentPlan: Sendable {
+  public var app: String
+  public var environment: String
+  public var image: ImageRepository
+  public var rollout: RolloutPolicy
+  public var rollback: RollbackPolicy
+  /// In inventory order.
+  public var hosts: [ResolvedPlan]
+
+  public func host(named name: String) -> ResolvedPlan? {
+    hosts.first { $0.host.name == name }
+  }
+}

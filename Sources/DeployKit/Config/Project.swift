@@ -1,0 +1,338 @@
+import Foundation
+
+/// Every inventory and deploy plan of a project, loaded and checked together: each plan is
+/// resolved against each host of each environment, so a `${VAR}` a host lacks or a port an
+/// override breaks is found by `validate`, before any deploy.
+public struct Project: Sendable {
+  /// Ordered along `promote_from` (dev, staging, prod), then by name.
+  public var inventories: [Inventory]
+  /// Ordered by app name.
+  public var playbooks: [Playbook]
+  /// Problems that do not stop a deploy.
+  public var warnings: [Diagnostic]
+  public var inventoriesDirectory: String
+  public var playbooksDirectory: String
+
+  public var environments: [String] { inventories.map(\.environment) }
+  public var apps: [String] { playbooks.map(\.app) }
+
+  /// Loads and checks everything; throws every error found (warnings included) when anything
+  /// is wrong. `environment` supplies `$HOME` for `~` in paths.
+  public static func load(
+    inventoriesDirectory: String = "inventories", playbooksDirectory: String = "playbooks",
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws(ConfigErrors) -> Project {
+    let validation = validate(
+      inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory, environment: environment)
+    guard let project = validation.project else { throw ConfigErrors(validation.diagnostics) }
+    return project
+  }
+
+  /// Loads and checks everything, never throwing: the diagnostics say what is wrong.
+  public static func validate(
+    inventoriesDirectory: String = "inventories", playbooksDirectory: String = "playbooks",
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> ProjectValidation {
+    var loader = ProjectLoader(home: environment["HOME"] ?? NSHomeDirectory())
+    return loader.run(inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory)
+  }
+
+  /// The inventory of environment `name`.
+  public func inventory(named name: String) throws(ConfigErrors) -> Inventory {
+    if let inventory = inventories.first(where: { $0.environment == name }) { return inventory }
+    let known = environments.map { "`\($0)`" }.joined(separator: ", ")
+    throw ConfigErrors([
+      .error(
+        at: SourceLocation(file: inventoriesDirectory),
+        "no environment `\(name)` (no \(ProjectLoader.join(inventoriesDirectory, "\(name).yml"))); environments: \(known)"
+          + Suggestion.hint(for: name, in: environments))
+    ])
+  }
+
+  /// The plan of `app`; nil picks the only playbook there is.
+  public func plan(app: String?) throws(ConfigErrors) -> Playbook {
+    let location = SourceLocation(file: playbooksDirectory)
+    guard let app else {
+      if playbooks.count == 1 { return playbooks[0] }
+      throw ConfigErrors([
+        .error(
+          at: location,
+          "\(playbooks.count) deploy plans (\(apps.joined(separator: ", "))): choose one with `--app NAME`")
+      ])
+    }
+    if let playbook = playbooks.first(where: { $0.app == app }) { return playbook }
+    throw ConfigErrors([
+      .error(
+        at: location,
+        "no app `\(app)` (no \(ProjectLoader.join(playbooksDirectory, "\(app).yml"))); apps: \(apps.joined(separator: ", "))"
+          + Suggestion.hint(for: app, in: apps))
+    ])
+  }
+}
+
+/// What `validate` found: every diagnostic, and the project when there was no error.
+public struct ProjectValidation: Sendable {
+  /// Sorted by file and position.
+  public var diagnostics: [Diagnostic]
+  /// Environment names (inventory file names), including those of broken files.
+  public var environments: [String]
+  /// App names (playbook file names), including those of broken files.
+  public var apps: [String]
+  /// nil when there is any error.
+  public var project: Project?
+
+  public var isValid: Bool { project != nil }
+  public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+  public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+}
+
+/// One pass over both folders.
+struct ProjectLoader {
+  let home: String
+  var diagnostics: [Diagnostic] = []
+
+  init(home: String) {
+    self.home = home
+  }
+
+  mutating func run(inventoriesDirectory: String, playbooksDirectory: String) -> ProjectValidation {
+    let inventoryFiles = listFiles(inventoriesDirectory, what: "inventories", option: "--inventories", example: "dev.yml, staging.yml, prod.yml")
+    let playbookFiles = listFiles(playbooksDirectory, what: "deploy plans", option: "--playbooks", example: "web.yml")
+    let environmentNames = inventoryFiles.map(\.stem)
+
+    var inventories: [Inventory] = []
+    var promotions: [(environment: String, node: YAMLNode)] = []
+    for file in inventoryFiles {
+      guard let root = parse(file) else { continue }
+      if let node = root["promote_from"], let text = node.scalar?.text, !node.isNull, Names.isContainerName(text) {
+        promotions.append((file.stem, node))
+      }
+      let reader = NodeReader(root: root.location)
+      let inventory = Inventory.decode(
+        root, file: file.display, expectedEnvironment: file.stem, home: home, reader: reader)
+      diagnostics += reader.diagnostics
+      if let inventory { inventories.append(inventory) }
+    }
+    checkPromotion(inventories, promotions: promotions, known: environmentNames)
+    checkAddresses(inventories)
+    inventories = Self.promotionOrder(inventories)
+
+    var playbooks: [Playbook] = []
+    for file in playbookFiles {
+      guard let root = parse(file) else { continue }
+      let reader = NodeReader(root: root.location)
+      let playbook = Playbook.decode(root, file: file.display, expectedApp: file.stem, reader: reader)
+      diagnostics += reader.diagnostics
+      guard let playbook else { continue }
+      for override in playbook.overrides where !environmentNames.contains(override.environment) {
+        diagnostics.append(
+          .error(
+            at: override.key.location,
+            "`environments.\(override.environment)`: there is no environment `\(override.environment)` (no \(Self.join(inventoriesDirectory, "\(override.environment).yml")))"
+              + Suggestion.hint(for: override.environment, in: environmentNames)))
+      }
+      diagnostics += check(playbook, against: inventories)
+      playbooks.append(playbook)
+    }
+
+    let normalized = Diagnostic.normalized(diagnostics)
+    let valid = !normalized.contains { $0.severity == .error } && !inventoryFiles.isEmpty && !playbookFiles.isEmpty
+    let ordered = inventories.map(\.environment) + environmentNames.filter { name in
+      !inventories.contains { $0.environment == name }
+    }
+    return ProjectValidation(
+      diagnostics: normalized, environments: ordered, apps: playbookFiles.map(\.stem),
+      project: valid
+        ? Project(
+          inventories: inventories, playbooks: playbooks.sorted { $0.app < $1.app },
+          warnings: normalized, inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory)
+        : nil)
+  }
+
+  /// Resolves the plan for every host of every environment. With no usable inventory, the
+  /// plan is still checked on its own (variables cannot be checked then).
+  private func check(_ playbook: Playbook, against inventories: [Inventory]) -> [Diagnostic] {
+    var result: [Diagnostic] = []
+    var unknown: [UnknownVariable] = []
+    for inventory in inventories {
+      for host in inventory.hosts {
+        let reader = NodeReader(root: playbook.base.location)
+        _ = playbook.resolve(for: inventory, host: host, reader: reader, unknown: &unknown)
+        result += reader.diagnostics
+      }
+    }
+    if inventories.isEmpty {
+      let reader = NodeReader(root: playbook.base.location)
+      let placeholder = Host(
+        name: "-", address: "-", user: "-", knownHostsFile: "-", location: playbook.base.location)
+      let inventory = Inventory(environment: "-", hosts: [placeholder], file: "-")
+      var ignored: [UnknownVariable] = []
+      _ = playbook.resolve(for: inventory, host: placeholder, reader: reader, unknown: &ignored)
+      result += reader.diagnostics
+    } else {
+      result += UnknownVariable.diagnostics(unknown, inventories: inventories)
+    }
+    return result
+  }
+
+  // MARK: cross-file checks
+
+  /// `promote_from` must name an environment, not itself, and not go round in a circle.
+  private mutating func checkPromotion(
+    _ inventories: [Inventory], promotions: [(environment: String, node: YAMLNode)], known: [String]
+  ) {
+    let byName = Dictionary(inventories.map { ($0.environment, $0) }, uniquingKeysWith: { a, _ in a })
+    // Checked on the raw files, so a broken inventory still gets this one checked too.
+    for (environment, node) in promotions {
+      let from = node.scalar!.text
+      let location = node.location
+      if from == environment {
+        diagnostics.append(.error(at: location, "`promote_from: \(from)` names this environment itself"))
+      } else if !known.contains(from) {
+        diagnostics.append(
+          .error(
+            at: location,
+            "`promote_from: \(from)`: there is no environment `\(from)`; environments: \(known.joined(separator: ", "))"
+              + Suggestion.hint(for: from, in: known)))
+      }
+    }
+    var reported = Set<String>()
+    for start in inventories.map(\.environment).sorted() {
+      var chain = [start]
+      var current = start
+      while let next = byName[current]?.promoteFrom, byName[next] != nil, next != current {
+        if let i = chain.firstIndex(of: next) {
+          let cycle = Array(chain[i...])
+          if reported.isDisjoint(with: cycle) {
+            reported.formUnion(cycle)
+            let first = cycle.min()!
+            let rotated = Array(cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])
+            let steps = rotated.map { "\($0) promotes from \(byName[$0]!.promoteFrom!)" }.joined(separator: ", ")
+            diagnostics.append(
+              .error(
+                at: byName[first]!.sourceMap.location(of: "promote_from"),
+                "`promote_from` forms a cycle: \(steps); the first environment of the chain must not promote from any"))
+          }
+          break
+        }
+        chain.append(next)
+        current = next
+      }
+    }
+  }
+
+  /// Two hosts at one address and port would share container names and ports.
+  private mutating func checkAddresses(_ inventories: [Inventory]) {
+    var seen: [String: (Host, Inventory)] = [:]
+    for inventory in inventories {
+      for host in inventory.hosts {
+        let key = "\(host.address.lowercased()):\(host.port)"
+        if let (first, firstInventory) = seen[key] {
+          let location = host.sourceMap["address"] ?? host.location
+          if firstInventory.environment == inventory.environment {
+            diagnostics.append(
+              .warning(
+                at: location,
+                "host `\(host.name)` has the same address and port as host `\(first.name)` (line \(first.location.line)); both would run the same containers"))
+          } else {
+            diagnostics.append(
+              .warning(
+                at: location,
+                "host `\(host.name)` has the same address and port as host `\(first.name)` of `\(firstInventory.environment)` (\(first.location)); the two environments would replace each other's containers"))
+          }
+        } else {
+          seen[key] = (host, inventory)
+        }
+      }
+    }
+  }
+
+  /// Environments that promote from nothing first, then those that promote from them, …;
+  /// alphabetical within a step, cycles last.
+  static func promotionOrder(_ inventories: [Inventory]) -> [Inventory] {
+    var placed: [Inventory] = []
+    var remaining = inventories.sorted { $0.environment < $1.environment }
+    while !remaining.isEmpty {
+      let names = Set(remaining.map(\.environment))
+      let ready = remaining.filter { $0.promoteFrom.map { !names.contains($0) } ?? true }
+      if ready.isEmpty {
+        placed += remaining
+        break
+      }
+      placed += ready
+      remaining.removeAll { r in ready.contains { $0.environment == r.environment } }
+    }
+    return placed
+  }
+
+  // MARK: files
+
+  struct File {
+    var path: String
+    var display: String
+    var stem: String
+  }
+
+  private mutating func listFiles(_ directory: String, what: String, option: String, example: String) -> [File] {
+    let location = SourceLocation(file: Self.display(directory))
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+      diagnostics.append(
+        .error(at: location, "no such directory; create it with one file per \(what == "inventories" ? "environment" : "app") (\(example)), or pass \(option) DIR"))
+      return []
+    }
+    guard isDirectory.boolValue else {
+      diagnostics.append(.error(at: location, "not a directory; pass \(option) DIR with the \(what)"))
+      return []
+    }
+    let names: [String]
+    do {
+      names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    } catch {
+      diagnostics.append(.error(at: location, "cannot read the directory: \(error.localizedDescription)"))
+      return []
+    }
+    var files: [File] = []
+    for name in names where !name.hasPrefix(".") {
+      let path = (directory as NSString).appendingPathComponent(name)
+      if name.hasSuffix(".yaml") {
+        diagnostics.append(
+          .warning(
+            at: SourceLocation(file: Self.join(directory, name)),
+            "ignored: deployctl reads `*.yml` files; rename it to `\(name.dropLast(5)).yml`"))
+      }
+      guard name.hasSuffix(".yml") else { continue }
+      files.append(File(path: path, display: Self.join(directory, name), stem: String(name.dropLast(4))))
+    }
+    if files.isEmpty {
+      diagnostics.append(.error(at: location, "no \(what) here: expected \(example)"))
+    }
+    return files
+  }
+
+  private mutating func parse(_ file: File) -> YAMLNode? {
+    do {
+      let bytes = try YAML.readFile(path: file.path, file: file.display)
+      let document = try YAML.parseDocument(bytes, file: file.display)
+      diagnostics += document.duplicateKeys.map { .error(at: $0.location, $0.message) }
+      return document.root
+    } catch {
+      diagnostics.append(.error(at: error.location, error.message))
+      return nil
+    }
+  }
+
+  /// A directory as the user gave it, without `./` or a trailing `/`.
+  static func display(_ directory: String) -> String {
+    var d = directory
+    while d.hasPrefix("./") { d.removeFirst(2) }
+    while d.count > 1 && d.hasSuffix("/") { d.removeLast() }
+    return d.isEmpty ? "." : d
+  }
+
+  static func join(_ directory: String, _ name: String) -> String {
+    let d = display(directory)
+    if d == "." { return name }
+    return d.hasSuffix("/") ? d + name : d + "/" + name
+  }
+}
