@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeployKit
+import Foundation
 
 @main
 struct DeployCtl: AsyncParsableCommand {
@@ -19,4 +20,31 @@ struct DeployCtl: AsyncParsableCommand {
       Exec.self,
     ]
   )
+
+  /// Runs the command and turns every failure into SPEC.md's exit codes: bad arguments are 2
+  /// (argument-parser's own default would be 64), a `DeployctlError` its own status.
+  static func main() async {
+    do {
+      var command = try parseAsRoot()
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch let error as ConfigErrors {
+      for diagnostic in error.diagnostics {
+        FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+      }
+      Foundation.exit(error.exitStatus.rawValue)
+    } catch let error as any DeployctlError {
+      Terminal.standardError().error(error.description)
+      Foundation.exit(error.exitStatus.rawValue)
+    } catch {
+      if exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        Foundation.exit(ExitStatus.refused.rawValue)
+      }
+      exit(withError: error)
+    }
+  }
 }

@@ -7,13 +7,12 @@ extension DeployCtl {
     static let configuration = CommandConfiguration(
       abstract: "Check every inventory and deploy plan.",
       discussion: """
-        Reads every inventories/<env>.yml and playbooks/<app>.yml, resolves each plan for every
-        host of every environment, and reports every problem at once as file:line:col.
-        Exit status 0 when everything is valid (warnings allowed), 2 otherwise.
+        Reads every inventories/<env>.yml and playbooks/<app>.yml, resolves each plan for every host of every environment, and reports every problem at once as file:line:col. Exit status 0 when everything is valid (warnings allowed), 2 otherwise.
 
         Examples:
           deployctl validate
-          deployctl validate --inventories ./inventories --playbooks ./playbooks --output json
+          deployctl validate --inventories ./inv --playbooks ./plans
+          deployctl validate --output json
         """
     )
 
@@ -24,7 +23,8 @@ extension DeployCtl {
         inventoriesDirectory: common.inventoriesDirectory, playbooksDirectory: common.playbooksDirectory)
       let terminal = Terminal.standardError()
       for diagnostic in validation.diagnostics {
-        let label = diagnostic.severity == .error ? terminal.paint("error:", .red) : terminal.paint("warning:", .yellow)
+        let label =
+          diagnostic.severity == .error ? terminal.paint("error:", .red) : terminal.paint("warning:", .yellow)
         terminal.line("\(diagnostic.location): \(label) \(diagnostic.message)")
         if terminal.githubActions { terminal.line(GitHubActions.annotation(diagnostic)) }
       }

@@ -96,13 +96,16 @@ struct SSHSettings {
 extension Inventory {
   /// Reads an inventory tree. `expectedEnvironment` is the file's name without `.yml`;
   /// `home` expands `~`.
-  static func decode(_ root: YAMLNode, file: String, expectedEnvironment: String, home: String, reader: NodeReader)
+  static func decode(
+    _ root: YAMLNode, file: String, expectedEnvironment: String, home: String, reader: NodeReader
+  )
     -> Inventory?
   {
     let path = ConfigPath.root
     guard
       let top = reader.mapping(
-        root, path, known: ["environment", "promote_from", "ssh", "hosts"], required: ["environment", "hosts"])
+        root, path, known: ["environment", "promote_from", "ssh", "hosts"],
+        required: ["environment", "hosts"])
     else {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }
       return nil
@@ -113,10 +116,13 @@ extension Inventory {
       if let name = environment, name != expectedEnvironment {
         reader.error(
           node.location,
-          "`environment: \(name)` does not match the file name `\(expectedEnvironment).yml`; rename one so they agree")
+          "`environment: \(name)` does not match the file name `\(expectedEnvironment).yml`; rename one so they agree"
+        )
       }
     }
-    let promoteFrom = top["promote_from"].flatMap { reader.name($0, path.key("promote_from"), .environmentName) }
+    let promoteFrom = top["promote_from"].flatMap {
+      reader.name($0, path.key("promote_from"), .environmentName)
+    }
     var defaults = SSHSettings()
     if let node = top["ssh"], let ssh = reader.mapping(node, path.key("ssh"), known: sshKeys) {
       defaults = readSSH(ssh, reader: reader, home: home)
@@ -125,23 +131,32 @@ extension Inventory {
     if let node = top["hosts"] {
       if let pairs = node.mapping, pairs.isEmpty {
         reader.error(node.location, "`hosts` is empty; list at least one host")
-      } else if let mapping = reader.mapping(node, path.key("hosts"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? []) {
+      } else if let mapping = reader.mapping(
+        node, path.key("hosts"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+      {
         for pair in mapping.node.mapping ?? [] {
-          if let host = decodeHost(pair, defaults: defaults, home: home, reader: reader) { hosts.append(host) }
+          if let host = decodeHost(pair, defaults: defaults, home: home, reader: reader) {
+            hosts.append(host)
+          }
         }
         checkCaseClashes(hosts, reader: reader)
       }
     }
     guard let environment, !hosts.isEmpty, !reader.hasErrors else { return nil }
     return Inventory(
-      environment: environment, promoteFrom: promoteFrom, hosts: hosts, file: file, sourceMap: reader.sourceMap)
+      environment: environment, promoteFrom: promoteFrom, hosts: hosts, file: file,
+      sourceMap: reader.sourceMap)
   }
 
-  private static func decodeHost(_ pair: YAMLPair, defaults: SSHSettings, home: String, reader: NodeReader) -> Host? {
+  private static func decodeHost(_ pair: YAMLPair, defaults: SSHSettings, home: String, reader: NodeReader)
+    -> Host?
+  {
     let hostsPath = ConfigPath.root.key("hosts")
     guard let name = reader.name(pair.key, hostsPath, .hostName) else { return nil }
     let path = hostsPath.key(name)
-    guard let mapping = reader.mapping(pair.value, path, known: ["address", "vars"] + sshKeys, required: ["address"])
+    guard
+      let mapping = reader.mapping(
+        pair.value, path, known: ["address", "vars"] + sshKeys, required: ["address"])
     else {
       if pair.value.isNull {
         reader.error(pair.key.location, "host `\(name)` has no settings; it needs at least `address`")
@@ -152,11 +167,16 @@ extension Inventory {
     let address = mapping["address"].flatMap { reader.name($0, path.key("address"), .address) }
     var vars: [String: String] = [:]
     var varLocations: [String: SourceLocation] = [:]
-    if let node = mapping["vars"], let varsMapping = reader.mapping(node, path.key("vars"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? []) {
+    if let node = mapping["vars"],
+      let varsMapping = reader.mapping(
+        node, path.key("vars"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+    {
       for entry in varsMapping.node.mapping ?? [] {
         guard let key = reader.name(entry.key, path.key("vars"), .variableName) else { continue }
         if key == "environment" {
-          reader.error(entry.key.location, "`environment` is set by deployctl to the environment's name; pick another variable name")
+          reader.error(
+            entry.key.location,
+            "`environment` is set by deployctl to the environment's name; pick another variable name")
           continue
         }
         guard !entry.value.isNull else {
@@ -172,7 +192,8 @@ extension Inventory {
     let user = own.user ?? defaults.user
     if user == nil {
       reader.error(
-        pair.key.location, "host `\(name)` has no SSH user; set `user` under `ssh:` (for every host) or on the host")
+        pair.key.location,
+        "host `\(name)` has no SSH user; set `user` under `ssh:` (for every host) or on the host")
     }
     guard let address, let user else { return nil }
     var host = Host(
@@ -190,7 +211,8 @@ extension Inventory {
     return host
   }
 
-  private static func readSSH(_ mapping: NodeReader.Mapping, reader: NodeReader, home: String) -> SSHSettings {
+  private static func readSSH(_ mapping: NodeReader.Mapping, reader: NodeReader, home: String) -> SSHSettings
+  {
     var settings = SSHSettings()
     let path = mapping.path
     for key in sshKeys {
@@ -214,7 +236,8 @@ extension Inventory {
       case "connect_timeout":
         settings.connectTimeout = reader.duration(node, path.key(key), minimum: .milliseconds(1))
       case "jump":
-        settings.jump = reader.parse(node, path.key(key), "`user@host:port`") { (text: String) throws(ValueError) in
+        settings.jump = reader.parse(node, path.key(key), "`user@host:port`") {
+          (text: String) throws(ValueError) in
           try JumpHost(parsing: text)
         }
       default: break
@@ -224,14 +247,17 @@ extension Inventory {
   }
 
   /// A file on the machine deployctl runs on: `~` expanded, never sent to a host.
-  private static func localPath(_ node: YAMLNode, _ path: ConfigPath, home: String, reader: NodeReader) -> String? {
+  private static func localPath(_ node: YAMLNode, _ path: ConfigPath, home: String, reader: NodeReader)
+    -> String?
+  {
     guard let text = reader.string(node, path) else { return nil }
     if text.isEmpty {
       reader.error(node.location, "\(path.quoted) is empty")
       return nil
     }
     if text.hasPrefix("~") && !text.hasPrefix("~/") && text != "~" {
-      reader.error(node.location, "\(path.quoted): `~user` paths are not supported; write `~/…` or an absolute path")
+      reader.error(
+        node.location, "\(path.quoted): `~user` paths are not supported; write `~/…` or an absolute path")
       return nil
     }
     return expandHome(text, home: home)

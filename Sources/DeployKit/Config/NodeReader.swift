@@ -66,19 +66,23 @@ final class NodeReader {
           node.location,
           "\(path.quoted) is empty; it needs \(required.map { "`\($0)`" }.joined(separator: ", "))")
       } else if !node.isNull {
-        error(node.location, "\(path.quoted) must be a mapping (`key: value` lines), found \(node.kindDescription)")
+        error(
+          node.location,
+          "\(path.quoted) must be a mapping (`key: value` lines), found \(node.kindDescription)")
       }
       return nil
     }
     sourceMap.record(path.text, node.location)
     for pair in pairs {
       guard let key = pair.key.scalar?.text else {
-        error(pair.key.location, "keys in \(path.quoted) must be plain names, found \(pair.key.kindDescription)")
+        error(
+          pair.key.location, "keys in \(path.quoted) must be plain names, found \(pair.key.kindDescription)")
         continue
       }
       if !known.contains(key) {
         let place = path.text.isEmpty ? "" : " in \(path.quoted)"
-        let hint = Suggestion.closest(to: key, in: known).map { "; did you mean `\($0)`?" }
+        let hint =
+          Suggestion.closest(to: key, in: known).map { "; did you mean `\($0)`?" }
           ?? "; known keys: " + known.joined(separator: ", ")
         error(pair.key.location, "unknown key `\(key)`\(place)\(hint)")
       }
@@ -86,7 +90,9 @@ final class NodeReader {
     let mapping = Mapping(node: node, path: path)
     for key in required {
       guard let value = node[key] else {
-        error(node.location, "\(path.text.isEmpty ? "missing" : "\(path.quoted) is missing") required key `\(key)`")
+        error(
+          node.location,
+          "\(path.text.isEmpty ? "missing" : "\(path.quoted) is missing") required key `\(key)`")
         continue
       }
       if value.isNull {
@@ -109,7 +115,8 @@ final class NodeReader {
   /// A plain whole number. `"8080"` is refused: it is a string, and quoting a number where one
   /// is expected usually means something else was meant.
   func integer(_ node: YAMLNode, _ path: ConfigPath, _ range: ClosedRange<Int>, _ what: String) -> Int? {
-    let expected = "\(what) (\(range.upperBound == Int.max ? "\(range.lowerBound) or more" : "\(range.lowerBound)-\(range.upperBound)"))"
+    let expected =
+      "\(what) (\(range.upperBound == Int.max ? "\(range.lowerBound) or more" : "\(range.lowerBound)-\(range.upperBound)"))"
     guard let scalar = node.scalar, !node.isNull else {
       error(node.location, "\(path.quoted) must be \(expected), found \(node.kindDescription)")
       return nil
@@ -120,7 +127,9 @@ final class NodeReader {
       return nil
     }
     if !node.isPlainScalar {
-      error(node.location, "\(path.quoted) must be \(expected), found the string \"\(scalar.text)\"; remove the quotes")
+      error(
+        node.location,
+        "\(path.quoted) must be \(expected), found the string \"\(scalar.text)\"; remove the quotes")
       return nil
     }
     let value = scalar.text.hasPrefix("-") ? -magnitude : magnitude
@@ -157,7 +166,9 @@ final class NodeReader {
 
   /// A scalar parsed by one of the value types (`PortMapping(parsing:)`, …); the parser's
   /// message becomes the diagnostic.
-  func parse<T>(_ node: YAMLNode, _ path: ConfigPath, _ what: String, _ parser: (String) throws(ValueError) -> T)
+  func parse<T>(
+    _ node: YAMLNode, _ path: ConfigPath, _ what: String, _ parser: (String) throws(ValueError) -> T
+  )
     -> T?
   {
     guard let scalar = node.scalar, !node.isNull else {
@@ -173,7 +184,9 @@ final class NodeReader {
   }
 
   func duration(_ node: YAMLNode, _ path: ConfigPath, minimum: Duration = .zero) -> Duration? {
-    guard let value = parse(node, path, "a duration like `10s`", { (t: String) throws(ValueError) in try Duration(parsing: t) })
+    guard
+      let value = parse(
+        node, path, "a duration like `10s`", { (t: String) throws(ValueError) in try Duration(parsing: t) })
     else { return nil }
     if value < minimum || (minimum > .zero && value == .zero) {
       error(node.location, "\(path.quoted) must be at least \(minimum.configText)")

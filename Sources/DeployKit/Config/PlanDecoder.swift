@@ -15,7 +15,8 @@ struct PlanDecoder {
       return nil
     }
     let image = top["image"].flatMap {
-      reader.parse($0, ConfigPath.root.key("image"), "an image repository") { (t: String) throws(ValueError) in
+      reader.parse($0, ConfigPath.root.key("image"), "an image repository") {
+        (t: String) throws(ValueError) in
         try ImageRepository(parsing: t)
       }
     }
@@ -44,7 +45,10 @@ struct PlanDecoder {
     if let n = m["ports"] { keep(ports(n, path.key("ports"))) { spec.ports = $0 } }
     if let n = m["volumes"] { keep(volumes(n, path.key("volumes"))) { spec.volumes = $0 } }
     if let n = m["env"] { keep(env(n, path.key("env"))) { spec.env = $0 } }
-    if let n = m["secrets"] { keep(secrets(n, path.key("secrets"), env: spec.env, envNode: m["env"])) { spec.secrets = $0 } }
+    if let n = m["secrets"] {
+      let envNames = m["env"]?.mapping?.compactMap { $0.key.scalar?.text } ?? []
+      keep(secrets(n, path.key("secrets"), envNames: envNames)) { spec.secrets = $0 }
+    }
     if let n = m["command"] { keep(command(n, path.key("command"))) { spec.command = $0.isEmpty ? nil : $0 } }
     if let n = m["restart"] {
       keep(
@@ -53,7 +57,9 @@ struct PlanDecoder {
         }
       ) { spec.restart = $0 }
     }
-    if let n = m["stop_timeout"] { keep(reader.duration(n, path.key("stop_timeout"))) { spec.stopTimeout = $0 } }
+    if let n = m["stop_timeout"] {
+      keep(reader.duration(n, path.key("stop_timeout"))) { spec.stopTimeout = $0 }
+    }
     if let n = m["log"] { keep(log(n, path.key("log"))) { spec.log = $0 } }
     return ok ? spec : nil
   }
@@ -65,9 +71,11 @@ struct PlanDecoder {
     var ok = true
     for (i, item) in items.enumerated() {
       guard
-        let port = reader.parse(item, path.index(i), "a port mapping like `\"8080:80\"`", { (t: String) throws(ValueError) in
-          try PortMapping(parsing: t)
-        })
+        let port = reader.parse(
+          item, path.index(i), "a port mapping like `\"8080:80\"`",
+          { (t: String) throws(ValueError) in
+            try PortMapping(parsing: t)
+          })
       else {
         ok = false
         continue
@@ -76,7 +84,8 @@ struct PlanDecoder {
       if let first = seen[key] {
         reader.error(
           item.location,
-          "\(path.index(i).quoted): host port \(port.hostPort)/\(port.protocol.rawValue) is already published at line \(first.line), column \(first.column)")
+          "\(path.index(i).quoted): host port \(port.hostPort)/\(port.protocol.rawValue) is already published at line \(first.line), column \(first.column)"
+        )
         ok = false
       }
       seen[key] = item.location
@@ -92,9 +101,11 @@ struct PlanDecoder {
     var ok = true
     for (i, item) in items.enumerated() {
       guard
-        let volume = reader.parse(item, path.index(i), "a volume like `\"/srv/app/data:/app/data\"`", { (t: String) throws(ValueError) in
-          try VolumeMount(parsing: t)
-        })
+        let volume = reader.parse(
+          item, path.index(i), "a volume like `\"/srv/app/data:/app/data\"`",
+          { (t: String) throws(ValueError) in
+            try VolumeMount(parsing: t)
+          })
       else {
         ok = false
         continue
@@ -102,7 +113,8 @@ struct PlanDecoder {
       if let first = seen[volume.containerPath] {
         reader.error(
           item.location,
-          "\(path.index(i).quoted): `\(volume.containerPath)` is already mounted at line \(first.line), column \(first.column)")
+          "\(path.index(i).quoted): `\(volume.containerPath)` is already mounted at line \(first.line), column \(first.column)"
+        )
         ok = false
       }
       seen[volume.containerPath] = item.location
@@ -112,7 +124,8 @@ struct PlanDecoder {
   }
 
   private func env(_ node: YAMLNode, _ path: ConfigPath) -> [EnvironmentVariable]? {
-    guard let m = reader.mapping(node, path, known: node.mapping?.compactMap { $0.key.scalar?.text } ?? []) else {
+    guard let m = reader.mapping(node, path, known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+    else {
       return nil
     }
     var result: [EnvironmentVariable] = []
@@ -135,7 +148,8 @@ struct PlanDecoder {
       if value.contains("\n") || value.contains("\0") {
         reader.error(
           pair.value.location,
-          "\(valuePath.quoted) contains a line break or NUL, which an environment variable for Docker cannot carry")
+          "\(valuePath.quoted) contains a line break or NUL, which an environment variable for Docker cannot carry"
+        )
         ok = false
         continue
       }
@@ -144,9 +158,7 @@ struct PlanDecoder {
     return ok ? result : nil
   }
 
-  private func secrets(_ node: YAMLNode, _ path: ConfigPath, env: [EnvironmentVariable], envNode: YAMLNode?)
-    -> [String]?
-  {
+  private func secrets(_ node: YAMLNode, _ path: ConfigPath, envNames: [String]) -> [String]? {
     guard let items = reader.list(node, path) else { return nil }
     var result: [String] = []
     var ok = true
@@ -158,10 +170,11 @@ struct PlanDecoder {
       if result.contains(name) {
         reader.error(item.location, "\(path.index(i).quoted): secret `\(name)` is listed twice")
         ok = false
-      } else if env.contains(where: { $0.name == name }) {
+      } else if envNames.contains(name) {
         reader.error(
           item.location,
-          "\(path.index(i).quoted): `\(name)` is also set in `container.env`; a variable is either a secret or a plain value")
+          "\(path.index(i).quoted): `\(name)` is also set in `container.env`; a variable is either a secret or a plain value"
+        )
         ok = false
       }
       result.append(name)
@@ -199,7 +212,10 @@ struct PlanDecoder {
     var options = LogOptions()
     var ok = true
     if let n = m["max_size"] {
-      if let size = reader.parse(n, path.key("max_size"), "a size like `10m`", { (t: String) throws(ValueError) in try ByteSize(parsing: t) }) {
+      if let size = reader.parse(
+        n, path.key("max_size"), "a size like `10m`",
+        { (t: String) throws(ValueError) in try ByteSize(parsing: t) })
+      {
         options.maxSize = size
       } else {
         ok = false
@@ -217,11 +233,11 @@ struct PlanDecoder {
 
   // MARK: health
 
-  private func health(_ node: YAMLNode, container: ContainerSpec?) -> HealthCheck? {
+  private func health(_ node: YAMLNode, container: ContainerSpec?) -> HealthSpec? {
     let path = ConfigPath.root.key("health")
     guard let m = reader.mapping(node, path, known: Self.healthKeys) else { return nil }
     var ok = true
-    var probe: HealthCheck.Probe?
+    var probe: HealthSpec.Probe?
     let docker = m["docker"].flatMap { reader.bool($0, path.key("docker")) }
     if m["docker"] != nil && docker == nil { ok = false }
     if let httpNode = m["http"] {
@@ -239,31 +255,48 @@ struct PlanDecoder {
     } else if ok {
       reader.error(
         node.location,
-        "`health` needs a check: `http: {port: 8080, path: /healthz}` or `docker: true` (the image's HEALTHCHECK)")
+        "`health` needs a check: `http: {port: 8080, path: /healthz}` or `docker: true` (the image's HEALTHCHECK)"
+      )
       ok = false
     }
-    var check = HealthCheck(probe: probe ?? .docker)
+    var check = HealthSpec(probe: probe ?? .docker)
     if let n = m["via"] {
-      if let via = reader.parse(n, path.key("via"), "`ssh` or `direct`", { (t: String) throws(ValueError) in
-        guard let via = HealthCheck.Via(rawValue: t) else {
-          throw ValueError(
-            "`\(t)` is not a way to check: `ssh` (from the host, through SSH) or `direct` (from here to the host's address)")
-        }
-        return via
-      }) {
+      if let via = reader.parse(
+        n, path.key("via"), "`ssh` or `direct`",
+        { (t: String) throws(ValueError) in
+          guard let via = HealthSpec.Via(rawValue: t) else {
+            throw ValueError(
+              "`\(t)` is not a way to check: `ssh` (from the host, through SSH) or `direct` (from here to the host's address)"
+            )
+          }
+          return via
+        })
+      {
         check.via = via
       } else {
         ok = false
       }
     }
     if let n = m["interval"] {
-      if let d = reader.duration(n, path.key("interval"), minimum: .milliseconds(1)) { check.interval = d } else { ok = false }
+      if let d = reader.duration(n, path.key("interval"), minimum: .milliseconds(1)) {
+        check.interval = d
+      } else {
+        ok = false
+      }
     }
     if let n = m["timeout"] {
-      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) { check.timeout = d } else { ok = false }
+      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) {
+        check.timeout = d
+      } else {
+        ok = false
+      }
     }
     if let n = m["retries"] {
-      if let r = reader.integer(n, path.key("retries"), 1...10_000, "a number of checks") { check.retries = r } else { ok = false }
+      if let r = reader.integer(n, path.key("retries"), 1...10_000, "a number of checks") {
+        check.retries = r
+      } else {
+        ok = false
+      }
     }
     if let n = m["start_period"] {
       if let d = reader.duration(n, path.key("start_period")) { check.startPeriod = d } else { ok = false }
@@ -271,14 +304,16 @@ struct PlanDecoder {
     return ok ? check : nil
   }
 
-  private func http(_ node: YAMLNode, _ path: ConfigPath, container: ContainerSpec?) -> HTTPProbe? {
-    guard let m = reader.mapping(node, path, known: ["port", "path", "expect", "contains"], required: ["port"]) else {
+  private func http(_ node: YAMLNode, _ path: ConfigPath, container: ContainerSpec?) -> HTTPHealthSpec? {
+    guard
+      let m = reader.mapping(node, path, known: ["port", "path", "expect", "contains"], required: ["port"])
+    else {
       return nil
     }
     var ok = true
     guard let portNode = m["port"] else { return nil }
     let port = reader.port(portNode, path.key("port"))
-    var probe = HTTPProbe(port: port ?? 0)
+    var probe = HTTPHealthSpec(port: port ?? 0)
     if port == nil { ok = false }
     if let n = m["path"], let text = reader.string(n, path.key("path")) {
       if !text.hasPrefix("/") {
@@ -301,13 +336,21 @@ struct PlanDecoder {
       }
     }
     if let n = m["contains"] {
-      if let text = reader.string(n, path.key("contains")), !text.isEmpty { probe.bodyContains = text } else { ok = false }
+      if let text = reader.string(n, path.key("contains")), !text.isEmpty {
+        probe.bodyContains = text
+      } else {
+        ok = false
+      }
     }
-    if let port, let container, !container.ports.contains(where: { $0.hostPort == port && $0.protocol == .tcp }) {
-      let published = container.ports.isEmpty ? "no ports" : container.ports.map(\.description).joined(separator: ", ")
+    if let port, let container,
+      !container.ports.contains(where: { $0.hostPort == port && $0.protocol == .tcp })
+    {
+      let published =
+        container.ports.isEmpty ? "no ports" : container.ports.map(\.description).joined(separator: ", ")
       reader.warning(
         portNode.location,
-        "`\(path.key("port"))` is \(port), but `container.ports` publishes \(published); the check reaches the host's port \(port)")
+        "`\(path.key("port"))` is \(port), but `container.ports` publishes \(published); the check reaches the host's port \(port)"
+      )
     }
     return ok ? probe : nil
   }
@@ -329,9 +372,12 @@ struct PlanDecoder {
       }
       for (i, item) in items.enumerated() {
         let itemPath = n.sequence == nil ? path.key("batch") : path.key("batch").index(i)
-        if let size = reader.parse(item, itemPath, "a number of hosts or a percentage like `\"25%\"`", { (t: String) throws(ValueError) in
-          try BatchPolicy.Size(parsing: t)
-        }) {
+        if let size = reader.parse(
+          item, itemPath, "a number of hosts or a percentage like `\"25%\"`",
+          { (t: String) throws(ValueError) in
+            try BatchPolicy.Size(parsing: t)
+          })
+        {
           sizes.append(size)
         } else {
           ok = false
@@ -340,7 +386,11 @@ struct PlanDecoder {
       policy.batch = BatchPolicy(sizes)
     }
     if let n = m["max_failures"] {
-      if let v = reader.integer(n, path.key("max_failures"), 0...Int.max, "a number of hosts") { policy.maxFailures = v } else { ok = false }
+      if let v = reader.integer(n, path.key("max_failures"), 0...Int.max, "a number of hosts") {
+        policy.maxFailures = v
+      } else {
+        ok = false
+      }
     }
     return ok ? policy : nil
   }
@@ -355,7 +405,11 @@ struct PlanDecoder {
       if let v = reader.bool(n, path.key("auto")) { policy.auto = v } else { ok = false }
     }
     if let n = m["keep"] {
-      if let v = reader.integer(n, path.key("keep"), 1...1000, "a number of releases") { policy.keep = v } else { ok = false }
+      if let v = reader.integer(n, path.key("keep"), 1...1000, "a number of releases") {
+        policy.keep = v
+      } else {
+        ok = false
+      }
     }
     return ok ? policy : nil
   }

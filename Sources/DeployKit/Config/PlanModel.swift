@@ -8,7 +8,7 @@ public struct ResolvedPlan: Sendable {
   public var image: ImageRepository
   public var container: ContainerSpec
   /// nil: no check; a host counts as healthy once its container runs.
-  public var health: HealthCheck?
+  public var health: HealthSpec?
   public var rollout: RolloutPolicy
   public var rollback: RollbackPolicy
   /// The playbook file as messages show it.
@@ -82,10 +82,10 @@ public struct LogOptions: Sendable, Hashable {
   }
 }
 
-public struct HealthCheck: Sendable, Hashable {
+public struct HealthSpec: Sendable, Hashable {
   public enum Probe: Sendable, Hashable {
     /// An HTTP GET on a port of the host.
-    case http(HTTPProbe)
+    case http(HTTPHealthSpec)
     /// The image's own HEALTHCHECK, as `docker inspect` reports it.
     case docker
   }
@@ -123,7 +123,7 @@ public struct HealthCheck: Sendable, Hashable {
   }
 }
 
-public struct HTTPProbe: Sendable, Hashable {
+public struct HTTPHealthSpec: Sendable, Hashable {
   /// The port on the host (a published port).
   public var port: Int
   /// Default `/`.
@@ -177,5 +177,19 @@ public struct EnvironmentPlan: Sendable {
 
   public func host(named name: String) -> ResolvedPlan? {
     hosts.first { $0.host.name == name }
+  }
+}
+
+extension HealthSpec {
+  /// The health layer's policy with this plan's interval, timeout, retries and start period.
+  public func policy() throws(HealthError) -> HealthPolicy {
+    try HealthPolicy(interval: interval, timeout: timeout, retries: retries, startPeriod: startPeriod)
+  }
+}
+
+extension HTTPHealthSpec {
+  /// `http://address:port/path` for a check `via: direct`, or `127.0.0.1` on the host itself.
+  public func url(host: String) -> String {
+    HTTPProbe.url(host: host, port: port, path: path)
   }
 }

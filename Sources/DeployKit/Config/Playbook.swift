@@ -46,7 +46,10 @@ public struct Playbook: Sendable {
     guard diagnostics.isEmpty, let first = hosts.first else {
       throw ConfigErrors(
         diagnostics.isEmpty
-          ? [.error(at: SourceLocation(file: inventory.file), "no hosts in environment `\(inventory.environment)`")]
+          ? [
+            .error(
+              at: SourceLocation(file: inventory.file), "no hosts in environment `\(inventory.environment)`")
+          ]
           : diagnostics)
     }
     return EnvironmentPlan(
@@ -65,13 +68,15 @@ public struct Playbook: Sendable {
       app = reader.name(node, ConfigPath.root.key("app"), .appName)
       if let name = app, name != expectedApp {
         reader.error(
-          node.location, "`app: \(name)` does not match the file name `\(expectedApp).yml`; rename one so they agree")
+          node.location,
+          "`app: \(name)` does not match the file name `\(expectedApp).yml`; rename one so they agree")
       }
     }
     var overrides: [Override] = []
     if let node = top["environments"],
       let environments = reader.mapping(
-        node, ConfigPath.root.key("environments"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+        node, ConfigPath.root.key("environments"),
+        known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
     {
       for pair in environments.node.mapping ?? [] {
         guard let name = reader.name(pair.key, ConfigPath.root.key("environments"), .environmentName) else {
@@ -82,7 +87,8 @@ public struct Playbook: Sendable {
         guard let overlay = pair.value.mapping else {
           reader.error(
             pair.value.location,
-            "\(path.quoted) must be a mapping of plan keys to change in `\(name)`, found \(pair.value.kindDescription)")
+            "\(path.quoted) must be a mapping of plan keys to change in `\(name)`, found \(pair.value.kindDescription)"
+          )
           continue
         }
         for entry in overlay {
@@ -95,7 +101,8 @@ public struct Playbook: Sendable {
       }
     }
     guard let app, case .mapping(let pairs) = root.value else { return nil }
-    let base = YAMLNode(.mapping(pairs.filter { $0.key.scalar?.text != "environments" }), location: root.location)
+    let base = YAMLNode(
+      .mapping(pairs.filter { $0.key.scalar?.text != "environments" }), location: root.location)
     return Playbook(app: app, file: file, base: base, overrides: overrides)
   }
 
@@ -111,7 +118,8 @@ public struct Playbook: Sendable {
     let node = substitution.apply(to: merged)
     unknown += substitution.unknown
     reader.substitutionContext = "for host `\(host.name)` of `\(inventory.environment)`"
-    return PlanDecoder(reader: reader, app: app, file: file).decode(node, environment: inventory.environment, host: host)
+    return PlanDecoder(reader: reader, app: app, file: file).decode(
+      node, environment: inventory.environment, host: host)
   }
 
   /// Deep merge of an override onto the plan: mappings merge key by key, anything else

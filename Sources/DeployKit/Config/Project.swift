@@ -23,7 +23,8 @@ public struct Project: Sendable {
     environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws(ConfigErrors) -> Project {
     let validation = validate(
-      inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory, environment: environment)
+      inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory,
+      environment: environment)
     guard let project = validation.project else { throw ConfigErrors(validation.diagnostics) }
     return project
   }
@@ -96,15 +97,20 @@ struct ProjectLoader {
   }
 
   mutating func run(inventoriesDirectory: String, playbooksDirectory: String) -> ProjectValidation {
-    let inventoryFiles = listFiles(inventoriesDirectory, what: "inventories", option: "--inventories", example: "dev.yml, staging.yml, prod.yml")
-    let playbookFiles = listFiles(playbooksDirectory, what: "deploy plans", option: "--playbooks", example: "web.yml")
+    let inventoryFiles = listFiles(
+      inventoriesDirectory, what: "inventories", option: "--inventories",
+      example: "dev.yml, staging.yml, prod.yml")
+    let playbookFiles = listFiles(
+      playbooksDirectory, what: "deploy plans", option: "--playbooks", example: "web.yml")
     let environmentNames = inventoryFiles.map(\.stem)
 
     var inventories: [Inventory] = []
     var promotions: [(environment: String, node: YAMLNode)] = []
     for file in inventoryFiles {
       guard let root = parse(file) else { continue }
-      if let node = root["promote_from"], let text = node.scalar?.text, !node.isNull, Names.isContainerName(text) {
+      if let node = root["promote_from"], let text = node.scalar?.text, !node.isNull,
+        Names.isContainerName(text)
+      {
         promotions.append((file.stem, node))
       }
       let reader = NodeReader(root: root.location)
@@ -136,16 +142,20 @@ struct ProjectLoader {
     }
 
     let normalized = Diagnostic.normalized(diagnostics)
-    let valid = !normalized.contains { $0.severity == .error } && !inventoryFiles.isEmpty && !playbookFiles.isEmpty
-    let ordered = inventories.map(\.environment) + environmentNames.filter { name in
-      !inventories.contains { $0.environment == name }
-    }
+    let valid =
+      !normalized.contains { $0.severity == .error } && !inventoryFiles.isEmpty && !playbookFiles.isEmpty
+    let ordered =
+      inventories.map(\.environment)
+      + environmentNames.filter { name in
+        !inventories.contains { $0.environment == name }
+      }
     return ProjectValidation(
       diagnostics: normalized, environments: ordered, apps: playbookFiles.map(\.stem),
       project: valid
         ? Project(
           inventories: inventories, playbooks: playbooks.sorted { $0.app < $1.app },
-          warnings: normalized, inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory)
+          warnings: normalized, inventoriesDirectory: inventoriesDirectory,
+          playbooksDirectory: playbooksDirectory)
         : nil)
   }
 
@@ -206,12 +216,15 @@ struct ProjectLoader {
           if reported.isDisjoint(with: cycle) {
             reported.formUnion(cycle)
             let first = cycle.min()!
-            let rotated = Array(cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])
-            let steps = rotated.map { "\($0) promotes from \(byName[$0]!.promoteFrom!)" }.joined(separator: ", ")
+            let rotated = Array(
+              cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])
+            let steps = rotated.map { "\($0) promotes from \(byName[$0]!.promoteFrom!)" }.joined(
+              separator: ", ")
             diagnostics.append(
               .error(
                 at: byName[first]!.sourceMap.location(of: "promote_from"),
-                "`promote_from` forms a cycle: \(steps); the first environment of the chain must not promote from any"))
+                "`promote_from` forms a cycle: \(steps); the first environment of the chain must not promote from any"
+              ))
           }
           break
         }
@@ -233,12 +246,14 @@ struct ProjectLoader {
             diagnostics.append(
               .warning(
                 at: location,
-                "host `\(host.name)` has the same address and port as host `\(first.name)` (line \(first.location.line)); both would run the same containers"))
+                "host `\(host.name)` has the same address and port as host `\(first.name)` (line \(first.location.line)); both would run the same containers"
+              ))
           } else {
             diagnostics.append(
               .warning(
                 at: location,
-                "host `\(host.name)` has the same address and port as host `\(first.name)` of `\(firstInventory.environment)` (\(first.location)); the two environments would replace each other's containers"))
+                "host `\(host.name)` has the same address and port as host `\(first.name)` of `\(firstInventory.environment)` (\(first.location)); the two environments would replace each other's containers"
+              ))
           }
         } else {
           seen[key] = (host, inventory)
@@ -273,12 +288,17 @@ struct ProjectLoader {
     var stem: String
   }
 
-  private mutating func listFiles(_ directory: String, what: String, option: String, example: String) -> [File] {
+  private mutating func listFiles(_ directory: String, what: String, option: String, example: String)
+    -> [File]
+  {
     let location = SourceLocation(file: Self.display(directory))
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
       diagnostics.append(
-        .error(at: location, "no such directory; create it with one file per \(what == "inventories" ? "environment" : "app") (\(example)), or pass \(option) DIR"))
+        .error(
+          at: location,
+          "no such directory; create it with one file per \(what == "inventories" ? "environment" : "app") (\(example)), or pass \(option) DIR"
+        ))
       return []
     }
     guard isDirectory.boolValue else {

@@ -46,7 +46,9 @@ struct Substitution {
     return node
   }
 
-  private mutating func substitute(_ text: String, in node: YAMLNode, section: String, hostVars: Bool) -> String {
+  private mutating func substitute(_ text: String, in node: YAMLNode, section: String, hostVars: Bool)
+    -> String
+  {
     var out = ""
     var rest = Substring(text)
     var changed = false
@@ -87,7 +89,8 @@ struct Substitution {
       } else {
         unknown.append(
           UnknownVariable(
-            location: Self.location(of: offset, in: node), name: name, environment: environment, host: host.name,
+            location: Self.location(of: offset, in: node), name: name, environment: environment,
+            host: host.name,
             section: section, hostVarsAllowed: hostVars))
         reader.suppress(node.location)
         out += "${\(name)}"
@@ -149,18 +152,19 @@ struct UnknownVariable: Hashable {
             ? "`${\(name)}` is a host variable, but `\(first.section)` is the same on every host: only `${environment}` can be used there"
             : "unknown variable `${\(name)}`: only `${environment}` can be used in `\(first.section)`"
               + Suggestion.hint(for: name, in: ["environment"])
-        } else if defined.contains(name) {
+        } else if let suggestion = Suggestion.closest(to: name, in: ["environment"] + defined.sorted()),
+          !defined.contains(name)
+        {
+          message = "unknown variable `${\(name)}`; did you mean `${\(suggestion)}`?"
+        } else {
           var hosts: [String] = []
           for record in group where !hosts.contains("\(record.host) (\(record.environment))") {
             hosts.append("\(record.host) (\(record.environment))")
           }
-          let shown = hosts.prefix(6).joined(separator: ", ") + (hosts.count > 6 ? " and \(hosts.count - 6) more" : "")
+          let shown =
+            hosts.prefix(6).joined(separator: ", ") + (hosts.count > 6 ? " and \(hosts.count - 6) more" : "")
           message =
-            "`${\(name)}` is not defined for host\(hosts.count == 1 ? "" : "s") \(shown): add `\(name)` to \(hosts.count == 1 ? "its" : "their") `vars`"
-        } else {
-          message =
-            "unknown variable `${\(name)}`: it is neither `environment` nor in any host's `vars`"
-            + Suggestion.hint(for: name, in: ["environment"] + defined.sorted())
+            "`${\(name)}` is not defined for host\(hosts.count == 1 ? "" : "s") \(shown): add `\(name)` to \(hosts.count == 1 ? "its" : "their") `vars` in the inventory"
         }
         result.append(.error(at: place, message))
       }

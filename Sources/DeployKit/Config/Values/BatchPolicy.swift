@@ -31,7 +31,8 @@ public struct BatchPolicy: Sendable, Hashable, CustomStringConvertible {
         self = .percent(p)
       } else {
         guard let n = Names.integer(Substring(text)), n >= 1 else {
-          throw ValueError("`\(text)`: a batch is a number of hosts (1 or more) or a percentage like `\"25%\"`")
+          throw ValueError(
+            "`\(text)`: a batch is a number of hosts (1 or more) or a percentage like `\"25%\"`")
         }
         self = .hosts(n)
       }

@@ -16,14 +16,17 @@ public struct ImageRepository: Sendable, Hashable, CustomStringConvertible {
     var components = text.split(separator: "/", omittingEmptySubsequences: false)
     if components.last?.contains(":") == true {
       throw ValueError(
-        "`\(text)`: `image` is the repository only; the tag is given per deploy (`deployctl deploy ENV --image v2`)")
+        "`\(text)`: `image` is the repository only; the tag is given per deploy (`deployctl deploy ENV --image v2`)"
+      )
     }
     var registry: String?
     if components.count > 1, let first = components.first,
-      first.contains(".") || first.contains(":") || first == "localhost" || first.contains(where: \.isUppercase)
+      first.contains(".") || first.contains(":") || first == "localhost"
+        || first.contains(where: \.isUppercase)
     {
       guard Self.isRegistry(first) else {
-        throw ValueError("`\(text)`: `\(first)` is not a registry host (`registry.example.com` or `host:5000`)")
+        throw ValueError(
+          "`\(text)`: `\(first)` is not a registry host (`registry.example.com` or `host:5000`)")
       }
       registry = String(first)
       components.removeFirst()

@@ -25,7 +25,9 @@ public struct JumpHost: Sendable, Hashable, CustomStringConvertible {
     var host = rest
     var port = 22
     if rest.first == "[" {
-      guard let close = rest.firstIndex(of: "]") else { throw ValueError("`\(text)`: missing `]`; \(example)") }
+      guard let close = rest.firstIndex(of: "]") else {
+        throw ValueError("`\(text)`: missing `]`; \(example)")
+      }
       host = rest[rest.index(after: rest.startIndex)..<close]
       let after = rest[rest.index(after: close)...]
       if !after.isEmpty {

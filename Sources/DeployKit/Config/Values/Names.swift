@@ -61,7 +61,9 @@ public enum Names {
 
   /// Why `s` is not shell-safe, for messages: "contains a space".
   static func shellProblem(_ s: String) -> String? {
-    firstOffending(s) { isLetter($0) || isDigit($0) || "@%+=,./_-".utf8.contains($0) }.map { "contains \($0)" }
+    firstOffending(s) { isLetter($0) || isDigit($0) || "@%+=,./_-".utf8.contains($0) }.map {
+      "contains \($0)"
+    }
   }
 
   static func isLetter(_ b: UInt8) -> Bool {
@@ -95,7 +97,12 @@ public struct NameRule: Sendable {
   public func problem(_ text: String) -> String? {
     guard !isValid(text) else { return nil }
     if text.isEmpty { return "an empty \(what)" }
-    let detail = Names.firstOffending(text, allowed: character).map { " (it contains \($0))" } ?? ""
+    var detail = Names.firstOffending(text, allowed: character).map { " (it contains \($0))" } ?? ""
+    if let first = text.unicodeScalars.first, first.isASCII, character(UInt8(first.value)),
+      !isValid(String(first))
+    {
+      detail = " (it starts with `\(first)`)"
+    }
     return "`\(text)` is not a valid \(what)\(detail); use \(allowed)"
   }
 

@@ -65,7 +65,8 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
       throw ValueError("`\(text)` is not a port mapping; \(example)")
     }
     if host.isEmpty && !container.isEmpty {
-      throw ValueError("`\(text)`: give the host port (`8080:80`); a random host port cannot be health-checked")
+      throw ValueError(
+        "`\(text)`: give the host port (`8080:80`); a random host port cannot be health-checked")
     }
     guard let h = Self.port(host), let c = Self.port(container) else {
       throw ValueError("`\(text)` is not a port mapping: ports are numbers from 1 to 65535; \(example)")
@@ -80,7 +81,8 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
 
   private static func isIPv6Character(_ b: UInt8) -> Bool {
     Names.isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b)
-      || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b) || b == UInt8(ascii: ":") || b == UInt8(ascii: ".")
+      || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b) || b == UInt8(ascii: ":")
+      || b == UInt8(ascii: ".")
   }
 
   /// The value of `docker run --publish`.

@@ -16,7 +16,8 @@ public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
       if text.hasPrefix("on-failure:"), let n = Names.integer(text.dropFirst("on-failure:".count)), n >= 1 {
         self = .onFailure(maxRetries: n)
       } else {
-        throw ValueError("`\(text)` is not a restart policy: use `no`, `always`, `unless-stopped` or `on-failure[:N]`")
+        throw ValueError(
+          "`\(text)` is not a restart policy: use `no`, `always`, `unless-stopped` or `on-failure[:N]`")
       }
     }
   }

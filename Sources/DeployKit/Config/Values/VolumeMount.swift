@@ -26,7 +26,8 @@ public struct VolumeMount: Sendable, Hashable, CustomStringConvertible {
     switch parts.count {
     case 1:
       throw ValueError(
-        "`\(text)` is an anonymous volume, whose data would be lost when the container is replaced; \(example)")
+        "`\(text)` is an anonymous volume, whose data would be lost when the container is replaced; \(example)"
+      )
     case 2:
       break
     case 3:
@@ -53,12 +54,14 @@ public struct VolumeMount: Sendable, Hashable, CustomStringConvertible {
       source = .hostPath(from)
     } else if from.isEmpty || from.hasPrefix(".") || from.hasPrefix("~") || from.contains("/") {
       throw ValueError(
-        "`\(text)`: the host path `\(from)` is relative; use an absolute path (`/srv/app/data`) or a volume name")
+        "`\(text)`: the host path `\(from)` is relative; use an absolute path (`/srv/app/data`) or a volume name"
+      )
     } else if Names.isVolumeName(from) {
       source = .named(from)
     } else {
       throw ValueError(
-        "`\(text)`: `\(from)` is neither an absolute host path nor a volume name (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`)")
+        "`\(text)`: `\(from)` is neither an absolute host path nor a volume name (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`)"
+      )
     }
     self.init(source: source, containerPath: to, readOnly: readOnly)
   }
