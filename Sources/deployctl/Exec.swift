@@ -24,12 +24,6 @@ extension DeployCtl {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: ArgumentHelp("Only these hosts (comma-separated or repeated).", valueName: "host"))
-    var limit: [String] = []
-
-    @Option(help: "How many hosts at once (default: all, at most 100).")
-    var parallel: Int?
-
     @Option(
       help: ArgumentHelp("Per host: give up on the command after this long (30s, 5m).", valueName: "duration")
     )
@@ -43,7 +37,9 @@ extension DeployCtl {
       if command.isEmpty {
         return "give the command after `--`, e.g. deployctl exec \(environment) -- uptime"
       }
-      if let parallel, parallel < 1 { return "--parallel must be at least 1, got \(parallel)" }
+      if let parallel = common.parallel, parallel < 1 {
+        return "--parallel must be at least 1, got \(parallel)"
+      }
       if let timeout, ExecTimeout.parse(timeout) == nil {
         return "--timeout \(timeout): expected a duration such as 30s, 5m or 500ms"
       }
@@ -60,7 +56,7 @@ extension DeployCtl {
       do {
         targets = try ExecInventory.targets(
           environment: environment, inventoriesDirectory: common.inventoriesDirectory,
-          limit: limit.flatMap { $0.split(separator: ",").map { String($0) } })
+          limit: common.limitedHosts)
       } catch {
         terminal.error(String(describing: error))
         throw ExitCode(ExitStatus.refused.rawValue)
@@ -71,7 +67,7 @@ extension DeployCtl {
       let clock = ContinuousClock()
       let start = clock.now
       let run = Task {
-        await adHoc.run(on: targets, parallel: parallel ?? min(targets.count, 100)) { host, line in
+        await adHoc.run(on: targets, parallel: common.parallel ?? min(targets.count, 100)) { host, line in
           output.line(host, line)
         }
       }

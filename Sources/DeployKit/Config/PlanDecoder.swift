@@ -80,11 +80,11 @@ struct PlanDecoder {
         ok = false
         continue
       }
-      let key = "\(port.hostIP ?? "*"):\(port.hostPort)/\(port.protocol.rawValue)"
+      let key = "\(port.hostIP ?? "*"):\(port.hostPort)/\(port.proto.rawValue)"
       if let first = seen[key] {
         reader.error(
           item.location,
-          "\(path.index(i).quoted): host port \(port.hostPort)/\(port.protocol.rawValue) is already published at line \(first.line), column \(first.column)"
+          "\(path.index(i).quoted): host port \(port.hostPort)/\(port.proto.rawValue) is already published at line \(first.line), column \(first.column)"
         )
         ok = false
       }
@@ -110,25 +110,25 @@ struct PlanDecoder {
         ok = false
         continue
       }
-      if let first = seen[volume.containerPath] {
+      if let first = seen[volume.target] {
         reader.error(
           item.location,
-          "\(path.index(i).quoted): `\(volume.containerPath)` is already mounted at line \(first.line), column \(first.column)"
+          "\(path.index(i).quoted): `\(volume.target)` is already mounted at line \(first.line), column \(first.column)"
         )
         ok = false
       }
-      seen[volume.containerPath] = item.location
+      seen[volume.target] = item.location
       result.append(volume)
     }
     return ok ? result : nil
   }
 
-  private func env(_ node: YAMLNode, _ path: ConfigPath) -> [EnvironmentVariable]? {
+  private func env(_ node: YAMLNode, _ path: ConfigPath) -> [EnvVar]? {
     guard let m = reader.mapping(node, path, known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
     else {
       return nil
     }
-    var result: [EnvironmentVariable] = []
+    var result: [EnvVar] = []
     var ok = true
     for pair in m.node.mapping ?? [] {
       guard let name = reader.name(pair.key, path, .variableName) else {
@@ -153,7 +153,7 @@ struct PlanDecoder {
         ok = false
         continue
       }
-      result.append(EnvironmentVariable(name: name, value: value))
+      result.append(EnvVar(name, value))
     }
     return ok ? result : nil
   }
@@ -209,14 +209,14 @@ struct PlanDecoder {
 
   private func log(_ node: YAMLNode, _ path: ConfigPath) -> LogOptions? {
     guard let m = reader.mapping(node, path, known: ["max_size", "max_files"]) else { return nil }
-    var options = LogOptions()
+    var options = LogOptions(maxSize: "10m", maxFiles: 3)
     var ok = true
     if let n = m["max_size"] {
       if let size = reader.parse(
         n, path.key("max_size"), "a size like `10m`",
         { (t: String) throws(ValueError) in try ByteSize(parsing: t) })
       {
-        options.maxSize = size
+        options.maxSize = size.dockerValue
       } else {
         ok = false
       }
@@ -343,10 +343,10 @@ struct PlanDecoder {
       }
     }
     if let port, let container,
-      !container.ports.contains(where: { $0.hostPort == port && $0.protocol == .tcp })
+      !container.ports.contains(where: { $0.hostPort == port && $0.proto == .tcp })
     {
       let published =
-        container.ports.isEmpty ? "no ports" : container.ports.map(\.description).joined(separator: ", ")
+        container.ports.isEmpty ? "no ports" : container.ports.map(\.argument).joined(separator: ", ")
       reader.warning(
         portNode.location,
         "`\(path.key("port"))` is \(port), but `container.ports` publishes \(published); the check reaches the host's port \(port)"

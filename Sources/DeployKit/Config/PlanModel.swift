@@ -25,7 +25,7 @@ public struct ContainerSpec: Sendable, Hashable {
   public var ports: [PortMapping]
   public var volumes: [VolumeMount]
   /// In file order.
-  public var env: [EnvironmentVariable]
+  public var env: [EnvVar]
   /// Names of variables whose values are read from deployctl's own environment at deploy time
   /// and reach the container through a 0600 env file, never a command line.
   public var secrets: [String]
@@ -35,12 +35,13 @@ public struct ContainerSpec: Sendable, Hashable {
   public var restart: RestartPolicy
   /// Default 10s (`docker stop --time`).
   public var stopTimeout: Duration
+  /// json-file rotation. Default `max_size: 10m`, `max_files: 3`.
   public var log: LogOptions
 
   public init(
-    name: String, ports: [PortMapping] = [], volumes: [VolumeMount] = [], env: [EnvironmentVariable] = [],
+    name: String, ports: [PortMapping] = [], volumes: [VolumeMount] = [], env: [EnvVar] = [],
     secrets: [String] = [], command: [String]? = nil, restart: RestartPolicy = .unlessStopped,
-    stopTimeout: Duration = .seconds(10), log: LogOptions = LogOptions()
+    stopTimeout: Duration = .seconds(10), log: LogOptions = LogOptions(maxSize: "10m", maxFiles: 3)
   ) {
     self.name = name
     self.ports = ports
@@ -56,29 +57,6 @@ public struct ContainerSpec: Sendable, Hashable {
   /// The secrets not set in `environment` (deployctl's own), which a deploy must refuse.
   public func missingSecrets(in environment: [String: String]) -> [String] {
     secrets.filter { environment[$0] == nil }
-  }
-}
-
-public struct EnvironmentVariable: Sendable, Hashable {
-  public var name: String
-  public var value: String
-
-  public init(name: String, value: String) {
-    self.name = name
-    self.value = value
-  }
-}
-
-/// Docker's json-file log rotation (`--log-opt max-size=… --log-opt max-file=…`).
-public struct LogOptions: Sendable, Hashable {
-  /// Default 10m.
-  public var maxSize: ByteSize
-  /// Default 3.
-  public var maxFiles: Int
-
-  public init(maxSize: ByteSize = try! ByteSize(parsing: "10m"), maxFiles: Int = 3) {
-    self.maxSize = maxSize
-    self.maxFiles = maxFiles
   }
 }
 

@@ -37,6 +37,42 @@ import Testing
     #expect(prod.sourceMap["promote_from"]?.line == 2)
   }
 
+  @Test func hostsMapOntoSSHTargets() throws {
+    let prod = try ConfigFixture().load(home: "/home/me").inventory(named: "prod")
+    let web1 = prod.hosts[0].sshTarget
+    #expect(web1.name == "web1")
+    #expect(web1.endpoint == "deploy@10.0.1.11:22")
+    #expect(web1.identity == .file("/home/me/.ssh/id_ed25519"))
+    #expect(web1.knownHostsFile == "/home/me/.ssh/known_hosts")
+    #expect(web1.jump?.user == "ops")
+    #expect(web1.jump?.address == "bastion.example.com")
+    #expect(web1.jump?.port == 2222)
+    let web2 = prod.hosts[1].sshTarget
+    #expect(web2.hostKeyPolicy == .acceptNew)
+    #expect(web2.connectTimeout == .seconds(3))
+    #expect(web2.jump?.user == "admin")
+    let dev = try ConfigFixture().load().inventory(named: "dev").hosts[0].sshTarget
+    #expect(dev.identity == .agent())
+    #expect(dev.jump == nil)
+  }
+
+  @Test func resolvedPlansMapOntoDockerRunSpecs() throws {
+    let project = try ConfigFixture().load()
+    let prod = try project.inventory(named: "prod")
+    let plan = try project.plan(app: nil).resolved(for: prod, host: prod.hosts[0])
+    let digest = "sha256:" + String(repeating: "b", count: 64)
+    let spec = plan.runSpec(
+      image: try plan.imageReference(digest), release: "r1", envFile: "/var/lib/deployctl/web/r1.env")
+    #expect(spec.name == "web")
+    #expect(spec.image.pinned == "registry.example.com/acme/web@\(digest)")
+    #expect(spec.ports == plan.container.ports)
+    #expect(spec.env == [EnvVar("APP_ENV", "prod"), EnvVar("REGION", "eu-west")])
+    #expect(spec.environment == "prod")
+    #expect(spec.stopTimeoutSeconds == 10)
+    #expect(spec.log == LogOptions(maxSize: "10m", maxFiles: 3))
+    try spec.validate()
+  }
+
   @Test func deployctlsOwnDefaults() throws {
     let project = try ConfigFixture().load(home: "/root/")
     let dev = try project.inventory(named: "dev").hosts[0]
@@ -96,14 +132,15 @@ import Testing
     #expect(plan.environment == "prod")
     #expect(plan.host.name == "web2")
     #expect(plan.image.description == "registry.example.com/acme/web")
+    #expect(try plan.imageReference("v2").description == "registry.example.com/acme/web:v2")
     let c = plan.container
     #expect(c.name == "web")
     #expect(c.ports == [PortMapping(hostPort: 8080, containerPort: 8080)])
-    #expect(c.volumes == [VolumeMount(source: .hostPath("/srv/web/data"), containerPath: "/app/data")])
+    #expect(c.volumes == [VolumeMount(source: "/srv/web/data", target: "/app/data")])
     #expect(
       c.env == [
-        EnvironmentVariable(name: "APP_ENV", value: "prod"),
-        EnvironmentVariable(name: "REGION", value: "eu-central"),
+        EnvVar("APP_ENV", "prod"),
+        EnvVar("REGION", "eu-central"),
       ])
     #expect(c.secrets == ["DATABASE_URL"])
     #expect(c.missingSecrets(in: ["DATABASE_URL": "x"]) == [])
@@ -111,7 +148,7 @@ import Testing
     #expect(c.command == nil)
     #expect(c.restart == .unlessStopped)
     #expect(c.stopTimeout == .seconds(10))
-    #expect(c.log.maxSize.dockerValue == "10m")
+    #expect(c.log.maxSize == "10m")
     #expect(c.log.maxFiles == 3)
     let health = try #require(plan.health)
     #expect(health.probe == .http(HTTPHealthSpec(port: 8080, path: "/healthz", expectStatus: 200)))
@@ -162,14 +199,14 @@ import Testing
     let dev = try project.inventory(named: "dev")
     let plan = try project.plan(app: "web").resolved(for: dev, host: dev.hosts[0])
     #expect(plan.container.name == "web-dev")
-    #expect(plan.container.ports.map(\.dockerArgument) == ["8501:8501", "127.0.0.1:9000:9000/udp"])
-    #expect(plan.container.volumes.map(\.dockerArgument) == ["data:/app/data", "/etc/web:/etc/web:ro"])
+    #expect(plan.container.ports.map(\.argument) == ["8501:8501", "127.0.0.1:9000:9000/udp"])
+    #expect(plan.container.volumes.map(\.argument) == ["data:/app/data", "/etc/web:/etc/web:ro"])
     #expect(plan.container.env.map(\.value) == ["8501", "false", ""])
     #expect(plan.container.secrets == ["DATABASE_URL", "API_TOKEN"])
     #expect(plan.container.command == ["httpd", "-f", "-p", "8501", "-h", "/www"])
     #expect(plan.container.restart == .onFailure(maxRetries: 3))
     #expect(plan.container.stopTimeout == .seconds(90))
-    #expect(plan.container.log.maxSize.dockerValue == "512k")
+    #expect(plan.container.log.maxSize == "512k")
     #expect(plan.container.log.maxFiles == 5)
     let health = try #require(plan.health)
     #expect(

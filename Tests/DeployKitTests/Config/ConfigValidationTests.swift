@@ -268,7 +268,8 @@ import Testing
     expectDiagnostic(v, fixture.path("playbooks/web.yml"), 2, 8, "the tag is given per deploy")
     let upper = try ConfigFixture(["playbooks/web.yml": "app: web\nimage: registry.example.com/Acme\n"])
     expectDiagnostic(
-      upper.validate(), upper.path("playbooks/web.yml"), 2, 8, "`Acme` is not a valid repository name part")
+      upper.validate(), upper.path("playbooks/web.yml"), 2, 8,
+      "is not an image repository: repository names must be lowercase (\"Acme\")")
   }
 
   @Test func healthChecksNeedExactlyOneProbe() throws {

@@ -1,32 +1,14 @@
-/// A published port: `8080:80`, `127.0.0.1:8080:80`, `8080:80/udp`, `[::1]:8080:80`.
+/// Ports as plans write them: `8080:80`, `127.0.0.1:8080:80`, `8080:80/udp`, `[::1]:8080:80`.
 /// A bare port (`8080` or `"8080"`) publishes the container port on the same host port: a
 /// deploy needs an address that stays put, so there is no random host port.
-public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
-  public enum TransportProtocol: String, Sendable, Hashable {
-    case tcp
-    case udp
-  }
-
-  /// The host address to bind (nil: every address).
-  public var hostIP: String?
-  public var hostPort: Int
-  public var containerPort: Int
-  public var `protocol`: TransportProtocol
-
-  public init(hostIP: String? = nil, hostPort: Int, containerPort: Int, protocol: TransportProtocol = .tcp) {
-    self.hostIP = hostIP
-    self.hostPort = hostPort
-    self.containerPort = containerPort
-    self.protocol = `protocol`
-  }
-
+extension PortMapping {
   public init(parsing text: String) throws(ValueError) {
     let example = "write `HOST:CONTAINER` (`8080:80`), `IP:HOST:CONTAINER` or add `/udp`"
     var spec = Substring(text)
-    var proto = TransportProtocol.tcp
+    var proto = PortProtocol.tcp
     if let slash = spec.lastIndex(of: "/") {
-      guard let p = TransportProtocol(rawValue: String(spec[spec.index(after: slash)...])) else {
-        throw ValueError("`\(text)`: the protocol must be `tcp` or `udp`")
+      guard let p = PortProtocol(rawValue: String(spec[spec.index(after: slash)...])) else {
+        throw ValueError("`\(text)`: the protocol must be `tcp`, `udp` or `sctp`")
       }
       proto = p
       spec = spec[..<slash]
@@ -36,11 +18,12 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
       guard let close = spec.firstIndex(of: "]"), spec[spec.index(after: close)...].first == ":" else {
         throw ValueError("`\(text)`: an IPv6 address is written `[::1]:8080:80`")
       }
-      ip = String(spec[spec.index(after: spec.startIndex)..<close])
-      spec = spec[spec.index(close, offsetBy: 2)...]
-      guard let address = ip, !address.isEmpty, address.utf8.allSatisfy(Self.isIPv6Character) else {
-        throw ValueError("`\(text)`: `\(ip ?? "")` is not an IPv6 address")
+      let address = String(spec[spec.index(after: spec.startIndex)..<close])
+      guard !address.isEmpty, address.utf8.allSatisfy(Self.isIPv6Character) else {
+        throw ValueError("`\(text)`: `\(address)` is not an IPv6 address")
       }
+      ip = address
+      spec = spec[spec.index(close, offsetBy: 2)...]
     }
     let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
     if parts.contains(where: { $0.contains("-") }) {
@@ -51,15 +34,15 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
     switch (parts.count, ip) {
     case (1, nil):
       (host, container) = (parts[0], parts[0])
-    case (2, nil), (2, .some):
+    case (2, _):
       (host, container) = (parts[0], parts[1])
     case (3, nil):
-      ip = String(parts[0])
-      guard ip!.utf8.allSatisfy({ Names.isDigit($0) || $0 == UInt8(ascii: ".") }),
-        ip!.split(separator: ".").count == 4
-      else {
-        throw ValueError("`\(text)`: `\(parts[0])` is not an IPv4 address (IPv6 goes in brackets: `[::1]`)")
+      let address = String(parts[0])
+      let octets = address.split(separator: ".", omittingEmptySubsequences: false)
+      guard octets.count == 4, octets.allSatisfy({ Names.integer($0).map { $0 <= 255 } ?? false }) else {
+        throw ValueError("`\(text)`: `\(address)` is not an IPv4 address (IPv6 goes in brackets: `[::1]`)")
       }
+      ip = address
       (host, container) = (parts[1], parts[2])
     default:
       throw ValueError("`\(text)` is not a port mapping; \(example)")
@@ -71,7 +54,7 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
     guard let h = Self.port(host), let c = Self.port(container) else {
       throw ValueError("`\(text)` is not a port mapping: ports are numbers from 1 to 65535; \(example)")
     }
-    self.init(hostIP: ip, hostPort: h, containerPort: c, protocol: proto)
+    self.init(hostIP: ip, hostPort: h, containerPort: c, proto: proto)
   }
 
   static func port(_ s: Substring) -> Int? {
@@ -84,15 +67,4 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
       || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b) || b == UInt8(ascii: ":")
       || b == UInt8(ascii: ".")
   }
-
-  /// The value of `docker run --publish`.
-  public var dockerArgument: String {
-    var s = ""
-    if let hostIP { s += hostIP.contains(":") ? "[\(hostIP)]:" : "\(hostIP):" }
-    s += "\(hostPort):\(containerPort)"
-    if `protocol` == .udp { s += "/udp" }
-    return s
-  }
-
-  public var description: String { dockerArgument }
 }
