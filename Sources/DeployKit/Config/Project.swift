@@ -121,7 +121,10 @@ struct ProjectLoader {
     }
     checkPromotion(inventories, promotions: promotions, known: environmentNames)
     checkAddresses(inventories)
-    inventories = Self.promotionOrder(inventories)
+    let sources = Dictionary(
+      promotions.map { ($0.environment, $0.node.scalar!.text) }, uniquingKeysWith: { a, _ in a })
+    let order = Self.promotionOrder(environmentNames, sources: sources)
+    inventories.sort { order.firstIndex(of: $0.environment)! < order.firstIndex(of: $1.environment)! }
 
     var playbooks: [Playbook] = []
     for file in playbookFiles {
@@ -144,13 +147,8 @@ struct ProjectLoader {
     let normalized = Diagnostic.normalized(diagnostics)
     let valid =
       !normalized.contains { $0.severity == .error } && !inventoryFiles.isEmpty && !playbookFiles.isEmpty
-    let ordered =
-      inventories.map(\.environment)
-      + environmentNames.filter { name in
-        !inventories.contains { $0.environment == name }
-      }
     return ProjectValidation(
-      diagnostics: normalized, environments: ordered, apps: playbookFiles.map(\.stem),
+      diagnostics: normalized, environments: order, apps: playbookFiles.map(\.stem),
       project: valid
         ? Project(
           inventories: inventories, playbooks: playbooks.sorted { $0.app < $1.app },
@@ -264,18 +262,17 @@ struct ProjectLoader {
 
   /// Environments that promote from nothing first, then those that promote from them, …;
   /// alphabetical within a step, cycles last.
-  static func promotionOrder(_ inventories: [Inventory]) -> [Inventory] {
-    var placed: [Inventory] = []
-    var remaining = inventories.sorted { $0.environment < $1.environment }
+  static func promotionOrder(_ names: [String], sources: [String: String]) -> [String] {
+    var placed: [String] = []
+    var remaining = names.sorted()
     while !remaining.isEmpty {
-      let names = Set(remaining.map(\.environment))
-      let ready = remaining.filter { $0.promoteFrom.map { !names.contains($0) } ?? true }
+      let ready = remaining.filter { name in sources[name].map { !remaining.contains($0) } ?? true }
       if ready.isEmpty {
         placed += remaining
         break
       }
       placed += ready
-      remaining.removeAll { r in ready.contains { $0.environment == r.environment } }
+      remaining.removeAll { ready.contains($0) }
     }
     return placed
   }
