@@ -132,7 +132,7 @@ extension Inventory {
       if let pairs = node.mapping, pairs.isEmpty {
         reader.error(node.location, "`hosts` is empty; list at least one host")
       } else if let mapping = reader.mapping(
-        node, path.key("hosts"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+        node, path.key("hosts"), known: nil)
       {
         for pair in mapping.node.mapping ?? [] {
           if let host = decodeHost(pair, defaults: defaults, home: home, reader: reader) {
@@ -169,7 +169,7 @@ extension Inventory {
     var varLocations: [String: SourceLocation] = [:]
     if let node = mapping["vars"],
       let varsMapping = reader.mapping(
-        node, path.key("vars"), known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+        node, path.key("vars"), known: nil)
     {
       for entry in varsMapping.node.mapping ?? [] {
         guard let key = reader.name(entry.key, path.key("vars"), .variableName) else { continue }

@@ -57,8 +57,9 @@ final class NodeReader {
 
   /// Reads `node` as a mapping, reporting each key not in `known` (with a suggestion) and each
   /// key of `required` that is missing or empty (at the mapping, which is where it goes).
+  /// `known: nil` takes any key (names chosen by the user: hosts, vars, env).
   func mapping(
-    _ node: YAMLNode, _ path: ConfigPath, known: [String], required: [String] = []
+    _ node: YAMLNode, _ path: ConfigPath, known: [String]?, required: [String] = []
   ) -> Mapping? {
     guard let pairs = node.mapping else {
       if node.isNull && !required.isEmpty {
@@ -79,7 +80,7 @@ final class NodeReader {
           pair.key.location, "keys in \(path.quoted) must be plain names, found \(pair.key.kindDescription)")
         continue
       }
-      if !known.contains(key) {
+      if let known, !known.contains(key) {
         let place = path.text.isEmpty ? "" : " in \(path.quoted)"
         let hint =
           Suggestion.closest(to: key, in: known).map { "; did you mean `\($0)`?" }

@@ -124,7 +124,7 @@ struct PlanDecoder {
   }
 
   private func env(_ node: YAMLNode, _ path: ConfigPath) -> [EnvVar]? {
-    guard let m = reader.mapping(node, path, known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+    guard let m = reader.mapping(node, path, known: nil)
     else {
       return nil
     }

@@ -76,7 +76,7 @@ public struct Playbook: Sendable {
     if let node = top["environments"],
       let environments = reader.mapping(
         node, ConfigPath.root.key("environments"),
-        known: node.mapping?.compactMap { $0.key.scalar?.text } ?? [])
+        known: nil)
     {
       for pair in environments.node.mapping ?? [] {
         guard let name = reader.name(pair.key, ConfigPath.root.key("environments"), .environmentName) else {
