@@ -6,7 +6,7 @@ APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2
 # checkouts can test at once.
 TESTBED_SUBNET ?= auto
 
-.PHONY: setup build test lint format clean
+.PHONY: setup build test lint format clean bench-ssh
 
 # Installs the Debian packages deployctl and its testbed need, then builds.
 setup:
@@ -32,3 +32,7 @@ format:
 
 clean:
 	rm -rf .build
+
+# deployctl exec vs parallel OpenSSH on 10, 50 and 200 local sshd servers (root).
+bench-ssh: setup
+	scripts/bench-ssh 10 50 200
