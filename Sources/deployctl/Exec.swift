@@ -40,8 +40,12 @@ extension DeployCtl {
       if let parallel = common.parallel, parallel < 1 {
         return "--parallel must be at least 1, got \(parallel)"
       }
-      if let timeout, ExecTimeout.parse(timeout) == nil {
-        return "--timeout \(timeout): expected a duration such as 30s, 5m or 500ms"
+      if let timeout {
+        do {
+          if try Duration(parsing: timeout) <= .zero { return "--timeout must be more than 0" }
+        } catch {
+          return "--timeout: \(error)"
+        }
       }
       return nil
     }
@@ -52,17 +56,18 @@ extension DeployCtl {
         terminal.error(problem)
         throw ExitCode(ExitStatus.refused.rawValue)
       }
-      let targets: [SSHTarget]
-      do {
-        targets = try ExecInventory.targets(
-          environment: environment, inventoriesDirectory: common.inventoriesDirectory,
-          limit: common.limitedHosts)
-      } catch {
-        terminal.error(String(describing: error))
+      let inventory = try common.loadProject().inventory(named: environment)
+      let limit = common.limitedHosts
+      let unknown = limit.filter { inventory.host(named: $0) == nil }
+      if !unknown.isEmpty {
+        terminal.error(
+          "--limit: no host \(unknown.joined(separator: ", ")) in \(inventory.file); hosts: "
+            + inventory.hosts.map(\.name).joined(separator: ", "))
         throw ExitCode(ExitStatus.refused.rawValue)
       }
+      let targets = inventory.hosts.filter { limit.isEmpty || limit.contains($0.name) }.map(\.sshTarget)
 
-      let adHoc = AdHocCommand(arguments: command, timeout: timeout.flatMap(ExecTimeout.parse))
+      let adHoc = AdHocCommand(arguments: command, timeout: try timeout.map { try Duration(parsing: $0) })
       let output = ExecOutput(terminal: terminal, stdoutIsReport: common.output == .json)
       let clock = ContinuousClock()
       let start = clock.now
@@ -84,19 +89,6 @@ extension DeployCtl {
       output.summary(report)
       throw ExitCode(report.exitCode)
     }
-  }
-}
-
-/// `30s`, `5m`, `1h`, `500ms`, or plain seconds.
-enum ExecTimeout {
-  static func parse(_ text: String) -> Duration? {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-    for (suffix, seconds) in units where text.hasSuffix(suffix) {
-      guard let value = Double(text.dropLast(suffix.count)), value > 0 else { return nil }
-      return .milliseconds(Int64(value * seconds * 1000))
-    }
-    guard let value = Double(text), value > 0 else { return nil }
-    return .milliseconds(Int64(value * 1000))
   }
 }
 
@@ -185,82 +177,5 @@ final class InterruptHandler: @unchecked Sendable {
 
   func stop() {
     for source in sources { source.cancel() }
-  }
-}
-
-/// Reads the hosts of `inventories/<env>.yml` (SPEC.md) into SSH targets: the keys `exec`
-/// needs (`ssh:` defaults and each host's own), before the full inventory model is available.
-enum ExecInventory {
-  struct Failure: Error, CustomStringConvertible {
-    var description: String
-  }
-
-  static func targets(environment: String, inventoriesDirectory: String, limit: [String]) throws
-    -> [SSHTarget]
-  {
-    let path = (inventoriesDirectory as NSString).appendingPathComponent("\(environment).yml")
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw Failure(
-        description: "\(path): no such inventory; environments are the .yml files in \(inventoriesDirectory)")
-    }
-    let root = try YAML.load(path: path)
-    guard let hostsNode = root["hosts"], let hosts = hostsNode.mapping, !hosts.isEmpty else {
-      throw Failure(description: "\(root.location): `hosts` is missing or empty")
-    }
-    let defaults = root["ssh"]
-    var targets: [SSHTarget] = []
-    for pair in hosts {
-      guard let name = pair.key.scalar?.text else { continue }
-      let node = pair.value
-      func value(_ key: String) -> YAMLNode? { node[key] ?? defaults?[key] }
-      func text(_ key: String) -> String? { value(key)?.scalar?.text }
-      guard let address = text("address") else {
-        throw Failure(description: "\(pair.key.location): host `\(name)` has no `address`")
-      }
-      guard let user = text("user") else {
-        throw Failure(description: "\(pair.key.location): host `\(name)` has no SSH `user`")
-      }
-      let port =
-        try text("port").map { text in
-          guard let port = Int(text), (1...65535).contains(port) else {
-            throw Failure(description: "\(value("port")!.location): port `\(text)` is not 1-65535")
-          }
-          return port
-        } ?? 22
-      let policy =
-        try text("host_key_policy").map { text in
-          guard let policy = HostKeyPolicy(rawValue: text) else {
-            throw Failure(
-              description:
-                "\(value("host_key_policy")!.location): host_key_policy `\(text)`: use strict or accept-new")
-          }
-          return policy
-        } ?? .strict
-      var target = SSHTarget(
-        name: name, address: address, port: port, user: user,
-        identity: text("identity_file").map { .file(expandHome($0)) } ?? .agent(),
-        knownHostsFile: expandHome(text("known_hosts") ?? "~/.ssh/known_hosts"), hostKeyPolicy: policy,
-        connectTimeout: text("connect_timeout").flatMap(ExecTimeout.parse) ?? .seconds(10))
-      if let jump = text("jump") {
-        guard let parsed = SSHJump.parse(jump, defaults: target) else {
-          throw Failure(description: "\(value("jump")!.location): jump `\(jump)`: expected user@host:port")
-        }
-        target.jump = parsed
-      }
-      targets.append(target)
-    }
-    guard !limit.isEmpty else { return targets }
-    let unknown = limit.filter { name in !targets.contains { $0.name == name } }
-    if !unknown.isEmpty {
-      throw Failure(
-        description: "--limit: no host \(unknown.joined(separator: ", ")) in \(path); hosts: "
-          + targets.map(\.name).joined(separator: ", "))
-    }
-    return targets.filter { limit.contains($0.name) }
-  }
-
-  static func expandHome(_ path: String) -> String {
-    guard path == "~" || path.hasPrefix("~/") else { return path }
-    return (ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) + path.dropFirst()
   }
 }

@@ -15,7 +15,7 @@ struct ExecCommandTests {
 
   /// Two hosts (`a`, `b`) with their own sshd, and `down`, a port nothing listens on.
   private func withInventory(
-    includeDown: Bool = false, _ body: (String, LocalSSHD, LocalSSHD) async throws -> Void
+    includeDown: Bool = false, _ body: ([String], LocalSSHD, LocalSSHD) async throws -> Void
   ) async throws {
     let a = try await LocalSSHD.start()
     let b = try await LocalSSHD.start()
@@ -55,7 +55,11 @@ struct ExecCommandTests {
           """
       }
       try inventory.write(toFile: "\(folder)/inventories/test.yml", atomically: true, encoding: .utf8)
-      try await body("\(folder)/inventories", a, b)
+      try FileManager.default.createDirectory(
+        atPath: "\(folder)/playbooks", withIntermediateDirectories: true)
+      try "app: web\nimage: registry.example.com/acme/web\n".write(
+        toFile: "\(folder)/playbooks/web.yml", atomically: true, encoding: .utf8)
+      try await body(["--inventories", "\(folder)/inventories", "--playbooks", "\(folder)/playbooks"], a, b)
     } catch {
       try? FileManager.default.removeItem(atPath: folder)
       await a.shutdown()
@@ -72,10 +76,13 @@ struct ExecCommandTests {
   }
 
   @Test func runsOnEveryHostWithPrefixedOutputAndExitZero() async throws {
-    try await withInventory { inventories, _, _ in
-      let result = try await deployctl([
-        "exec", "test", "--inventories", inventories, "--", "sh", "-c", "echo out; echo err >&2",
-      ])
+    try await withInventory { project, _, _ in
+      let result = try await deployctl(
+        [
+          "exec", "test",
+        ] + project + [
+          "--", "sh", "-c", "echo out; echo err >&2",
+        ])
       #expect(result.status == 0)
       let out = Set(result.stdout.split(separator: "\n").map(String.init))
       #expect(out == ["a: out", "b: out"])
@@ -86,24 +93,30 @@ struct ExecCommandTests {
   }
 
   @Test func wordsReachTheHostExactlyAsTyped() async throws {
-    try await withInventory { inventories, _, _ in
-      let result = try await deployctl([
-        "exec", "test", "--inventories", inventories, "--limit", "a", "--", "printf", "%s|", "two words",
-        "$HOME",
-        "it's", ";", "id",
-      ])
+    try await withInventory { project, _, _ in
+      let result = try await deployctl(
+        [
+          "exec", "test",
+        ] + project + [
+          "--limit", "a", "--", "printf", "%s|", "two words",
+          "$HOME",
+          "it's", ";", "id",
+        ])
       #expect(result.status == 0)
       #expect(result.stdout == "a: two words|$HOME|it's|;|id|\n")
     }
   }
 
   @Test func aNonZeroExitOnOneHostMakesTheRunFail() async throws {
-    try await withInventory { inventories, a, _ in
+    try await withInventory { project, a, _ in
       // Exits 3 on `a` only: the server port in $SSH_CONNECTION tells the hosts apart.
-      let result = try await deployctl([
-        "exec", "test", "--inventories", inventories, "--", "sh", "-c",
-        "[ \"$(echo $SSH_CONNECTION | cut -d' ' -f4)\" = \(a.port) ] && exit 3; exit 0",
-      ])
+      let result = try await deployctl(
+        [
+          "exec", "test",
+        ] + project + [
+          "--", "sh", "-c",
+          "[ \"$(echo $SSH_CONNECTION | cut -d' ' -f4)\" = \(a.port) ] && exit 3; exit 0",
+        ])
       #expect(result.status == 1)
       let summary = result.stderr.split(separator: "\n").map {
         $0.split(separator: " ", omittingEmptySubsequences: true)
@@ -117,10 +130,13 @@ struct ExecCommandTests {
   }
 
   @Test func jsonReportHasEveryHostAndAnUnreachableOneFails() async throws {
-    try await withInventory(includeDown: true) { inventories, _, _ in
-      let result = try await deployctl([
-        "exec", "test", "--inventories", inventories, "--output", "json", "--", "echo", "hi",
-      ])
+    try await withInventory(includeDown: true) { project, _, _ in
+      let result = try await deployctl(
+        [
+          "exec", "test",
+        ] + project + [
+          "--output", "json", "--", "echo", "hi",
+        ])
       #expect(result.status == 1)
       let json = try #require(
         try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -141,15 +157,18 @@ struct ExecCommandTests {
   }
 
   @Test func badArgumentsAndUnknownHostsExitTwo() async throws {
-    try await withInventory { inventories, _, _ in
-      let unknown = try await deployctl([
-        "exec", "test", "--inventories", inventories, "--limit", "nope", "--", "true",
-      ])
+    try await withInventory { project, _, _ in
+      let unknown = try await deployctl(
+        [
+          "exec", "test",
+        ] + project + [
+          "--limit", "nope", "--", "true",
+        ])
       #expect(unknown.status == 2)
       #expect(unknown.stderr.contains("no host nope"))
-      let noCommand = try await deployctl(["exec", "test", "--inventories", inventories])
+      let noCommand = try await deployctl(["exec", "test"] + project)
       #expect(noCommand.status == 2)
-      let noEnvironment = try await deployctl(["exec", "nope", "--inventories", inventories, "--", "true"])
+      let noEnvironment = try await deployctl(["exec", "nope"] + project + ["--", "true"])
       #expect(noEnvironment.status == 2)
       #expect(noEnvironment.stderr.contains("nope.yml"))
     }
