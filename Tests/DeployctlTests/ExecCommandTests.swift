@@ -174,3 +174,52 @@ struct ExecCommandTests {
     }
   }
 }
+
+@Suite("deployctl exec interrupted")
+struct ExecInterruptTests {
+  @Test func sigintClosesTheSessionsAndReportsInterrupted() async throws {
+    let server = try await LocalSSHD.start()
+    let folder = try makeTemporaryDirectory("deployctl-exec")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    do {
+      try FileManager.default.createDirectory(
+        atPath: "\(folder)/inventories", withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        atPath: "\(folder)/playbooks", withIntermediateDirectories: true)
+      try """
+      environment: test
+      ssh: {user: root, identity_file: \(server.clientKey), known_hosts: \(server.knownHosts)}
+      hosts:
+        a: {address: 127.0.0.1, port: \(server.port)}
+        b: {address: 127.0.0.1, port: \(server.port)}
+
+      """.write(toFile: "\(folder)/inventories/test.yml", atomically: true, encoding: .utf8)
+      try "app: web\nimage: registry.example.com/acme/web\n".write(
+        toFile: "\(folder)/playbooks/web.yml", atomically: true, encoding: .utf8)
+      let run = try ChildProcess.spawn(
+        ExecCommandTests.binary,
+        [
+          "exec", "test", "--inventories", "\(folder)/inventories", "--playbooks", "\(folder)/playbooks",
+          "--output", "json", "--", "sh", "-c", "echo started; sleep 60",
+        ], stdout: "\(folder)/out", stderr: "\(folder)/err")
+      let started = await eventually(timeout: .seconds(30)) {
+        let err = (try? String(contentsOfFile: "\(folder)/err", encoding: .utf8)) ?? ""
+        return err.contains("a: started") && err.contains("b: started")
+      }
+      #expect(started)
+      kill(run.pid, SIGINT)
+      let status = try await offPool { run.wait(timeout: .seconds(30)) }
+      #expect(status == 1)
+      let out = try String(contentsOfFile: "\(folder)/out", encoding: .utf8)
+      let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+      let hosts = try #require(json["hosts"] as? [[String: Any]])
+      #expect(hosts.map { $0["error"] as? String } == ["interrupted", "interrupted"])
+      // Both connections are gone on the server: nothing was left open.
+      #expect(await eventually { server.connectionProcesses.isEmpty })
+    } catch {
+      await server.shutdown()
+      throw error
+    }
+    await server.shutdown()
+  }
+}

@@ -240,8 +240,9 @@ public final class LocalSSHD: @unchecked Sendable {
       let fields = hostPublic.split(separator: " ")
       try "[\(listenAddress)]:\(self.port) \(fields[0]) \(fields[1])\n".write(
         toFile: knownHosts, atomically: true, encoding: .utf8)
+      // sshd takes the first value of a keyword: the test's own lines go first.
       let config =
-        [
+        extraConfig + [
           "ListenAddress \(listenAddress):\(self.port)",
           "HostKey \(hostKey)",
           "PidFile \(directory)/sshd.pid",
@@ -253,7 +254,7 @@ public final class LocalSSHD: @unchecked Sendable {
           "KbdInteractiveAuthentication no",
           "AllowTcpForwarding yes",
           "LogLevel VERBOSE",
-        ] + extraConfig
+        ]
       try config.joined(separator: "\n").appending("\n").write(
         toFile: "\(directory)/sshd_config", atomically: true, encoding: .utf8)
 

@@ -91,37 +91,6 @@ public struct SSHJump: Sendable, Hashable {
     self.connectTimeout = connectTimeout
   }
 
-  /// Parses `user@host:port` (user and port optional), the inventory's `ssh.jump` form. Missing
-  /// parts come from `defaults`, the host's own settings. Returns nil if the text is malformed.
-  public static func parse(_ text: String, defaults: SSHTarget) -> SSHJump? {
-    var rest = Substring(text)
-    var user = defaults.user
-    if let at = rest.lastIndex(of: "@") {
-      user = String(rest[..<at])
-      rest = rest[rest.index(after: at)...]
-    }
-    var host = String(rest)
-    var port = 22
-    if rest.hasPrefix("[") {
-      guard let close = rest.firstIndex(of: "]") else { return nil }
-      host = String(rest[rest.index(after: rest.startIndex)..<close])
-      let after = rest[rest.index(after: close)...]
-      if !after.isEmpty {
-        guard after.hasPrefix(":"), let p = Int(after.dropFirst()) else { return nil }
-        port = p
-      }
-    } else if let colon = rest.lastIndex(of: ":"), rest.firstIndex(of: ":") == colon {
-      host = String(rest[..<colon])
-      guard let p = Int(rest[rest.index(after: colon)...]) else { return nil }
-      port = p
-    }
-    guard !host.isEmpty, !user.isEmpty, (1...65535).contains(port) else { return nil }
-    return SSHJump(
-      address: host, port: port, user: user, identity: defaults.identity,
-      knownHostsFile: defaults.knownHostsFile, hostKeyPolicy: defaults.hostKeyPolicy,
-      connectTimeout: defaults.connectTimeout)
-  }
-
   /// The jump host as a target of its own (named after its endpoint).
   var target: SSHTarget {
     SSHTarget(

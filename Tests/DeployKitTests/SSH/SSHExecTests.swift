@@ -163,3 +163,18 @@ final class LineLog: @unchecked Sendable {
   func append(_ line: OutputLine) { lock.withLock { lines.append(line) } }
   var all: [OutputLine] { lock.withLock { lines } }
 }
+
+@Suite("SSH keepalive")
+struct SSHKeepaliveTests {
+  @Test func anIdleSessionSendsKeepalivesAndStaysUsable() async throws {
+    try await withSSHD(extraConfig: ["LogLevel DEBUG1"]) { server in
+      var target = server.target()
+      target.keepaliveInterval = .seconds(1)
+      let session = try await SSHSession.connect(to: target)
+      #expect(try await session.exec("true").succeeded)
+      #expect(await eventually(timeout: .seconds(20)) { server.log.contains("keepalive@libssh2.org") })
+      #expect(try await session.exec("echo alive").stdout == "alive\n")
+      await session.close()
+    }
+  }
+}
