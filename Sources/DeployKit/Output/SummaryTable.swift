@@ -58,3 +58,25 @@ extension String {
     return s
   }
 }
+
+/// The table `deployctl status` prints.
+public enum StatusTable {
+  public static func text(_ report: StatusReport) -> String {
+    let header = ["HOST", "REACHABLE", "RELEASE", "STATE", "HEALTH", "IMAGE"]
+    let rows = report.hosts.map { host in
+      [
+        host.name, host.reachable ? "yes" : "no", host.release ?? "-", host.state, host.health,
+        host.image ?? (host.error.map { SummaryTable.firstLine($0) } ?? "-"),
+      ]
+    }
+    var widths = header.map(\.count)
+    for row in rows {
+      for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+    }
+    return ([header] + rows).map { row in
+      row.enumerated().map { i, cell in
+        i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+      }.joined(separator: "  ").trimmingTrailingSpaces()
+    }.joined(separator: "\n")
+  }
+}

@@ -22,6 +22,12 @@ public final class StopRequest: @unchecked Sendable {
   /// Routes SIGINT and SIGTERM to this request. A second signal ends the process at once, for
   /// the person who really means it.
   public func installSignalHandlers() {
+    // A parent may have started us with these signals blocked (test runners, some CI agents).
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

@@ -1,0 +1,99 @@
+import Foundation
+
+/// How a host's new container is judged healthy: the plan's check, run through the host's SSH
+/// connection (`via: ssh`) or straight from here (`via: direct`), with Docker asked between
+/// failed probes whether the container still runs, so a crash fails at once.
+struct HealthGate: Sendable {
+  var spec: HealthSpec?
+  /// The host's address, for `via: direct`.
+  var address: String
+  var containerName: String
+  var ports: [PortMapping]
+
+  func check(on host: RemoteHost, stop: StopRequest) async throws -> HealthReport {
+    let initial = try await inspect(host)
+    guard let initial else {
+      return HealthReport(
+        healthy: false, attempts: 0, lastResults: [], duration: .zero,
+        reason: "the container \(containerName) does not exist after docker run", livenessError: nil)
+    }
+    let liveness: HealthCheck.LivenessCheck = {
+      guard let now = try await inspect(host) else { return .dead("the container was removed") }
+      return now.liveness(since: initial)
+    }
+    guard let spec else {
+      // No check configured: running (and not restarting) is all we can ask.
+      let verdict = initial.liveness()
+      return HealthReport(
+        healthy: verdict == .alive, attempts: 1, lastResults: [], duration: .zero,
+        reason: verdict == .alive ? "running (no health check configured)" : "\(verdict)",
+        livenessError: nil)
+    }
+    let policy = try spec.policy()
+    var forward: PortForward?
+    defer {
+      if let forward { Task { await forward.close() } }
+    }
+    let probe: HealthCheck.Probe
+    switch spec.probe {
+    case .docker:
+      probe = { _ in
+        guard let info = try await inspect(host) else { return .unhealthy("the container was removed") }
+        return info.dockerHealthVerdict ?? .unhealthy("the image has no HEALTHCHECK; use health.http instead")
+      }
+    case .http(let http):
+      let url: String
+      switch spec.via {
+      case .direct:
+        url = HTTPProbe.url(host: address, port: http.port, path: http.path)
+      case .ssh:
+        // The port as published on the host: on the address it is bound to, else loopback.
+        let bound = ports.first { $0.hostPort == http.port }?.hostIP
+        let target = (bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!
+        let tunnel = try await host.session.forward(remotePort: http.port, remoteHost: target)
+        forward = tunnel
+        url = HTTPProbe.url(host: "127.0.0.1", port: tunnel.localPort, path: http.path)
+      }
+      let request = try HTTPProbe(
+        url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains, timeout: spec.timeout)
+      probe = { timeout in
+        var attempt = request
+        attempt.timeout = timeout
+        return try await attempt.run()
+      }
+    }
+    let check = HealthCheck(policy: policy, liveness: liveness, probe: probe)
+    return try await Self.run(check, until: stop)
+  }
+
+  private func inspect(_ host: RemoteHost) async throws -> ContainerInfo? {
+    let result = try await host.probe(DockerCommand.inspectContainer(containerName), timeout: .seconds(30))
+    return try ContainerInfo.parseInspect(
+      stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)
+  }
+
+  /// Runs the check, giving up early (as unhealthy) when a stop is requested.
+  static func run(_ check: HealthCheck, until stop: StopRequest) async throws -> HealthReport {
+    try await withThrowingTaskGroup(of: HealthReport?.self) { group in
+      group.addTask { try await check.run() }
+      group.addTask {
+        while stop.requested == nil { try await Task.sleep(for: .milliseconds(100)) }
+        return nil
+      }
+      defer { group.cancelAll() }
+      if let report = try await group.next()! { return report }
+      return HealthReport(
+        healthy: false, attempts: 0, lastResults: [], duration: .zero,
+        reason: "interrupted by \(stop.requested ?? "a signal") before the check passed", livenessError: nil)
+    }
+  }
+}
+
+extension HealthReport {
+  /// The last results, one line each, for the failure message.
+  var resultLines: [String] {
+    lastResults.map { attempt in
+      "attempt \(attempt.number) at +\(Progress.format(attempt.elapsed)): \(attempt.result.reason)"
+    }
+  }
+}

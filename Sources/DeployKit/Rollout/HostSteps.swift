@@ -1,0 +1,101 @@
+import Foundation
+
+/// The steps deploy and rollback run on one host: install a release's container, check it,
+/// record it, or put the previous release back. Volume data is never touched: containers are
+/// removed without `-v` and nothing here deletes a host path.
+extension RemoteHost {
+  /// `docker pull` by digest, so every host gets the same bytes.
+  func pull(_ image: ImageReference) async throws {
+    try await step("pull") {
+      try await run(DockerCommand.pull(image), "docker pull \(image.pinned ?? image.description)", timeout: .seconds(900))
+    }
+  }
+
+  /// Pulls a tag and reads the digest the registry served for it. Done once, on one host,
+  /// before any container changes anywhere.
+  func resolveDigest(of image: ImageReference) async throws -> ImageDigest {
+    try await step("resolve \(image.tag ?? image.description)") {
+      try await run(DockerCommand.pull(image), "docker pull \(image)", timeout: .seconds(900))
+      let result = try await run(DockerCommand.imageRepoDigests(image), "docker image inspect \(image)")
+      return try DockerOutput.repoDigest(result.stdout, repository: image.repository)
+    }
+  }
+
+  /// Stops and removes the app's container (if any) and runs `release` in its place. The env
+  /// file with secrets, when there is one, is uploaded first with mode 0600, so no secret is
+  /// ever on a command line.
+  func install(_ release: ReleaseRecord, envFile: String?, replacing old: ContainerInfo?, oldStopTimeout: Int?)
+    async throws
+  {
+    if let envFile, let path = release.container.envFile {
+      try await step("upload env file") {
+        try await run(HostState.prepare(paths), "create \(paths.appDirectory)")
+        try await session.upload(Array(envFile.utf8), to: path, mode: 0o600)
+      }
+    }
+    try await step("replace container") {
+      var script = HostState.prepare(paths).line + " || exit 1\n"
+      if old != nil {
+        script += stopAndRemove(release.container.name, timeout: oldStopTimeout) + " || exit 1\n"
+      }
+      script += try DockerCommand.run(release.container).line + " >/dev/null"
+      try await run(RemoteCommand(script: script), "replace container \(release.container.name)")
+    }
+  }
+
+  /// `docker stop` then `docker rm`, if the container exists. Never `rm -v`.
+  func stopAndRemove(_ name: String, timeout: Int?) -> String {
+    let exists = DockerCommand.inspectContainer(name).line + " >/dev/null 2>&1"
+    return "if \(exists); then \(DockerCommand.stop(name, timeoutSeconds: timeout).line) >/dev/null"
+      + " && \(DockerCommand.remove(name).line) >/dev/null; fi"
+  }
+
+  /// The last lines of the container's log, for a failure message.
+  func logTail(_ name: String, lines: Int = 15) async -> [String] {
+    guard let result = try? await probe(DockerCommand.logs(name, tail: lines), timeout: .seconds(20)) else {
+      return []
+    }
+    let text = (result.stdout + result.stderr).split(separator: "\n").suffix(lines)
+    return text.map { "log: \($0)" }
+  }
+
+  /// Records `release` as what runs here, appends the audit line, and forgets releases beyond
+  /// `keep` (their records, env files and images; never volumes). One round trip.
+  func commit(
+    _ release: ReleaseRecord, audit: AuditEntry, snapshot: HostSnapshot, keep: Int
+  ) async throws {
+    try await step("record", quiet: true) {
+      var script = try HostState.writeRecord(release, paths).line + " || exit 1\n"
+      script += try HostState.setCurrent(release.id, paths).line + " || exit 1\n"
+      script += HostState.appendAudit(audit, paths).line + " || exit 1\n"
+      let known = [release] + snapshot.releases.records.filter { $0.id != release.id }
+      let kept = Array(known.filter { $0.result == .deployed || $0.id == release.id }.prefix(max(1, keep)))
+      let forgotten = known.filter { record in !kept.contains { $0.id == record.id } }
+      if !forgotten.isEmpty {
+        script += try HostState.removeReleases(forgotten.map(\.id), paths).line + "\n"
+        let keptImages = Set(kept.map(\.image))
+        let unused = Set(forgotten.map(\.image)).subtracting(keptImages).sorted()
+        if !unused.isEmpty {
+          // Docker refuses to remove an image a container still uses; that is fine here.
+          script += DockerCommand.removeImages(unused).line + " >/dev/null 2>&1; true\n"
+        }
+      }
+      try await run(RemoteCommand(script: script), "record release \(release.id)")
+    }
+  }
+
+  /// Records a release that did not stay (failed here, or undone with the rest of the rollout)
+  /// without making it current, and appends the audit line.
+  func recordUndone(_ release: ReleaseRecord, audit: AuditEntry, current: String?) async throws {
+    try await step("record", quiet: true) {
+      var script = try HostState.writeRecord(release, paths).line + " || exit 1\n"
+      if let current {
+        script += try HostState.setCurrent(current, paths).line + " || exit 1\n"
+      } else {
+        script += "rm -f \(ShellQuote.quote(paths.currentReleaseFile)) || exit 1\n"
+      }
+      script += HostState.appendAudit(audit, paths).line
+      try await run(RemoteCommand(script: script), "record release \(release.id)")
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// One host during a command: its SSH session (one per host for the whole run), where its
+/// state lives, and the remote commands sent to it, each timed and shown as progress.
+public final class RemoteHost: Sendable {
+  public let name: String
+  public let session: SSHSession
+  public let paths: HostPaths
+  let progress: Progress
+  private let timings = Locked<[StepTiming]>([])
+
+  public init(name: String, session: SSHSession, paths: HostPaths, progress: Progress) {
+    self.name = name
+    self.session = session
+    self.paths = paths
+    self.progress = progress
+  }
+
+  /// Time spent per step so far, in order.
+  public var steps: [StepTiming] { timings.current }
+
+  /// Runs `body` as a named step: progress on stderr when it starts and ends, its time kept.
+  public func step<T: Sendable>(
+    _ step: String, quiet: Bool = false, _ body: () async throws -> T
+  ) async throws -> T {
+    let clock = ContinuousClock()
+    let start = clock.now
+    if !quiet { await progress.host(name, step, .started) }
+    do {
+      let value = try await body()
+      let elapsed = clock.now - start
+      timings.withLock { $0.append(StepTiming(step: step, durationMs: elapsed.milliseconds)) }
+      if !quiet { await progress.host(name, step, .done(elapsed)) }
+      return value
+    } catch {
+      let elapsed = clock.now - start
+      timings.withLock { $0.append(StepTiming(step: step, durationMs: elapsed.milliseconds)) }
+      await progress.host(name, step, .failed(elapsed, Self.firstLine(error)))
+      throw error
+    }
+  }
+
+  /// Runs a remote command; a non-zero exit status is an error naming the host and step.
+  @discardableResult
+  public func run(_ command: RemoteCommand, _ step: String, timeout: Duration = .seconds(120)) async throws
+    -> ExecResult
+  {
+    let result = try await session.exec(command.line, timeout: timeout)
+    guard result.succeeded else {
+      throw RolloutError.stepFailed(
+        host: name, step: step, exitStatus: result.exitStatus,
+        stderr: result.stderr.isEmpty ? result.stdout : result.stderr)
+    }
+    return result
+  }
+
+  /// Runs a remote command and returns its result whatever the exit status.
+  public func probe(_ command: RemoteCommand, timeout: Duration = .seconds(60)) async throws -> ExecResult {
+    try await session.exec(command.line, timeout: timeout)
+  }
+
+  static func firstLine(_ error: any Error) -> String {
+    String(String(describing: error).split(separator: "\n").first ?? "")
+  }
+}
+
+/// What a host runs now, read from its own records and its engine in one round trip.
+public struct HostSnapshot: Sendable {
+  public var releases: HostReleases
+  /// The app's container, if one exists.
+  public var container: ContainerInfo?
+
+  /// The record of what runs now, if deployctl put it there.
+  public var current: ReleaseRecord? { releases.currentRecord }
+
+  /// The release to go back to from the current one: the newest healthy release deployed
+  /// before it.
+  public var previous: ReleaseRecord? {
+    guard let current else { return nil }
+    return releases.records.first {
+      $0.id != current.id && $0.result == .deployed && $0.createdAt < current.createdAt
+    }
+  }
+}
+
+extension RemoteHost {
+  private static let separator = "--deployctl-inspect--"
+
+  /// The host's release records and its container, in one round trip.
+  public func snapshot(containerName: String) async throws -> HostSnapshot {
+    let inspect = DockerCommand.inspectContainer(containerName).line
+    let script =
+      HostState.readReleases(paths).line + "\nprintf '%s\\n' \(Self.separator)\n"
+      + "\(inspect) 2>&1; printf '\\n%s %s\\n' \(Self.separator) \"$?\""
+    let result = try await run(RemoteCommand(script: script), "read state", timeout: .seconds(60))
+    let parts = result.stdout.components(separatedBy: Self.separator + "\n")
+    guard parts.count >= 2 else {
+      throw RolloutError.hostState(host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
+    }
+    let releases = try HostState.parseReleases(parts[0])
+    let rest = parts[1...].joined(separator: Self.separator + "\n")
+    guard let marker = rest.range(of: "\n" + Self.separator + " ", options: .backwards) else {
+      throw RolloutError.hostState(host: name, problem: "could not read its container state")
+    }
+    let output = String(rest[..<marker.lowerBound])
+    let status = Int32(rest[marker.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
+    let container = try ContainerInfo.parseInspect(
+      stdout: status == 0 ? output : "", stderr: status == 0 ? "" : output, exitStatus: status)
+    return HostSnapshot(releases: releases, container: container)
+  }
+}

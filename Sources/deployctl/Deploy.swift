@@ -1,0 +1,53 @@
+import ArgumentParser
+import DeployKit
+import Foundation
+
+extension DeployCtl {
+  struct Deploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Roll an image out to every host of an environment, health-checked, rolled back on failure.",
+      discussion: """
+        A tag is resolved to its digest once, before any host changes; every host gets that digest.
+
+        Examples:
+          deployctl deploy staging --image v2
+          deployctl deploy prod --image registry.example.com/acme/web@sha256:… --output json
+          deployctl deploy staging --image v2 --dry-run
+          deployctl deploy staging --image v2 --limit web1 --parallel 2
+        """
+    )
+
+    @Argument(help: "The environment (inventories/<env>.yml).")
+    var environment: String
+
+    @Option(help: "A tag (v2), repo:tag, or repo@sha256:… digest.")
+    var image: String
+
+    @Flag(help: "Print what would happen on each host; change nothing.")
+    var dryRun = false
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+      let reporter = Reporter(format: common.output)
+      let plan: EnvironmentPlan
+      let reference: ImageReference
+      do {
+        plan = try common.environmentPlan(environment)
+        reference = try ImageReference.parse(image, defaultRepository: plan.image.description)
+      } catch {
+        try reporter.fail(error, command: "deploy", environment: environment, app: common.app)
+      }
+      let secrets = common.secrets(for: plan)
+      let stop = StopRequest()
+      stop.installSignalHandlers()
+      let request = RolloutRequest(
+        kind: .deploy(reference), plan: plan, parallel: common.parallel, dryRun: dryRun, secrets: secrets,
+        user: Invocation.user(), commandLine: "deploy \(environment) --image \(image)")
+      let report = await Rollout(
+        request: request, progress: reporter.progress(secrets: Array(secrets.values)), stop: stop
+      ).run()
+      try reporter.finish(report, secrets: Array(secrets.values))
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import DeployKit
+import Foundation
+
+extension DeployCtl {
+  struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Go back to the previous release, or to one kept on the hosts.",
+      discussion: """
+        The release's container is re-created from the record each host keeps (same image
+        digest, same settings, same env file), health-checked, and rolled forward again if it
+        fails. Volume data is never touched.
+
+        Examples:
+          deployctl rollback prod
+          deployctl rollback prod --to 20261121-171530-3fa9
+          deployctl rollback prod --to v1
+        """
+    )
+
+    @Argument(help: "The environment (inventories/<env>.yml).")
+    var environment: String
+
+    @Option(help: "A kept release: its id, tag or digest (see `deployctl history`).")
+    var to: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+      let reporter = Reporter(format: common.output)
+      let plan: EnvironmentPlan
+      do {
+        plan = try common.environmentPlan(environment)
+      } catch {
+        try reporter.fail(error, command: "rollback", environment: environment, app: common.app)
+      }
+      let stop = StopRequest()
+      stop.installSignalHandlers()
+      let request = RolloutRequest(
+        kind: .rollback(to: to), plan: plan, parallel: common.parallel, user: Invocation.user(),
+        commandLine: "rollback \(environment)" + (to.map { " --to \($0)" } ?? ""))
+      let report = await Rollout(request: request, progress: reporter.progress(), stop: stop).run()
+      try reporter.finish(report)
+    }
+  }
+}

@@ -1,0 +1,207 @@
+import DeployKit
+import Foundation
+import Testing
+
+/// One end-to-end scenario on the testbed: its own app (own container name, host port, volume
+/// folder and state under /var/lib/deployctl), so scenarios never see each other's releases.
+/// Runs the real `deployctl` binary against the testbed's real hosts.
+struct Scenario {
+  let testbed: Testbed
+  let app: String
+  let port: Int
+  let dir: URL
+  var inventories: String { dir.appendingPathComponent("inventories").path }
+  var playbooks: String { dir.appendingPathComponent("playbooks").path }
+
+  struct Options {
+    var batch = "1"
+    var maxFailures = 0
+    var retries = 6
+    var interval = "500ms"
+    var startPeriod = "1s"
+    var secrets: [String] = []
+    var keep = 5
+  }
+
+  init(_ testbed: Testbed, _ options: Options = Options()) throws {
+    self.testbed = testbed
+    app = "t" + UUID().uuidString.prefix(8).lowercased()
+    port = Int.random(in: 20000...29999)
+    dir = FileManager.default.temporaryDirectory.appendingPathComponent("deployctl-\(app)")
+    try FileManager.default.createDirectory(atPath: playbooks, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: testbed.inventories, toPath: inventories)
+    let secrets = options.secrets.isEmpty ? "" : "  secrets: [\(options.secrets.joined(separator: ", "))]\n"
+    let plan = """
+      app: \(app)
+      image: \(testbed.image)
+      container:
+        ports: ["\(port):8080"]
+        volumes: ["/srv/\(app)/data:/data"]
+        env: {APP_ENV: "${environment}"}
+      \(secrets)  stop_timeout: 5s
+      health:
+        http: {port: \(port), path: /healthz, expect: 200}
+        via: ssh
+        interval: \(options.interval)
+        timeout: 1s
+        retries: \(options.retries)
+        start_period: \(options.startPeriod)
+      rollout:
+        batch: \(options.batch)
+        max_failures: \(options.maxFailures)
+      rollback:
+        auto: true
+        keep: \(options.keep)
+
+      """
+    try plan.write(toFile: playbooks + "/\(app).yml", atomically: true, encoding: .utf8)
+  }
+
+  struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var json: [String: Any] {
+      (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+    var hosts: [[String: Any]] { json["hosts"] as? [[String: Any]] ?? [] }
+    func host(_ name: String) -> [String: Any] { hosts.first { $0["name"] as? String == name } ?? [:] }
+  }
+
+  /// Runs deployctl with this scenario's folders; `--output json` so results can be read.
+  func deployctl(_ arguments: [String], environment: [String: String] = [:], json: Bool = true) async throws
+    -> Run
+  {
+    var args = arguments + ["--inventories", inventories, "--playbooks", playbooks]
+    if json { args += ["--output", "json"] }
+    let process = try Deployctl.start(args, environment: environment)
+    return try await process.finish()
+  }
+
+  /// Starts deployctl without waiting for it (to signal it, or to race two runs).
+  func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Deployctl {
+    try Deployctl.start(
+      arguments + ["--inventories", inventories, "--playbooks", playbooks, "--output", "json"],
+      environment: environment)
+  }
+
+  /// What the host serves on /version, read from the root namespace at the published port.
+  func version(on host: Testbed.Host) async throws -> String {
+    let result = try await testbed.ssh(host, "wget -qO- http://127.0.0.1:\(port)/version || true")
+    return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  func hosts(_ environment: String) -> [Testbed.Host] { testbed.hosts(in: environment) }
+
+  /// Removes this scenario's containers and state from every host (its volume folder too:
+  /// it was the test's own).
+  func cleanUp() async {
+    for host in testbed.hosts {
+      _ = try? await testbed.ssh(
+        host,
+        "docker rm -f $(docker ps -aq --filter label=deployctl.app=\(app)) >/dev/null 2>&1; "
+          + "rm -rf /var/lib/deployctl/\(app) /srv/\(app) 2>/dev/null; true")
+    }
+    try? FileManager.default.removeItem(at: dir)
+  }
+
+  /// Runs `body`, cleaning up afterwards also when it throws.
+  static func with<T: Sendable>(_ options: Options = Options(), _ body: (Scenario) async throws -> T)
+    async throws -> T
+  {
+    try await Testbed.use { testbed in
+      let scenario = try Scenario(testbed, options)
+      do {
+        let value = try await body(scenario)
+        await scenario.cleanUp()
+        return value
+      } catch {
+        await scenario.cleanUp()
+        throw error
+      }
+    }
+  }
+}
+
+/// A running `deployctl` process. Output goes to files, not pipes, so nothing it leaves
+/// behind can keep the test waiting.
+final class Deployctl: @unchecked Sendable {
+  let process = Process()
+  let files: URL
+  private let exited = Locked<Int32?>(nil)
+
+  /// The built binary, in .build/debug/ of this package.
+  static var binary: String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent(".build/debug/deployctl").path
+  }
+
+  private init() {
+    files = FileManager.default.temporaryDirectory.appendingPathComponent("deployctl-run-\(UUID().uuidString)")
+  }
+
+  static func start(_ arguments: [String], environment: [String: String]) throws -> Deployctl {
+    let run = Deployctl()
+    try FileManager.default.createDirectory(
+      at: run.files, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let out = run.files.appendingPathComponent("stdout")
+    let err = run.files.appendingPathComponent("stderr")
+    try Data().write(to: out)
+    try Data().write(to: err)
+    run.process.executableURL = URL(fileURLWithPath: binary)
+    run.process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "GITHUB_ACTIONS")
+    for (key, value) in environment { env[key] = value }
+    run.process.environment = env
+    run.process.standardOutput = try FileHandle(forWritingTo: out)
+    run.process.standardError = try FileHandle(forWritingTo: err)
+    run.process.standardInput = FileHandle.nullDevice
+    run.process.terminationHandler = { [exited = run.exited] process in
+      exited.withLock { $0 = process.terminationStatus }
+    }
+    try run.process.run()
+    return run
+  }
+
+  var pid: Int32 { process.processIdentifier }
+  var stderrSoFar: String {
+    (try? String(contentsOf: files.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
+  }
+
+  func signal(_ number: Int32) { kill(pid, number) }
+
+  /// Waits (bounded: 5 minutes, then SIGKILL) and returns what it printed.
+  func finish() async throws -> Scenario.Run {
+    let deadline = ContinuousClock.now + .seconds(300)
+    while exited.current == nil {
+      if ContinuousClock.now > deadline {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        break
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    defer { try? FileManager.default.removeItem(at: files) }
+    let stdout = (try? String(contentsOf: files.appendingPathComponent("stdout"), encoding: .utf8)) ?? ""
+    let stderr = (try? String(contentsOf: files.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
+    return Scenario.Run(status: exited.current ?? process.terminationStatus, stdout: stdout, stderr: stderr)
+  }
+
+  /// Waits until its progress output contains `text` (bounded).
+  func waitForOutput(_ text: String, timeout: Duration = .seconds(120)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !stderrSoFar.contains(text) {
+      guard ContinuousClock.now < deadline, exited.current == nil else {
+        throw TestFailure("deployctl never printed \(text); it printed:\n\(stderrSoFar)")
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+  }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
