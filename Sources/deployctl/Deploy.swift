@@ -34,7 +34,7 @@ extension DeployCtl {
       let reference: ImageReference
       do {
         plan = try common.environmentPlan(environment)
-        reference = try ImageReference.parse(image, defaultRepository: plan.image.description)
+        reference = try ImageReference.parse(image, defaultRepository: plan.image.name)
       } catch {
         try reporter.fail(error, command: "deploy", environment: environment, app: common.app)
       }

@@ -18,6 +18,10 @@ struct DeployCtl: AsyncParsableCommand {
     subcommands: [
       Validate.self,
       Exec.self,
+      Deploy.self,
+      Rollback.self,
+      Status.self,
+      Lock.self,
     ]
   )
 

@@ -120,7 +120,7 @@ final class ExecOutput: Sendable {
     let rows = report.hosts.map { host in
       [
         host.name, host.result, host.exitStatus.map(String.init) ?? "-",
-        Progress.format(.milliseconds(host.durationMs)), host.error.map { firstLine($0) } ?? "",
+        ProgressLog.format(.milliseconds(host.durationMs)), host.error.map { firstLine($0) } ?? "",
       ]
     }
     let header = ["HOST", "RESULT", "EXIT", "TIME", "ERROR"]

@@ -50,7 +50,9 @@ extension DeployCtl {
         print(report.jsonString())
       } else {
         for host in report.hosts {
-          print("\(host.name): \(host.state)" + (host.holder.map { " by \($0)" } ?? "") + (host.error.map { " (\($0))" } ?? ""))
+          print(
+            "\(host.name): \(host.state)" + (host.holder.map { " by \($0)" } ?? "")
+              + (host.error.map { " (\($0))" } ?? ""))
         }
       }
       throw ExitCode(report.exitCode)

@@ -8,8 +8,8 @@ struct Reporter {
   var format: OutputFormat
   var terminal = Terminal.standardError()
 
-  func progress(secrets: [String] = []) -> Progress {
-    Progress(terminal: terminal, masker: SecretMasker(secrets: secrets))
+  func progress(secrets: [String] = []) -> ProgressLog {
+    ProgressLog(terminal: terminal, masker: SecretMasker(secrets: secrets))
   }
 
   /// Ends a deploy, promote or rollback.

@@ -28,9 +28,11 @@ extension DeployCtl {
       } catch {
         try reporter.fail(error, command: "status", environment: environment, app: common.app)
       }
-      let entries = await EnvironmentStatus(plan: plan, progress: reporter.progress(), parallel: common.parallel)
-        .read()
-      let hosts = entries.map(\.status)
+      let entries = await EnvironmentStatus(
+        plan: plan, progress: reporter.progress(), parallel: common.parallel
+      )
+      .read()
+      let hosts = entries.map { $0.status }
       let ok = hosts.allSatisfy { $0.reachable && $0.release != nil && $0.health == "healthy" }
       let report = StatusReport(
         environment: plan.environment, app: plan.app, result: ok ? .success : .failed, hosts: hosts)

@@ -74,7 +74,7 @@ import Testing
   @Test func progressLinesCarryTimestampHostAndMaskedText() async {
     let lines = LockedLines()
     let terminal = Terminal(colors: false, write: { lines.append($0) })
-    let progress = Progress(terminal: terminal, masker: SecretMasker(secrets: ["s3cr3t-value"]))
+    let progress = ProgressLog(terminal: terminal, masker: SecretMasker(secrets: ["s3cr3t-value"]))
     await progress.host("prod-1", "health", .failed(.milliseconds(2500), "body was s3cr3t-value"))
     let line = lines.all.joined()
     #expect(line.contains(" prod-1 health failed 2.50s: body was ***"))

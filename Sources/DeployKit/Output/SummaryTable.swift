@@ -5,7 +5,7 @@ public enum SummaryTable {
     let rows = report.hosts.map { host in
       [
         host.name, host.result.rawValue, host.release ?? "-",
-        Progress.format(.milliseconds(host.durationMs)), host.error.map(firstLine) ?? "",
+        ProgressLog.format(.milliseconds(host.durationMs)), host.error.map(firstLine) ?? "",
       ]
     }
     var widths = header.map(\.count)
@@ -41,7 +41,7 @@ public enum SummaryTable {
       let error = host.error.map(firstLine)?.replacingOccurrences(of: "|", with: "\\|") ?? ""
       md +=
         "| \(host.name) | \(host.result.rawValue) | \(host.release ?? "-") | "
-        + "\(Progress.format(.milliseconds(host.durationMs))) | \(error) |\n"
+        + "\(ProgressLog.format(.milliseconds(host.durationMs))) | \(error) |\n"
     }
     return md + "\n"
   }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where human-readable output goes and how it may look. Progress goes to stderr so stdout
+/// Where human-readable output goes and how it may look. ProgressLog goes to stderr so stdout
 /// stays free for the JSON document.
 public struct Terminal: Sendable {
   /// Colours and live updates are used only on a terminal, never in CI logs or pipes.

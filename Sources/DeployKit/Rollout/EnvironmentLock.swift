@@ -15,7 +15,7 @@ public struct EnvironmentLock: Sendable {
 
   public static func acquire(
     on hosts: [RemoteHost], environment: String, app: String, user: String, command: String,
-    progress: Progress
+    progress: ProgressLog
   ) async throws -> EnvironmentLock {
     let holder = holder(user: user, command: command)
     guard let first = hosts.first else { return EnvironmentLock(hosts: [], holder: holder) }
@@ -50,7 +50,8 @@ public struct EnvironmentLock: Sendable {
 
   /// nil when taken; otherwise who holds it, e.g. "alice@laptop (pid 42) running `deploy …` since … on web1".
   private static func take(_ host: RemoteHost, _ holder: LockHolder) async throws -> String? {
-    let result = try await host.run(HostLock.acquire(holder, host.paths), "take the lock", timeout: .seconds(30))
+    let result = try await host.run(
+      HostLock.acquire(holder, host.paths), "take the lock", timeout: .seconds(30))
     switch try HostLock.parseAttempt(result.stdout) {
     case .acquired: return nil
     case .held(let other?): return "\(other.summary) (lock on \(host.name))"
@@ -60,7 +61,7 @@ public struct EnvironmentLock: Sendable {
 
   /// Releases the lock on every host where this run took it. Best effort: a host that cannot
   /// be reached keeps its lock, and the message says how to break it.
-  public func release(progress: Progress) async {
+  public func release(progress: ProgressLog) async {
     let holder = holder
     let outcomes = await FanOut.run(hosts, parallel: max(1, min(hosts.count, 64)), name: \.name) { host in
       _ = try await host.run(HostLock.release(holder, host.paths), "release the lock", timeout: .seconds(30))

@@ -93,7 +93,7 @@ extension HealthReport {
   /// The last results, one line each, for the failure message.
   var resultLines: [String] {
     lastResults.map { attempt in
-      "attempt \(attempt.number) at +\(Progress.format(attempt.elapsed)): \(attempt.result.reason)"
+      "attempt \(attempt.number) at +\(ProgressLog.format(attempt.elapsed)): \(attempt.result.reason)"
     }
   }
 }

@@ -5,7 +5,8 @@ import Foundation
 extension Rollout {
   /// Fills in each host's target release. Refuses (exit 2) what is knowable up front: a
   /// rollback with nothing to go back to, a `--to` release a host does not keep.
-  func chooseTargets(_ hosts: inout [HostRun], _ report: inout CommandReport, secrets: [EnvVar]) async throws {
+  func chooseTargets(_ hosts: inout [HostRun], _ report: inout CommandReport, secrets: [EnvVar]) async throws
+  {
     let active = hosts.indices.filter { hosts[$0].result == nil }
     switch request.kind {
     case .deploy(let image), .promote(_, let image):
@@ -25,9 +26,8 @@ extension Rollout {
       if case .promote(let from, _) = request.kind { how = .promote(from: from) } else { how = .deploy }
       for i in active {
         let paths = hosts[i].remote!.paths
-        let spec = try ContainerRunSpec(
-          plan: hosts[i].plan, image: pinned, release: id,
-          envFile: secrets.isEmpty ? nil : try paths.envFile(id))
+        let spec = hosts[i].plan.runSpec(
+          image: pinned, release: id, envFile: secrets.isEmpty ? nil : try paths.envFile(id))
         hosts[i].target = try ReleaseRecord(
           container: spec, createdAt: Date(), user: request.user, how: how, result: .deployed)
       }
@@ -42,7 +42,8 @@ extension Rollout {
         if let wanted {
           record = snapshot.releases.records.first { r in
             r.id == wanted || r.tag == wanted || r.digest.value == wanted || r.image == wanted
-              || r.digest.hex.hasPrefix(wanted.replacingOccurrences(of: "sha256:", with: "")) && wanted.count >= 12
+              || r.digest.hex.hasPrefix(wanted.replacingOccurrences(of: "sha256:", with: ""))
+                && wanted.count >= 12
           }
           if record == nil {
             let kept = snapshot.releases.records.map { "\($0.id) (\($0.tag ?? $0.digest.short))" }
@@ -54,7 +55,8 @@ extension Rollout {
           record = snapshot.previous
           if record == nil {
             problems.append(
-              "\(hosts[i].name): no earlier release to go back to (current: \(snapshot.releases.current ?? "none"))")
+              "\(hosts[i].name): no earlier release to go back to (current: \(snapshot.releases.current ?? "none"))"
+            )
           }
         }
         if let record {
@@ -83,7 +85,8 @@ extension Rollout {
     let command = (try? DockerCommand.run(target.container).line) ?? "docker run …"
     await progress.host(host.name, "now", .note(now))
     await progress.host(host.name, "would run", .note(command))
-    host.result = snapshot.current?.digest == target.digest && snapshot.container?.running == true
+    host.result =
+      snapshot.current?.digest == target.digest && snapshot.container?.running == true
       ? .unchanged : .planned
     if host.result == .unchanged { host.result = .planned }
     host.finished = .now
@@ -94,8 +97,11 @@ extension Rollout {
   func deploy(_ host: HostRun, secrets: [EnvVar]) async -> HostRun {
     var host = host
     host.started = .now
-    guard let remote = host.remote, let target = host.target, let snapshot = host.snapshot else { return host }
+    guard let remote = host.remote, let target = host.target, let snapshot = host.snapshot else {
+      return host
+    }
     if let signal = stop.requested {
+      host.finished = host.started
       host.result = .skipped
       host.error = "not started: interrupted by \(signal)"
       return host
@@ -106,14 +112,16 @@ extension Rollout {
       try await remote.install(
         target, envFile: envFile, replacing: snapshot.container,
         oldStopTimeout: snapshot.current?.container.stopTimeoutSeconds)
-      let report = try await remote.step("health") {
-        try await gate(host.plan, target.container).check(on: remote, stop: stop)
+      try await remote.step("health") {
+        let report = try await gate(host.plan, target.container).check(on: remote, stop: stop)
+        guard report.healthy else {
+          let logs = await remote.logTail(target.container.name)
+          throw RolloutError.unhealthy(
+            host: host.name, reason: report.reason, details: report.resultLines + logs)
+        }
       }
-      guard report.healthy else {
-        let logs = await remote.logTail(target.container.name)
-        throw RolloutError.unhealthy(host: host.name, reason: report.reason, details: report.resultLines + logs)
-      }
-      try await remote.commit(target, audit: audit(target, .succeeded), snapshot: snapshot, keep: plan.rollback.keep)
+      try await remote.commit(
+        target, audit: audit(target, .succeeded), snapshot: snapshot, keep: plan.rollback.keep)
       host.result = .deployed
       host.release = target.id
       host.finished = .now
@@ -129,7 +137,9 @@ extension Rollout {
   /// healthy and is going back because the rollout as a whole failed.
   func restore(_ host: HostRun, because reason: String, undoing: Bool) async -> HostRun {
     var host = host
-    guard let remote = host.remote, let target = host.target, let snapshot = host.snapshot else { return host }
+    guard let remote = host.remote, let target = host.target, let snapshot = host.snapshot else {
+      return host
+    }
     host.error = undoing ? "rolled back: \(reason)" : reason
     let previous = snapshot.current
     do {
@@ -141,13 +151,14 @@ extension Rollout {
         try await remote.run(RemoteCommand(script: script), "restore \(previous?.id ?? "nothing")")
       }
       if let previous {
-        let report = try await remote.step("health (restored)") {
-          try await gate(host.plan, previous.container).check(on: remote, stop: StopRequest())
-        }
-        guard report.healthy else {
-          throw RolloutError.unhealthy(
-            host: host.name, reason: "restored release \(previous.id) is not healthy either: \(report.reason)",
-            details: report.resultLines)
+        try await remote.step("health (restored)") {
+          let report = try await gate(host.plan, previous.container).check(on: remote, stop: StopRequest())
+          guard report.healthy else {
+            throw RolloutError.unhealthy(
+              host: host.name,
+              reason: "restored release \(previous.id) is not healthy either: \(report.reason)",
+              details: report.resultLines)
+          }
         }
       }
       var undone = target
@@ -156,7 +167,9 @@ extension Rollout {
         // The target is an existing record: keep it as it was; only the audit line tells.
         try await remote.step("record", quiet: true) {
           var script = ""
-          if let previous { script += try HostState.setCurrent(previous.id, remote.paths).line + " || exit 1\n" }
+          if let previous {
+            script += try HostState.setCurrent(previous.id, remote.paths).line + " || exit 1\n"
+          }
           script += HostState.appendAudit(audit(target, .rolledBack), remote.paths).line
           try await remote.run(RemoteCommand(script: script), "record")
         }

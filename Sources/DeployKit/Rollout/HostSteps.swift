@@ -7,7 +7,8 @@ extension RemoteHost {
   /// `docker pull` by digest, so every host gets the same bytes.
   func pull(_ image: ImageReference) async throws {
     try await step("pull") {
-      try await run(DockerCommand.pull(image), "docker pull \(image.pinned ?? image.description)", timeout: .seconds(900))
+      try await run(
+        DockerCommand.pull(image), "docker pull \(image.pinned ?? image.description)", timeout: .seconds(900))
     }
   }
 
@@ -24,7 +25,9 @@ extension RemoteHost {
   /// Stops and removes the app's container (if any) and runs `release` in its place. The env
   /// file with secrets, when there is one, is uploaded first with mode 0600, so no secret is
   /// ever on a command line.
-  func install(_ release: ReleaseRecord, envFile: String?, replacing old: ContainerInfo?, oldStopTimeout: Int?)
+  func install(
+    _ release: ReleaseRecord, envFile: String?, replacing old: ContainerInfo?, oldStopTimeout: Int?
+  )
     async throws
   {
     if let envFile, let path = release.container.envFile {

@@ -22,7 +22,8 @@ extension EnvironmentPlan {
     let unknown = names.filter { !known.contains($0) }
     guard unknown.isEmpty else {
       throw RolloutError.refused(
-        "--limit: no host \(unknown.joined(separator: ", ")) in \(environment); hosts: \(known.joined(separator: ", "))")
+        "--limit: no host \(unknown.joined(separator: ", ")) in \(environment); hosts: \(known.joined(separator: ", "))"
+      )
     }
     var copy = self
     copy.hosts = hosts.filter { names.contains($0.host.name) }

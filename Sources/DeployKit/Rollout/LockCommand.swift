@@ -3,9 +3,9 @@ import Foundation
 /// `deployctl lock ENV status|release --force`: the lock as each host holds it.
 public struct LockCommand: Sendable {
   public var plan: EnvironmentPlan
-  public var progress: Progress
+  public var progress: ProgressLog
 
-  public init(plan: EnvironmentPlan, progress: Progress) {
+  public init(plan: EnvironmentPlan, progress: ProgressLog) {
     self.plan = plan
     self.progress = progress
   }
@@ -37,35 +37,45 @@ public struct LockCommand: Sendable {
   /// Reads (or with `release`, breaks) the lock on every host. Exit 0 when free (or broken),
   /// 4 when held, 1 when a host could not be read.
   public func run(release: Bool, user: String) async -> Report {
-    let outcomes = await FanOut.run(plan.hosts, parallel: min(max(plan.hosts.count, 1), 64), name: { $0.host.name })
-    { plan in
-      let session = try await SSHSession.connect(to: SSHTarget(plan.host))
-      defer { Task.detached { await session.close() } }
-      let paths = try HostPaths(app: plan.app, environment: plan.environment)
-      if release {
-        let result = try await session.exec(HostLock.forceRelease(paths).line, timeout: .seconds(30))
-        guard result.succeeded else { throw RolloutError.stepFailed(host: plan.host.name, step: "lock release", exitStatus: result.exitStatus, stderr: result.stderr) }
-        let entry = AuditEntry(
-          time: Date(), user: user, origin: ProcessInfo.processInfo.hostName, command: .lockRelease,
-          environment: plan.environment, release: nil, image: nil, result: .succeeded)
-        switch try HostLock.parseRelease(result.stdout) {
-        case .broken(let holder):
-          _ = try? await session.exec(HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
-          return HostLockState(name: plan.host.name, state: "broken", holder: holder?.summary)
-        default:
-          return HostLockState(name: plan.host.name, state: "free")
+    let outcomes = await FanOut.run(
+      plan.hosts, parallel: min(max(plan.hosts.count, 1), 64), name: { $0.host.name }
+    ) { plan in
+      try await SSHSession.with(plan.host.sshTarget) { session in
+        let paths = try HostPaths(app: plan.app, environment: plan.environment)
+        if release {
+          let result = try await session.exec(HostLock.forceRelease(paths).line, timeout: .seconds(30))
+          guard result.succeeded else {
+            throw RolloutError.stepFailed(
+              host: plan.host.name, step: "lock release", exitStatus: result.exitStatus, stderr: result.stderr
+            )
+          }
+          let entry = AuditEntry(
+            time: Date(), user: user, origin: ProcessInfo.processInfo.hostName, command: .lockRelease,
+            environment: plan.environment, release: nil, image: nil, result: .succeeded)
+          switch try HostLock.parseRelease(result.stdout) {
+          case .broken(let holder):
+            _ = try? await session.exec(HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
+            return HostLockState(name: plan.host.name, state: "broken", holder: holder?.summary)
+          default:
+            return HostLockState(name: plan.host.name, state: "free")
+          }
         }
-      }
-      let result = try await session.exec(HostLock.status(paths).line, timeout: .seconds(30))
-      guard result.succeeded else { throw RolloutError.stepFailed(host: plan.host.name, step: "lock status", exitStatus: result.exitStatus, stderr: result.stderr) }
-      switch try HostLock.parseStatus(result.stdout) {
-      case .free: return HostLockState(name: plan.host.name, state: "free")
-      case .held(let holder):
-        return HostLockState(name: plan.host.name, state: "held", holder: holder?.summary ?? "unknown holder")
+        let result = try await session.exec(HostLock.status(paths).line, timeout: .seconds(30))
+        guard result.succeeded else {
+          throw RolloutError.stepFailed(
+            host: plan.host.name, step: "lock status", exitStatus: result.exitStatus, stderr: result.stderr)
+        }
+        switch try HostLock.parseStatus(result.stdout) {
+        case .free: return HostLockState(name: plan.host.name, state: "free")
+        case .held(let holder):
+          return HostLockState(
+            name: plan.host.name, state: "held", holder: holder?.summary ?? "unknown holder")
+        }
       }
     }
     let hosts = outcomes.map { outcome in
-      outcome.value ?? HostLockState(name: outcome.host, state: "unknown", error: outcome.error.map { "\($0)" })
+      outcome.value
+        ?? HostLockState(name: outcome.host, state: "unknown", error: outcome.error.map { "\($0)" })
     }
     let locked = hosts.contains { $0.state == "held" }
     let status: ExitStatus =

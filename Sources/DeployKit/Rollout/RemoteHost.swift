@@ -6,10 +6,10 @@ public final class RemoteHost: Sendable {
   public let name: String
   public let session: SSHSession
   public let paths: HostPaths
-  let progress: Progress
+  let progress: ProgressLog
   private let timings = Locked<[StepTiming]>([])
 
-  public init(name: String, session: SSHSession, paths: HostPaths, progress: Progress) {
+  public init(name: String, session: SSHSession, paths: HostPaths, progress: ProgressLog) {
     self.name = name
     self.session = session
     self.paths = paths
@@ -95,7 +95,8 @@ extension RemoteHost {
     let result = try await run(RemoteCommand(script: script), "read state", timeout: .seconds(60))
     let parts = result.stdout.components(separatedBy: Self.separator + "\n")
     guard parts.count >= 2 else {
-      throw RolloutError.hostState(host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
+      throw RolloutError.hostState(
+        host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
     }
     let releases = try HostState.parseReleases(parts[0])
     let rest = parts[1...].joined(separator: Self.separator + "\n")
@@ -107,5 +108,29 @@ extension RemoteHost {
     let container = try ContainerInfo.parseInspect(
       stdout: status == 0 ? output : "", stderr: status == 0 ? "" : output, exitStatus: status)
     return HostSnapshot(releases: releases, container: container)
+  }
+}
+
+extension SSHSession {
+  /// Closes sessions together and waits for them, so the process never exits under a
+  /// session still talking to libssh2.
+  static func closeAll(_ sessions: [SSHSession]) async {
+    await withTaskGroup(of: Void.self) { group in
+      for session in sessions { group.addTask { await session.close() } }
+    }
+  }
+
+  /// Connects, runs `body`, and closes the session whatever happened.
+  static func with<T: Sendable>(_ target: SSHTarget, _ body: (SSHSession) async throws -> T) async throws -> T
+  {
+    let session = try await connect(to: target)
+    do {
+      let value = try await body(session)
+      await session.close()
+      return value
+    } catch {
+      await session.close()
+      throw error
+    }
   }
 }

@@ -73,10 +73,10 @@ struct HostRun: Sendable {
 /// back too. Each host's outcome is a value; nothing a host does cancels its siblings.
 public struct Rollout: Sendable {
   public var request: RolloutRequest
-  public var progress: Progress
+  public var progress: ProgressLog
   public var stop: StopRequest
 
-  public init(request: RolloutRequest, progress: Progress, stop: StopRequest) {
+  public init(request: RolloutRequest, progress: ProgressLog, stop: StopRequest) {
     self.request = request
     self.progress = progress
     self.stop = stop
@@ -93,10 +93,6 @@ public struct Rollout: Sendable {
       dryRun: request.dryRun)
     if case .promote(let from, _) = request.kind { report.promotedFrom = from }
     var lock: EnvironmentLock?
-    defer {
-      let sessions = hosts.compactMap(\.remote?.session)
-      Task.detached { for session in sessions { await session.close() } }
-    }
     do {
       try await execute(&hosts, &report, &lock)
     } catch {
@@ -105,6 +101,7 @@ public struct Rollout: Sendable {
       report.result = CommandResult(status)
     }
     if let lock { await lock.release(progress: progress) }
+    await SSHSession.closeAll(hosts.compactMap(\.remote?.session))
     report.hosts = hosts.map { host in
       HostReport(
         name: host.name, result: host.result ?? .skipped, release: host.release,
@@ -124,7 +121,9 @@ public struct Rollout: Sendable {
     return hosts.allSatisfy { ok.contains($0.result ?? .skipped) } ? .success : .failed
   }
 
-  private func execute(_ hosts: inout [HostRun], _ report: inout CommandReport, _ lock: inout EnvironmentLock?)
+  private func execute(
+    _ hosts: inout [HostRun], _ report: inout CommandReport, _ lock: inout EnvironmentLock?
+  )
     async throws
   {
     let secrets = try secretValues()
@@ -134,7 +133,7 @@ public struct Rollout: Sendable {
 
     // Connect to every host; one session per host for the whole run.
     let connected = await FanOut.run(hosts.map(\.plan), parallel: fanOut, name: { $0.host.name }) { plan in
-      let session = try await SSHSession.connect(to: SSHTarget(plan.host))
+      let session = try await SSHSession.connect(to: plan.host.sshTarget)
       return RemoteHost(
         name: plan.host.name, session: session,
         paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
@@ -152,12 +151,10 @@ public struct Rollout: Sendable {
     lock = try await EnvironmentLock.acquire(
       on: reachable, environment: plan.environment, app: plan.app, user: request.user,
       command: request.commandLine, progress: progress)
-    let snapshots = await FanOut.run(hosts.indices.filter { hosts[$0].remote != nil }, parallel: fanOut,
-      name: { hosts[$0].name }) { [hosts] i in
-      try await hosts[i].remote!.snapshot(containerName: hosts[i].plan.container.name)
+    let snapshots = await Self.each(hosts, where: { $0.remote != nil }, parallel: fanOut) { host in
+      try await host.remote!.snapshot(containerName: host.plan.container.name)
     }
-    for outcome in snapshots {
-      guard let i = hosts.firstIndex(where: { $0.name == outcome.host }) else { continue }
+    for (i, outcome) in snapshots {
       switch outcome.result {
       case .success(let snapshot):
         hosts[i].snapshot = snapshot
@@ -178,12 +175,10 @@ public struct Rollout: Sendable {
     }
 
     // Pull everywhere before any container changes.
-    let pulls = await FanOut.run(hosts.indices.filter { hosts[$0].result == nil }, parallel: fanOut,
-      name: { hosts[$0].name }) { [hosts] i in
-      try await hosts[i].remote!.pull(hosts[i].target!.container.image)
+    let pulls = await Self.each(hosts, where: { $0.result == nil }, parallel: fanOut) { host in
+      try await host.remote!.pull(host.target!.container.image)
     }
-    for outcome in pulls where outcome.error != nil {
-      let i = hosts.firstIndex { $0.name == outcome.host }!
+    for (i, outcome) in pulls where outcome.error != nil {
       fail(&hosts[i], .failed, outcome.error!)
     }
     try checkFailures(hosts, maxFailures, phase: "pulling the image")
@@ -196,11 +191,14 @@ public struct Rollout: Sendable {
         stopped = "interrupted by \(signal)"
         break
       }
-      let outcomes = await FanOut.run(batch, parallel: parallel, name: { hosts[$0].name }) { [hosts] i in
-        await self.deploy(hosts[i], secrets: secrets)
+      let members = Set(batch)
+      let outcomes = await Self.each(
+        hosts, where: { host in members.contains(hosts.firstIndex { $0.name == host.name }!) },
+        parallel: parallel
+      ) { host in
+        await self.deploy(host, secrets: secrets)
       }
-      for outcome in outcomes {
-        let i = hosts.firstIndex { $0.name == outcome.host }!
+      for (i, outcome) in outcomes {
         if let run = outcome.value { hosts[i] = run }
       }
       let failures = hosts.filter(\.failed).count
@@ -216,16 +214,26 @@ public struct Rollout: Sendable {
     await progress.say("rollout stopped: \(stopped)")
     if plan.rollback.auto {
       await progress.say("rolling back every host this rollout moved")
-      let moved = hosts.indices.filter { hosts[$0].moved && hosts[$0].result == .deployed }
-      let restores = await FanOut.run(moved, parallel: fanOut, name: { hosts[$0].name }) { [hosts] i in
-        await self.restore(hosts[i], because: "the rollout stopped: \(stopped)", undoing: true)
+      let restores = await Self.each(hosts, where: { $0.moved && $0.result == .deployed }, parallel: fanOut) {
+        host in
+        await self.restore(host, because: "the rollout stopped: \(stopped)", undoing: true)
       }
-      for outcome in restores {
-        let i = hosts.firstIndex { $0.name == outcome.host }!
+      for (i, outcome) in restores {
         if let run = outcome.value { hosts[i] = run }
       }
     }
     report.error = "rollout stopped: \(stopped)"
+  }
+
+  /// Runs `operation` on the hosts that match, at most `parallel` at a time; each outcome comes
+  /// back with the host's index.
+  static func each<Value: Sendable>(
+    _ hosts: [HostRun], where include: (HostRun) -> Bool, parallel: Int,
+    _ operation: @escaping @Sendable (HostRun) async throws -> Value
+  ) async -> [(Int, HostOutcome<Value>)] {
+    let chosen = hosts.indices.filter { include(hosts[$0]) }
+    let outcomes = await FanOut.run(chosen.map { hosts[$0] }, parallel: parallel, name: \.name, operation)
+    return Array(zip(chosen, outcomes))
   }
 
   private func fail(_ host: inout HostRun, _ result: HostResult, _ error: any Error) {
@@ -253,7 +261,8 @@ public struct Rollout: Sendable {
     guard missing.isEmpty else {
       throw RolloutError.refused(
         "secret\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) not set: export "
-          + "\(missing.count == 1 ? "it" : "them") in deployctl's environment (values are never read from files)")
+          + "\(missing.count == 1 ? "it" : "them") in deployctl's environment (values are never read from files)"
+      )
     }
     return names.map { EnvVar($0, request.secrets[$0]!) }
   }

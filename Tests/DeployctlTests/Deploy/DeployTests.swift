@@ -22,7 +22,8 @@ struct DeployTests {
         #expect(labels.contains("\"deployctl.release\":\"\(release1)\""))
         #expect(labels.contains("\"deployctl.environment\":\"prod\""))
         #expect(labels.contains("\"deployctl.app\":\"\(s.app)\""))
-        let current = try await s.testbed.sshChecked(host, "cat /var/lib/deployctl/\(s.app)/releases/prod/current")
+        let current = try await s.testbed.sshChecked(
+          host, "cat /var/lib/deployctl/\(s.app)/releases/prod/current")
         #expect(current.trimmingCharacters(in: .whitespacesAndNewlines) == release1)
         try await s.testbed.sshChecked(host, "echo kept-\(host.name) > /srv/\(s.app)/data/note.txt")
       }
@@ -178,7 +179,8 @@ struct DeployTests {
         let state = try await s.testbed.sshChecked(
           host, "cat /var/lib/deployctl/\(s.app)/audit.log /var/lib/deployctl/\(s.app)/releases/dev/*.json")
         #expect(!state.contains(secret))
-        let mode = try await s.testbed.sshChecked(host, "stat -c %a /var/lib/deployctl/\(s.app)/secrets/dev/*.env")
+        let mode = try await s.testbed.sshChecked(
+          host, "stat -c %a /var/lib/deployctl/\(s.app)/secrets/dev/*.env")
         #expect(mode.trimmingCharacters(in: .whitespacesAndNewlines) == "600")
       }
       let missing = try await s.deployctl(["deploy", "dev", "--image", "v2"])

@@ -74,13 +74,13 @@ struct Scenario {
   {
     var args = arguments + ["--inventories", inventories, "--playbooks", playbooks]
     if json { args += ["--output", "json"] }
-    let process = try Deployctl.start(args, environment: environment)
+    let process = try DeployctlProcess.start(args, environment: environment)
     return try await process.finish()
   }
 
   /// Starts deployctl without waiting for it (to signal it, or to race two runs).
-  func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Deployctl {
-    try Deployctl.start(
+  func start(_ arguments: [String], environment: [String: String] = [:]) throws -> DeployctlProcess {
+    try DeployctlProcess.start(
       arguments + ["--inventories", inventories, "--playbooks", playbooks, "--output", "json"],
       environment: environment)
   }
@@ -125,31 +125,25 @@ struct Scenario {
 
 /// A running `deployctl` process. Output goes to files, not pipes, so nothing it leaves
 /// behind can keep the test waiting.
-final class Deployctl: @unchecked Sendable {
+final class DeployctlProcess: @unchecked Sendable {
   let process = Process()
   let files: URL
   private let exited = Locked<Int32?>(nil)
 
-  /// The built binary, in .build/debug/ of this package.
-  static var binary: String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/deployctl").path
-  }
-
   private init() {
-    files = FileManager.default.temporaryDirectory.appendingPathComponent("deployctl-run-\(UUID().uuidString)")
+    files = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "deployctl-run-\(UUID().uuidString)")
   }
 
-  static func start(_ arguments: [String], environment: [String: String]) throws -> Deployctl {
-    let run = Deployctl()
+  static func start(_ arguments: [String], environment: [String: String]) throws -> DeployctlProcess {
+    let run = DeployctlProcess()
     try FileManager.default.createDirectory(
       at: run.files, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     let out = run.files.appendingPathComponent("stdout")
     let err = run.files.appendingPathComponent("stderr")
     try Data().write(to: out)
     try Data().write(to: err)
-    run.process.executableURL = URL(fileURLWithPath: binary)
+    run.process.executableURL = try Deployctl.binary()
     run.process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "GITHUB_ACTIONS")

@@ -2,7 +2,7 @@ import Foundation
 
 /// Live progress of a command across hosts: one line per host step, with a timestamp and the
 /// step's elapsed time. Shared by every host task, so it is an actor.
-public actor Progress {
+public actor ProgressLog {
   private let terminal: Terminal
   private let masker: SecretMasker
   private let clock = ContinuousClock()
