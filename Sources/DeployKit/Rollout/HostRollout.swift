@@ -28,6 +28,11 @@ extension Rollout {
         let paths = hosts[i].remote!.paths
         let spec = hosts[i].plan.runSpec(
           image: pinned, release: id, envFile: secrets.isEmpty ? nil : try paths.envFile(id))
+        if request.dryRun && pinned.digest == nil {
+          // A tag is resolved only by pulling it, which a dry run does not do.
+          hosts[i].plannedSpec = spec
+          continue
+        }
         hosts[i].target = try ReleaseRecord(
           container: spec, createdAt: Date(), user: request.user, how: how, result: .deployed)
       }
@@ -77,18 +82,17 @@ extension Rollout {
 
   /// Dry run: what runs now and what would change.
   func describePlan(_ host: inout HostRun) async {
-    guard let target = host.target, let snapshot = host.snapshot else { return }
+    guard let spec = host.plannedSpec ?? host.target?.container, let snapshot = host.snapshot else { return }
     let now =
-      snapshot.current.map { "\($0.id) \($0.image)" }
+      snapshot.current.map { "release \($0.id) \($0.image)" }
       ?? snapshot.container.map { "container \($0.name) (\($0.image), not deployed by deployctl)" }
-      ?? "nothing"
-    let command = (try? DockerCommand.run(target.container).line) ?? "docker run …"
+      ?? "nothing of ours"
+    let same = snapshot.current?.digest != nil && snapshot.current?.digest == spec.image.digest
     await progress.host(host.name, "now", .note(now))
-    await progress.host(host.name, "would run", .note(command))
-    host.result =
-      snapshot.current?.digest == target.digest && snapshot.container?.running == true
-      ? .unchanged : .planned
-    if host.result == .unchanged { host.result = .planned }
+    await progress.host(
+      host.name, same ? "would re-run (same digest)" : "would run",
+      .note(ShellQuote.join(DockerCommand.runArguments(spec))))
+    host.result = .planned
     host.finished = .now
   }
 

@@ -53,6 +53,8 @@ struct HostRun: Sendable {
   var snapshot: HostSnapshot?
   /// The release to install here.
   var target: ReleaseRecord?
+  /// Dry run of a tag not yet resolved: what would run, without a release record.
+  var plannedSpec: ContainerRunSpec?
   var result: HostResult?
   var error: String?
   /// The release the host runs now, as far as we know.
@@ -93,12 +95,14 @@ public struct Rollout: Sendable {
       dryRun: request.dryRun)
     if case .promote(let from, _) = request.kind { report.promotedFrom = from }
     var lock: EnvironmentLock?
+    var refused = false
     do {
       try await execute(&hosts, &report, &lock)
     } catch {
       report.error = String(describing: error)
       let status = (error as? any DeployctlError)?.exitStatus ?? .failedRestored
       report.result = CommandResult(status)
+      refused = status == .refused || status == .locked
     }
     if let lock { await lock.release(progress: progress) }
     await SSHSession.closeAll(hosts.compactMap(\.remote?.session))
@@ -108,7 +112,7 @@ public struct Rollout: Sendable {
         durationMs: ((host.finished ?? clock.now) - host.started).milliseconds, error: host.error,
         steps: host.remote?.steps ?? [])
     }
-    if report.error == nil { report.result = Self.verdict(hosts, dryRun: request.dryRun) }
+    if !refused { report.result = Self.verdict(hosts, dryRun: request.dryRun) }
     report.exitCode = report.result.exitStatus.rawValue
     report.durationMs = (clock.now - start).milliseconds
     return report

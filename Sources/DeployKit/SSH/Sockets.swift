@@ -111,6 +111,12 @@ enum Sockets {
       let socket = SocketHandle(fd)
       var one: Int32 = 1
       _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+      // A host that vanishes (link cut, machine gone) answers nothing and TCP would retransmit
+      // for many minutes. With data unacknowledged for this long (SSH keepalives make sure
+      // there is some), the kernel ends the connection and we report it lost.
+      var userTimeout = Int32(20_000)
+      _ = setsockopt(
+        fd, Int32(IPPROTO_TCP), 18 /* TCP_USER_TIMEOUT */, &userTimeout, socklen_t(MemoryLayout<Int32>.size))
       var storage = address.storage
       let rc = withUnsafePointer(to: &storage) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, address.length) }

@@ -25,7 +25,8 @@ struct DeployTests {
         let current = try await s.testbed.sshChecked(
           host, "cat /var/lib/deployctl/\(s.app)/releases/prod/current")
         #expect(current.trimmingCharacters(in: .whitespacesAndNewlines) == release1)
-        try await s.testbed.sshChecked(host, "echo kept-\(host.name) > /srv/\(s.app)/data/note.txt")
+        try await s.testbed.sshChecked(
+          host, "docker exec \(s.app) sh -c 'echo kept-\(host.name) > /data/note.txt'")
       }
       #expect(v1.stderr.contains("pull"))
       #expect(v1.stderr.contains("health"))
