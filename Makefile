@@ -6,7 +6,7 @@ APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2
 # checkouts can test at once.
 TESTBED_SUBNET ?= auto
 
-.PHONY: setup build test lint format clean bench-ssh
+.PHONY: setup build demo test lint format clean bench-ssh
 
 # Installs the Debian packages deployctl and its testbed need, then builds.
 setup:
@@ -17,6 +17,10 @@ setup:
 
 build:
 	swift build
+
+# Local dev, staging and prod hosts, and deployctl shipping the example app through them.
+demo: setup
+	scripts/demo
 
 # Unit tests and end-to-end tests against real sshd, dockerd and registry: the testbed
 # comes up in .testbed, DEPLOYCTL_TESTBED points at it, and it goes down when the tests
