@@ -17,7 +17,10 @@ struct HealthGate: Sendable {
         healthy: false, attempts: 0, lastResults: [], duration: .zero,
         reason: "the container \(containerName) does not exist after docker run", livenessError: nil)
     }
+    // Asked after every failed probe. A stop request ends the check here, between probes:
+    // cancelling a probe or an inspect half-way would leave the SSH session unusable.
     let liveness: HealthCheck.LivenessCheck = {
+      if let signal = stop.requested { return .dead("interrupted by \(signal) before the check passed") }
       guard let now = try await inspect(host) else { return .dead("the container was removed") }
       return now.liveness(since: initial)
     }
@@ -50,7 +53,7 @@ struct HealthGate: Sendable {
         // The port as published on the host: on the address it is bound to, else loopback.
         let bound = ports.first { $0.hostPort == http.port }?.hostIP
         let target = (bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!
-        let tunnel = try await host.session.forward(remotePort: http.port, remoteHost: target)
+        let tunnel = try await host.liveSession().forward(remotePort: http.port, remoteHost: target)
         forward = tunnel
         url = HTTPProbe.url(host: "127.0.0.1", port: tunnel.localPort, path: http.path)
       }
@@ -63,7 +66,7 @@ struct HealthGate: Sendable {
       }
     }
     let check = HealthCheck(policy: policy, liveness: liveness, probe: probe)
-    return try await Self.run(check, until: stop)
+    return try await check.run()
   }
 
   private func inspect(_ host: RemoteHost) async throws -> ContainerInfo? {
@@ -72,21 +75,6 @@ struct HealthGate: Sendable {
       stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)
   }
 
-  /// Runs the check, giving up early (as unhealthy) when a stop is requested.
-  static func run(_ check: HealthCheck, until stop: StopRequest) async throws -> HealthReport {
-    try await withThrowingTaskGroup(of: HealthReport?.self) { group in
-      group.addTask { try await check.run() }
-      group.addTask {
-        while stop.requested == nil { try await Task.sleep(for: .milliseconds(100)) }
-        return nil
-      }
-      defer { group.cancelAll() }
-      if let report = try await group.next()! { return report }
-      return HealthReport(
-        healthy: false, attempts: 0, lastResults: [], duration: .zero,
-        reason: "interrupted by \(stop.requested ?? "a signal") before the check passed", livenessError: nil)
-    }
-  }
 }
 
 extension HealthReport {

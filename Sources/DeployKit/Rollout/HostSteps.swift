@@ -33,7 +33,7 @@ extension RemoteHost {
     if let envFile, let path = release.container.envFile {
       try await step("upload env file") {
         try await run(HostState.prepare(paths), "create \(paths.appDirectory)")
-        try await session.upload(Array(envFile.utf8), to: path, mode: 0o600)
+        try await liveSession().upload(Array(envFile.utf8), to: path, mode: 0o600)
       }
     }
     try await step("replace container") {

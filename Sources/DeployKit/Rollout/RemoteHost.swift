@@ -4,17 +4,33 @@ import Foundation
 /// state lives, and the remote commands sent to it, each timed and shown as progress.
 public final class RemoteHost: Sendable {
   public let name: String
-  public let session: SSHSession
+  private let connection: Locked<SSHSession>
   public let paths: HostPaths
   let progress: ProgressLog
   private let timings = Locked<[StepTiming]>([])
 
   public init(name: String, session: SSHSession, paths: HostPaths, progress: ProgressLog) {
     self.name = name
-    self.session = session
+    self.connection = Locked(session)
     self.paths = paths
     self.progress = progress
   }
+
+  /// The host's session. A session that was lost (a cut link, an interrupted read) is replaced
+  /// by a new connection before the next command, so a restore or the lock's release still gets
+  /// its chance; a host that is really gone then fails within its connect timeout.
+  public func liveSession() async throws -> SSHSession {
+    let current = connection.current
+    if await current.isUsable { return current }
+    await progress.host(name, "reconnect", .note("the connection was lost; connecting again"))
+    let fresh = try await SSHSession.connect(to: current.target)
+    connection.withLock { $0 = fresh }
+    await current.close()
+    return fresh
+  }
+
+  /// The session as it is now (for closing it at the end).
+  public var session: SSHSession { connection.current }
 
   /// Time spent per step so far, in order.
   public var steps: [StepTiming] { timings.current }
@@ -45,7 +61,7 @@ public final class RemoteHost: Sendable {
   public func run(_ command: RemoteCommand, _ step: String, timeout: Duration = .seconds(120)) async throws
     -> ExecResult
   {
-    let result = try await session.exec(command.line, timeout: timeout)
+    let result = try await liveSession().exec(command.line, timeout: timeout)
     guard result.succeeded else {
       throw RolloutError.stepFailed(
         host: name, step: step, exitStatus: result.exitStatus,
@@ -56,7 +72,7 @@ public final class RemoteHost: Sendable {
 
   /// Runs a remote command and returns its result whatever the exit status.
   public func probe(_ command: RemoteCommand, timeout: Duration = .seconds(60)) async throws -> ExecResult {
-    try await session.exec(command.line, timeout: timeout)
+    try await liveSession().exec(command.line, timeout: timeout)
   }
 
   static func firstLine(_ error: any Error) -> String {

@@ -124,15 +124,19 @@ struct DeployTests {
 
   @Test("two deploys at once: one exits 4 and names the holder")
   func concurrentDeploysLock() async throws {
-    try await Scenario.with { s in
-      let first = try s.start(["deploy", "prod", "--image", "v1"])
-      try await first.waitForOutput("pull")
+    var options = Scenario.Options()
+    options.startPeriod = "20s"
+    options.retries = 3
+    try await Scenario.with(options) { s in
+      // `slow` takes seconds to become healthy, so the first run surely holds the lock.
+      let first = try s.start(["deploy", "prod", "--image", "slow"])
+      try await first.waitForOutput("health …")
       let second = try await s.deployctl(["deploy", "prod", "--image", "v2"])
       let firstRun = try await first.finish()
       #expect(firstRun.status == 0, "\(firstRun.stderr)")
       #expect(second.status == 4, "\(second.stderr)")
       #expect(second.stderr.contains("locked"))
-      #expect(second.stderr.contains("deploy prod --image v1"))
+      #expect(second.stderr.contains("deploy prod --image slow"))
       let lock = try await s.deployctl(["lock", "prod", "status"])
       #expect(lock.status == 0, "lock released after the first run: \(lock.stdout)")
     }
