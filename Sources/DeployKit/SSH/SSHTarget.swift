@@ -37,7 +37,7 @@ public struct SSHTarget: Sendable, Hashable {
   public init(
     name: String, address: String, port: Int = 22, user: String, identity: SSHIdentity = .agent(),
     knownHostsFile: String = SSHTarget.defaultKnownHostsFile, hostKeyPolicy: HostKeyPolicy = .strict,
-    connectTimeout: Duration = .seconds(10), keepaliveInterval: Duration = .seconds(5), jump: SSHJump? = nil
+    connectTimeout: Duration = .seconds(10), keepaliveInterval: Duration = .seconds(15), jump: SSHJump? = nil
   ) {
     self.name = name
     self.address = address

@@ -135,18 +135,16 @@ struct SSHExecTests {
   }
 
   @Test func outputEndedButNoExitStatusIsAnErrorNotSuccess() async throws {
-    try await withSSHD { server in
+    try await withSSHD(extraConfig: ["LogLevel DEBUG2"]) { server in
       let session = try await SSHSession.connect(to: server.target(name: "web1"))
-      // The command closes its output (the server sends EOF), then the connection dies before
-      // the command ends: nobody knows how it ended.
-      let marker = "\(server.directory)/closed"
+      // The command closes its output, so the server sends EOF; we then ask to close the
+      // channel (sshd logs it) and wait for the exit status, and the connection dies first.
       let killer = Task.detached {
-        waitUntil(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: marker) }
-        usleep(200_000)
+        waitUntil(timeout: .seconds(60)) { server.log.contains("rcvd close") }
         for child in server.connectionProcesses { kill(child, SIGKILL) }
       }
       await #expect {
-        _ = try await session.exec("exec >/dev/null 2>&1; touch \(ShellQuote.quote(marker)); sleep 10")
+        _ = try await session.exec("exec >/dev/null 2>&1; sleep 10")
       } throws: { error in
         guard case SSHError.noExitStatus(let host, _, _) = error else { return false }
         return host == "web1"
