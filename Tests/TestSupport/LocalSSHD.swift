@@ -377,7 +377,8 @@ public func withSSHD<T>(
     return result
   } catch {
     // The server's side of the story, for whoever reads the failure.
-    FileHandle.standardError.write(Data("sshd log of 127.0.0.1:\(server.port) (\(error)):\n\(server.log)\n".utf8))
+    FileHandle.standardError.write(
+      Data("sshd log of 127.0.0.1:\(server.port) (\(error)):\n\(server.log)\n".utf8))
     await server.shutdown()
     throw error
   }
