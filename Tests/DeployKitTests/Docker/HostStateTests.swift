@@ -203,7 +203,7 @@ import Testing
       let holders = (0..<contenders).map {
         LockHolder(user: "user\($0)", host: "host", pid: Int32($0), command: "deploy round \(round)")
       }
-      var processes: [(Process, Pipe)] = []
+      var processes: [(Process, Capture, DispatchSemaphore)] = []
       for holder in holders {
         let script =
           "i=0; while [ ! -e \(ShellQuote.quote(go)) ] && [ $i -lt 200000 ]; do i=$((i + 1)); done\n"
@@ -211,19 +211,21 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
-        let out = Pipe()
-        process.standardOutput = out
+        let capture = try Capture()
+        process.standardOutput = capture.stdout
         process.standardError = FileHandle.nullDevice
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
-        processes.append((process, out))
+        processes.append((process, capture, exited))
       }
       _ = FileManager.default.createFile(atPath: go, contents: Data())
       var outcomes: [HostLock.Attempt] = []
-      for (process, out) in processes {
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+      for (process, capture, exited) in processes {
+        exited.wait()
+        defer { capture.remove() }
         #expect(process.terminationStatus == 0)
-        outcomes.append(try HostLock.parseAttempt(String(decoding: data, as: UTF8.self)))
+        outcomes.append(try HostLock.parseAttempt(capture.readOut()))
       }
       let winners = outcomes.indices.filter { outcomes[$0] == .acquired }
       #expect(winners.count == 1, "round \(round): \(outcomes)")

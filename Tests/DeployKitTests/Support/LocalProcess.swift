@@ -13,33 +13,24 @@ struct LocalProcess {
     var stderr: String
   }
 
+  /// Output goes to files, not pipes: a daemon another test starts at the same moment can
+  /// inherit a pipe's write end and keep it open, and a read to end-of-file would then never
+  /// return. The exit is awaited through the termination handler instead.
   static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> Result {
+    let capture = try Capture()
+    defer { capture.remove() }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
+    process.standardOutput = capture.stdout
+    process.standardError = capture.stderr
     process.standardInput = FileHandle.nullDevice
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
     try process.run()
-    // Read both pipes before waiting, on two threads, so a chatty child cannot fill one pipe
-    // and stall while we wait on the other.
-    let errData = DataBox()
-    let errRead = DispatchSemaphore(value: 0)
-    let reader = Thread {
-      errData.set(err.fileHandleForReading.readDataToEndOfFile())
-      errRead.signal()
-    }
-    reader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    errRead.wait()
-    return Result(
-      status: process.terminationStatus,
-      stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData.get(), as: UTF8.self))
+    exited.wait()
+    return Result(status: process.terminationStatus, stdout: capture.readOut(), stderr: capture.readErr())
   }
 
   /// `/bin/sh -c script`.
@@ -48,11 +39,35 @@ struct LocalProcess {
   }
 }
 
-private final class DataBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var data = Data()
-  func set(_ value: Data) { lock.withLock { data = value } }
-  func get() -> Data { lock.withLock { data } }
+/// Two files in a private folder that stand in for a child's stdout and stderr.
+final class Capture {
+  let folder: URL
+  let stdout: FileHandle
+  let stderr: FileHandle
+
+  init() throws {
+    folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "deployctl-capture-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try Data().write(to: folder.appendingPathComponent("out"))
+    try Data().write(to: folder.appendingPathComponent("err"))
+    stdout = try FileHandle(forWritingTo: folder.appendingPathComponent("out"))
+    stderr = try FileHandle(forWritingTo: folder.appendingPathComponent("err"))
+  }
+
+  func readOut() -> String { read("out") }
+  func readErr() -> String { read("err") }
+
+  private func read(_ name: String) -> String {
+    (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? ""
+  }
+
+  func remove() {
+    try? stdout.close()
+    try? stderr.close()
+    try? FileManager.default.removeItem(at: folder)
+  }
 }
 
 /// A fresh directory under the system temp dir, removed by `remove()`.

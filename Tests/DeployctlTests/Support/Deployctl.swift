@@ -65,18 +65,29 @@ enum Deployctl {
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
     if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
+    // Output goes to files, not pipes: a daemon another test starts at the same moment can
+    // inherit a pipe's write end, and a read to end-of-file would then wait on it.
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "deployctl-out-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let outURL = folder.appendingPathComponent("stdout")
+    let errURL = folder.appendingPathComponent("stderr")
+    try Data().write(to: outURL)
+    try Data().write(to: errURL)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
+    defer {
+      try? out.close()
+      try? err.close()
+    }
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     let exited = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in exited.signal() }
     try process.run()
-    // Both pipes are drained on threads of their own, so a chatty child never stalls on a full
-    // pipe while we wait for it.
-    let stdout = Drain(out.fileHandleForReading)
-    let stderr = Drain(err.fileHandleForReading)
     let seconds = Double(timeout.components.seconds)
     if exited.wait(timeout: .now() + seconds) == .timedOut {
       process.terminate()
@@ -84,24 +95,9 @@ enum Deployctl {
       throw Failure(
         description: "deployctl \(arguments.joined(separator: " ")) did not finish within \(timeout)")
     }
-    return Result(status: process.terminationStatus, stdout: stdout.text(), stderr: stderr.text())
-  }
-}
-
-private final class Drain: @unchecked Sendable {
-  private let done = DispatchSemaphore(value: 0)
-  private var data = Data()
-
-  init(_ handle: FileHandle) {
-    Thread {
-      self.data = handle.readDataToEndOfFile()
-      self.done.signal()
-    }.start()
-  }
-
-  func text() -> String {
-    _ = done.wait(timeout: .now() + 10)
-    return String(decoding: data, as: UTF8.self)
+    let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
+    let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+    return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
   }
 }
 
