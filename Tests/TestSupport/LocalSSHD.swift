@@ -317,7 +317,7 @@ public final class LocalSSHD: @unchecked Sendable {
 
   public func target(
     name: String = "test", address: String = "127.0.0.1", policy: HostKeyPolicy = .strict,
-    knownHosts: String? = nil, identity: SSHIdentity? = nil, connectTimeout: Duration = .seconds(10)
+    knownHosts: String? = nil, identity: SSHIdentity? = nil, connectTimeout: Duration = .seconds(30)
   ) -> SSHTarget {
     SSHTarget(
       name: name, address: address, port: port, user: "root", identity: identity ?? .file(clientKey),
