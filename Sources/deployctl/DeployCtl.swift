@@ -19,8 +19,10 @@ struct DeployCtl: AsyncParsableCommand {
       Validate.self,
       Exec.self,
       Deploy.self,
+      Promote.self,
       Rollback.self,
       Status.self,
+      History.self,
       Lock.self,
     ]
   )

@@ -18,8 +18,10 @@ struct Reporter {
     if format == .json {
       print(masker.mask(report.jsonString()))
     }
-    terminal.line("")
-    terminal.line(masker.mask(SummaryTable.text(report, terminal: terminal)))
+    if !report.hosts.isEmpty {
+      terminal.line("")
+      terminal.line(masker.mask(SummaryTable.text(report, terminal: terminal)))
+    }
     if let error = report.error { terminal.error(masker.mask(error)) }
     for host in report.hosts where host.error != nil && terminal.githubActions {
       terminal.line(GitHubActions.annotation(.error, masker.mask("\(host.name): \(host.error!)")))
@@ -27,8 +29,9 @@ struct Reporter {
     if let path = terminal.stepSummaryPath {
       try? GitHubActions.appendSummary(masker.mask(SummaryTable.markdown(report)), to: path)
     }
+    let route = report.promotedFrom.map { "\($0) → " } ?? ""
     let line =
-      "\(report.command) \(report.environment ?? ""): \(report.result.rawValue)"
+      "\(report.command) \(route)\(report.environment ?? ""): \(report.result.rawValue)"
       + (report.release.map { " (release \($0.id), \($0.image))" } ?? "")
     terminal.line(report.result == .success ? terminal.paint(line, .green) : terminal.paint(line, .red))
     throw ExitCode(report.exitCode)

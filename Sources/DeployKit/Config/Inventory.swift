@@ -3,6 +3,9 @@ public struct Inventory: Sendable {
   public var environment: String
   /// The only environment `promote` accepts as the source for this one.
   public var promoteFrom: String?
+  /// How long a release must have been live and healthy in the source environment before
+  /// `promote` takes it here (`promote_min_age: 30m`); `--min-age` can only ask for longer.
+  public var promoteMinAge: Duration?
   /// In file order.
   public var hosts: [Host]
   /// The file as messages show it (`inventories/prod.yml`).
@@ -10,10 +13,13 @@ public struct Inventory: Sendable {
   public var sourceMap: SourceMap
 
   public init(
-    environment: String, promoteFrom: String? = nil, hosts: [Host], file: String, sourceMap: SourceMap? = nil
+    environment: String, promoteFrom: String? = nil, promoteMinAge: Duration? = nil, hosts: [Host],
+    file: String,
+    sourceMap: SourceMap? = nil
   ) {
     self.environment = environment
     self.promoteFrom = promoteFrom
+    self.promoteMinAge = promoteMinAge
     self.hosts = hosts
     self.file = file
     self.sourceMap = sourceMap ?? SourceMap(root: SourceLocation(file: file))
@@ -104,7 +110,7 @@ extension Inventory {
     let path = ConfigPath.root
     guard
       let top = reader.mapping(
-        root, path, known: ["environment", "promote_from", "ssh", "hosts"],
+        root, path, known: ["environment", "promote_from", "promote_min_age", "ssh", "hosts"],
         required: ["environment", "hosts"])
     else {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }
@@ -123,6 +129,7 @@ extension Inventory {
     let promoteFrom = top["promote_from"].flatMap {
       reader.name($0, path.key("promote_from"), .environmentName)
     }
+    let promoteMinAge = top["promote_min_age"].flatMap { reader.duration($0, path.key("promote_min_age")) }
     var defaults = SSHSettings()
     if let node = top["ssh"], let ssh = reader.mapping(node, path.key("ssh"), known: sshKeys) {
       defaults = readSSH(ssh, reader: reader, home: home)
@@ -144,7 +151,8 @@ extension Inventory {
     }
     guard let environment, !hosts.isEmpty, !reader.hasErrors else { return nil }
     return Inventory(
-      environment: environment, promoteFrom: promoteFrom, hosts: hosts, file: file,
+      environment: environment, promoteFrom: promoteFrom, promoteMinAge: promoteMinAge, hosts: hosts,
+      file: file,
       sourceMap: reader.sourceMap)
   }
 

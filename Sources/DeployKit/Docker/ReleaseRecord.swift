@@ -4,18 +4,22 @@ import Foundation
 public enum ReleaseOrigin: Sendable, Equatable, Codable {
   /// `deployctl deploy`.
   case deploy
-  /// `deployctl promote FROM …`: the digest verified in environment `from`.
-  case promote(from: String)
+  /// `deployctl promote FROM …`: the digest verified in environment `from`, where it ran as
+  /// release `release`.
+  case promote(from: String, release: String? = nil)
   /// `deployctl rollback`: re-deploys release `of`.
   case rollback(of: String)
 
-  enum CodingKeys: String, CodingKey { case kind, from, of }
+  enum CodingKeys: String, CodingKey { case kind, from, release, of }
 
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     switch try c.decode(String.self, forKey: .kind) {
     case "deploy": self = .deploy
-    case "promote": self = .promote(from: try c.decode(String.self, forKey: .from))
+    case "promote":
+      self = .promote(
+        from: try c.decode(String.self, forKey: .from),
+        release: try c.decodeIfPresent(String.self, forKey: .release))
     case "rollback": self = .rollback(of: try c.decode(String.self, forKey: .of))
     case let other:
       throw DecodingError.dataCorruptedError(
@@ -28,12 +32,22 @@ public enum ReleaseOrigin: Sendable, Equatable, Codable {
     switch self {
     case .deploy:
       try c.encode("deploy", forKey: .kind)
-    case .promote(let from):
+    case .promote(let from, let release):
       try c.encode("promote", forKey: .kind)
       try c.encode(from, forKey: .from)
+      try c.encodeIfPresent(release, forKey: .release)
     case .rollback(let of):
       try c.encode("rollback", forKey: .kind)
       try c.encode(of, forKey: .of)
+    }
+  }
+
+  /// For people: `deploy`, `promote from staging`, `rollback of 20261121-171530-3fa9`.
+  public var text: String {
+    switch self {
+    case .deploy: "deploy"
+    case .promote(let from, _): "promote from \(from)"
+    case .rollback(let of): "rollback of \(of)"
     }
   }
 }
@@ -144,11 +158,20 @@ public struct AuditEntry: Sendable, Equatable, Codable {
   /// `repo@sha256:…`.
   public var image: String?
   public var digest: ImageDigest?
+  /// The tag the digest was resolved from, if any.
+  public var tag: String?
   public var result: AuditResult
+  /// One id per command run, the same on every host, so `history` can tell runs apart.
+  public var run: String?
+  /// `promote`: the environment the digest came from.
+  public var from: String?
+  /// The release the host ran before this command.
+  public var previous: String?
 
   public init(
     time: Date, user: String, origin: String, command: AuditCommand, environment: String, release: String?,
-    image: ImageReference?, result: AuditResult
+    image: ImageReference?, result: AuditResult, run: String? = nil, from: String? = nil,
+    previous: String? = nil
   ) {
     self.time = HostStateJSON.millisecondDate(time)
     self.user = user
@@ -158,7 +181,11 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     self.release = release
     self.image = image.flatMap { $0.pinned ?? $0.description }
     self.digest = image?.digest
+    self.tag = image?.tag
     self.result = result
+    self.run = run
+    self.from = from
+    self.previous = previous
   }
 
   /// Reads `audit.log` lines (e.g. from `HostState.readAudit`), skipping lines it cannot read.

@@ -123,6 +123,8 @@ public struct CommandReport: Codable, Sendable, Equatable {
   public var release: ReleaseRef?
   public var previousRelease: ReleaseRef?
   public var promotedFrom: String?
+  /// `promote`: what was read in FROM (per host), and the digest taken from it.
+  public var source: PromotionSource?
   public var dryRun: Bool
   public var hosts: [HostReport]
   public var error: String?
@@ -148,7 +150,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case command, environment, app, result, release, hosts, error
+    case command, environment, app, result, release, hosts, error, source
     case exitCode = "exit_code"
     case previousRelease = "previous_release"
     case promotedFrom = "promoted_from"
@@ -168,6 +170,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
     try c.encode(release, forKey: .release)
     try c.encode(previousRelease, forKey: .previousRelease)
     try c.encode(promotedFrom, forKey: .promotedFrom)
+    try c.encode(source, forKey: .source)
     try c.encode(dryRun, forKey: .dryRun)
     try c.encode(hosts, forKey: .hosts)
     try c.encode(error, forKey: .error)

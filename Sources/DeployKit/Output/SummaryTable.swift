@@ -1,29 +1,21 @@
+import Foundation
+
 /// The table printed when a command ends, and the same as Markdown for GitHub's job summary.
 public enum SummaryTable {
   public static func text(_ report: CommandReport, terminal: Terminal) -> String {
-    let header = ["HOST", "RESULT", "RELEASE", "TIME", "ERROR"]
     let rows = report.hosts.map { host in
       [
         host.name, host.result.rawValue, host.release ?? "-",
         ProgressLog.format(.milliseconds(host.durationMs)), host.error.map(firstLine) ?? "",
       ]
     }
-    var widths = header.map(\.count)
-    for row in rows {
-      for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+    let lines = TextTable.lines(["HOST", "RESULT", "RELEASE", "TIME", "ERROR"], rows)
+    let ok = Set([HostResult.deployed, .unchanged, .planned].map(\.rawValue))
+    var painted = [terminal.paint(lines[0], .bold)]
+    for (row, line) in zip(rows, lines.dropFirst()) {
+      painted.append(ok.contains(row[1]) ? line : terminal.paint(line, .red))
     }
-    func render(_ row: [String]) -> String {
-      row.enumerated().map { i, cell in
-        i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-      }.joined(separator: "  ").trimmingTrailingSpaces()
-    }
-    var lines = [terminal.paint(render(header), .bold)]
-    for row in rows {
-      let line = render(row)
-      let ok = row[1] == HostResult.deployed.rawValue || row[1] == HostResult.unchanged.rawValue
-      lines.append(ok || row[1] == HostResult.planned.rawValue ? line : terminal.paint(line, .red))
-    }
-    return lines.joined(separator: "\n")
+    return painted.joined(separator: "\n")
   }
 
   public static func markdown(_ report: CommandReport) -> String {
@@ -36,6 +28,15 @@ public enum SummaryTable {
       md += "\n\n"
     }
     if let error = report.error { md += "> \(firstLine(error))\n\n" }
+    if let source = report.source, report.result == .refused {
+      md += "What \(source.environment) runs:\n\n| host | reachable | release | state | health |\n"
+      md += "| --- | --- | --- | --- | --- |\n"
+      for host in source.hosts {
+        md +=
+          "| \(host.name) | \(host.reachable ? "yes" : "no") | \(host.release ?? "-") | \(host.state) | \(host.health) |\n"
+      }
+      md += "\n"
+    }
     md += "| host | result | release | time | error |\n| --- | --- | --- | --- | --- |\n"
     for host in report.hosts {
       let error = host.error.map(firstLine)?.replacingOccurrences(of: "|", with: "\\|") ?? ""
@@ -69,14 +70,45 @@ public enum StatusTable {
         host.image ?? (host.error.map { SummaryTable.firstLine($0) } ?? "-"),
       ]
     }
+    return TextTable.lines(header, rows).joined(separator: "\n")
+  }
+}
+
+/// Columns padded to their widest cell, two spaces apart, the last one left ragged.
+public enum TextTable {
+  public static func lines(_ header: [String], _ rows: [[String]]) -> [String] {
     var widths = header.map(\.count)
     for row in rows {
-      for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+      for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
     }
     return ([header] + rows).map { row in
       row.enumerated().map { i, cell in
         i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
       }.joined(separator: "  ").trimmingTrailingSpaces()
-    }.joined(separator: "\n")
+    }
+  }
+}
+
+/// The table `deployctl history` prints: one run per line, newest first.
+public enum HistoryTable {
+  public static func text(_ report: HistoryReport, terminal: Terminal) -> String {
+    let rows = report.releases.map { entry in
+      let done = entry.hosts.filter { $0.result == AuditResult.succeeded.rawValue }.count
+      return [
+        entry.release, when(entry.time), entry.user, entry.howText,
+        (entry.tag ?? "-") + " " + (entry.digest.map { "sha256:" + $0.dropFirst(7).prefix(12) } ?? "-"),
+        "\(entry.result) \(done)/\(entry.hosts.count)" + (entry.live ? "  (live)" : ""),
+      ]
+    }
+    var lines = TextTable.lines(["RELEASE", "WHEN (UTC)", "WHO", "HOW", "IMAGE", "RESULT"], rows)
+    lines[0] = terminal.paint(lines[0], .bold)
+    if rows.isEmpty {
+      lines.append("(no releases of \(report.app) recorded on the hosts of \(report.environment))")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  static func when(_ date: Date) -> String {
+    String(HostStateJSON.format(date).prefix(19)).replacingOccurrences(of: "T", with: " ")
   }
 }

@@ -33,6 +33,16 @@ public struct Terminal: Sendable {
       write: { text in FileHandle.standardError.write(Data(text.utf8)) })
   }
 
+  /// Standard output, for tables a command prints as its result: colours only on a terminal.
+  public static func standardOutput(environment: [String: String] = ProcessInfo.processInfo.environment)
+    -> Terminal
+  {
+    let tty = isatty(FileHandle.standardOutput.fileDescriptor) == 1
+    return Terminal(
+      colors: tty && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb",
+      write: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
+  }
+
   public func line(_ text: String) {
     write(text + "\n")
   }

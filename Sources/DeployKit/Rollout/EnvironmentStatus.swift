@@ -6,17 +6,36 @@ public struct EnvironmentStatus: Sendable {
   public var plan: EnvironmentPlan
   public var progress: ProgressLog
   public var parallel: Int
+  /// Also read the tail of each host's audit log (for `promote`: since when a release is live).
+  public var auditLines: Int
 
-  public init(plan: EnvironmentPlan, progress: ProgressLog, parallel: Int? = nil) {
+  public init(plan: EnvironmentPlan, progress: ProgressLog, parallel: Int? = nil, auditLines: Int = 0) {
     self.plan = plan
     self.progress = progress
     self.parallel = max(1, parallel ?? min(max(plan.hosts.count, 1), 64))
+    self.auditLines = auditLines
   }
 
   /// One host's state, with the record of what runs there.
   public struct Entry: Sendable {
     public var status: HostStatus
+    /// The record of the release the container runs, when it is the host's current release.
     public var current: ReleaseRecord?
+    /// Why the one probe failed, when it did.
+    public var healthProblem: String?
+    /// The last `auditLines` audit entries, oldest first.
+    public var audit: [AuditEntry] = []
+
+    /// When the current release last went live here: the newest successful deploy, promote or
+    /// rollback of it in the audit log, else its record's creation time.
+    public var liveSince: Date? {
+      guard let current else { return nil }
+      let installs: Set<AuditCommand> = [.deploy, .promote, .rollback]
+      return audit.last {
+        $0.release == current.id && $0.result == .succeeded && installs.contains($0.command)
+      }?
+      .time ?? current.createdAt
+    }
   }
 
   public func read() async -> [Entry] {
@@ -27,6 +46,7 @@ public struct EnvironmentStatus: Sendable {
           paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
         let snapshot = try await remote.snapshot(containerName: plan.container.name)
         var health = "unknown"
+        var problem: String?
         if let container = snapshot.container, container.running {
           if plan.health == nil {
             health = container.health?.status.rawValue ?? "none"
@@ -39,9 +59,16 @@ public struct EnvironmentStatus: Sendable {
               ports: snapshot.current?.container.ports ?? [])
             let report = try await gate.check(on: remote, stop: StopRequest())
             health = report.healthy ? "healthy" : "unhealthy"
+            if !report.healthy { problem = report.reason }
           }
         } else {
           health = snapshot.container == nil ? "none" : "unhealthy"
+        }
+        var audit: [AuditEntry] = []
+        if auditLines > 0 {
+          let result = try await remote.run(
+            HostState.readAudit(remote.paths, lines: auditLines), "read audit log")
+          audit = AuditEntry.parseLines(result.stdout)
         }
         let current = snapshot.current.flatMap { record in
           snapshot.container?.release == record.id ? record : nil
@@ -51,7 +78,7 @@ public struct EnvironmentStatus: Sendable {
             name: plan.host.name, reachable: true, release: snapshot.releases.current,
             image: snapshot.current?.image ?? snapshot.container?.image,
             state: snapshot.container?.status ?? "absent", health: health),
-          current: current)
+          current: current, healthProblem: problem, audit: audit)
       }
     }
     return outcomes.map { outcome in

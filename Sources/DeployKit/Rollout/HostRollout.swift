@@ -9,7 +9,7 @@ extension Rollout {
   {
     let active = hosts.indices.filter { hosts[$0].result == nil }
     switch request.kind {
-    case .deploy(let image), .promote(_, let image):
+    case .deploy(let image), .promote(_, _, let image):
       var pinned = image
       if image.digest == nil {
         if request.dryRun {
@@ -23,7 +23,11 @@ extension Rollout {
       }
       let id = ReleaseRecord.makeID()
       let how: ReleaseOrigin
-      if case .promote(let from, _) = request.kind { how = .promote(from: from) } else { how = .deploy }
+      if case .promote(let from, let release, _) = request.kind {
+        how = .promote(from: from, release: release)
+      } else {
+        how = .deploy
+      }
       for i in active {
         let paths = hosts[i].remote!.paths
         let spec = hosts[i].plan.runSpec(
@@ -125,7 +129,8 @@ extension Rollout {
         }
       }
       try await remote.commit(
-        target, audit: audit(target, .succeeded), snapshot: snapshot, keep: plan.rollback.keep)
+        target, audit: audit(target, .succeeded, previous: snapshot.releases.current), snapshot: snapshot,
+        keep: plan.rollback.keep)
       host.result = .deployed
       host.release = target.id
       host.finished = .now
@@ -174,11 +179,16 @@ extension Rollout {
           if let previous {
             script += try HostState.setCurrent(previous.id, remote.paths).line + " || exit 1\n"
           }
-          script += HostState.appendAudit(audit(target, .rolledBack), remote.paths).line
+          script +=
+            HostState.appendAudit(
+              audit(target, .rolledBack, previous: snapshot.releases.current), remote.paths
+            ).line
           try await remote.run(RemoteCommand(script: script), "record")
         }
       } else {
-        try await remote.recordUndone(undone, audit: audit(undone, .rolledBack), current: previous?.id)
+        try await remote.recordUndone(
+          undone, audit: audit(undone, .rolledBack, previous: snapshot.releases.current),
+          current: previous?.id)
       }
       host.result = .rolledBack
       host.release = previous?.id
@@ -187,7 +197,9 @@ extension Rollout {
       host.error = "\(reason)\nthen restoring failed: \(error)"
       host.release = nil
       _ = try? await remote.run(
-        HostState.appendAudit(audit(target, .needsAttention), remote.paths), "audit", timeout: .seconds(20))
+        HostState.appendAudit(
+          audit(target, .needsAttention, previous: snapshot.releases.current), remote.paths), "audit",
+        timeout: .seconds(20))
     }
     host.finished = .now
     return host
@@ -198,15 +210,18 @@ extension Rollout {
       spec: plan.health, address: plan.host.address, containerName: container.name, ports: container.ports)
   }
 
-  func audit(_ release: ReleaseRecord, _ result: AuditResult) -> AuditEntry {
+  func audit(_ release: ReleaseRecord, _ result: AuditResult, previous: String?) -> AuditEntry {
     let command: AuditCommand =
       switch request.kind {
       case .deploy: .deploy
       case .promote: .promote
       case .rollback: .rollback
       }
+    var from: String?
+    if case .promote(let source, _, _) = request.kind { from = source }
     return AuditEntry(
       time: Date(), user: request.user, origin: ProcessInfo.processInfo.hostName, command: command,
-      environment: plan.environment, release: release.id, image: release.container.image, result: result)
+      environment: plan.environment, release: release.id, image: release.container.image, result: result,
+      run: request.runID, from: from, previous: previous)
   }
 }

@@ -5,8 +5,8 @@ public struct RolloutRequest: Sendable {
   public enum Kind: Sendable {
     /// `deploy ENV --image REF`: a tag is resolved to its digest once, on one host.
     case deploy(ImageReference)
-    /// `promote FROM TO`: a digest verified in `from`.
-    case promote(from: String, image: ImageReference)
+    /// `promote FROM TO`: a digest verified in `from`, where it runs as release `release`.
+    case promote(from: String, release: String?, image: ImageReference)
     /// `rollback ENV [--to RELEASE]`: a release kept on the hosts (id, tag or digest), or the
     /// one before the current.
     case rollback(to: String?)
@@ -23,6 +23,8 @@ public struct RolloutRequest: Sendable {
   public var user: String
   /// What runs, for the lock holder and messages (never carries a secret).
   public var commandLine: String
+  /// This run's id, in every audit line it writes (`history` groups hosts by it).
+  public var runID: String
 
   public init(
     kind: Kind, plan: EnvironmentPlan, parallel: Int? = nil, dryRun: Bool = false,
@@ -35,6 +37,7 @@ public struct RolloutRequest: Sendable {
     self.secrets = secrets
     self.user = user
     self.commandLine = commandLine
+    self.runID = String(format: "%08x", UInt32.random(in: .min ... .max))
   }
 
   var commandName: String {
@@ -93,7 +96,7 @@ public struct Rollout: Sendable {
     var report = CommandReport(
       command: request.commandName, environment: plan.environment, app: plan.app, result: .failed,
       dryRun: request.dryRun)
-    if case .promote(let from, _) = request.kind { report.promotedFrom = from }
+    if case .promote(let from, _, _) = request.kind { report.promotedFrom = from }
     var lock: EnvironmentLock?
     var refused = false
     do {

@@ -15,11 +15,13 @@ public enum RolloutError: DeployctlError, LocalizedError {
   case hostState(host: String, problem: String)
   /// SIGINT or SIGTERM arrived; the host was not moved or was put back.
   case interrupted(signal: String)
+  /// `promote`: FROM does not qualify (one reason per host); TO was not touched.
+  case promotionRefused(from: String, problems: [String], source: PromotionSource)
 
   public var exitStatus: ExitStatus {
     switch self {
     case .locked: .locked
-    case .refused: .refused
+    case .refused, .promotionRefused: .refused
     default: .failedRestored
     }
   }
@@ -42,6 +44,9 @@ public enum RolloutError: DeployctlError, LocalizedError {
       return "\(host): \(problem)"
     case .interrupted(let signal):
       return "interrupted by \(signal)"
+    case .promotionRefused(let from, let problems, _):
+      return "not promoting: \(from) does not qualify (nothing was changed):\n  "
+        + problems.joined(separator: "\n  ")
     }
   }
 

@@ -1,6 +1,6 @@
 extension Duration {
   /// Parses a duration as users write them: `500ms`, `2s`, `1m30s`, `1h`, `1.5s`; a number and
-  /// a unit (`ms`, `s`, `m`, `h`), repeated. `0` alone is zero. A bare number is refused: `10`
+  /// a unit (`ms`, `s`, `m`, `h`, `d`), repeated. `0` alone is zero. A bare number is refused: `10`
   /// could mean seconds or milliseconds.
   public init(parsing text: String) throws(ValueError) {
     let example = "write a number and a unit: `500ms`, `10s`, `1m30s`, `1h`"
@@ -30,6 +30,7 @@ extension Duration {
       case "s": unitNanoseconds = 1_000_000_000
       case "m": unitNanoseconds = 60_000_000_000
       case "h": unitNanoseconds = 3_600_000_000_000
+      case "d": unitNanoseconds = 86_400_000_000_000
       case "":
         throw ValueError("`\(text)` has no unit; \(example)")
       default:
@@ -38,7 +39,9 @@ extension Duration {
       guard let w = whole.isEmpty ? 0 : Int64(whole), w <= 1_000_000 else {
         throw ValueError("`\(text)` is too long a duration")
       }
-      var value = w * unitNanoseconds
+      let product = w.multipliedReportingOverflow(by: unitNanoseconds)
+      var value = product.partialValue
+      guard !product.overflow else { throw ValueError("`\(text)` is too long a duration") }
       if !fraction.isEmpty {
         let digits = fraction.prefix(9)
         let scale = (0..<digits.count).reduce(Int64(1)) { acc, _ in acc * 10 }
