@@ -46,11 +46,30 @@ struct DeployCtl: AsyncParsableCommand {
       Terminal.standardError().error(error.description)
       Foundation.exit(error.exitStatus.rawValue)
     } catch {
-      if exitCode(for: error) == .validationFailure {
-        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+      let code = exitCode(for: error)
+      if code == .validationFailure {
+        // Bad arguments: exit 2, and with --output json still one JSON document on stdout.
+        let message = fullMessage(for: error)
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        if let command = jsonCommand() {
+          let report = CommandReport(
+            command: command, environment: nil, app: nil, result: .refused, error: message)
+          print(report.jsonString())
+        }
         Foundation.exit(ExitStatus.refused.rawValue)
       }
       exit(withError: error)
     }
+  }
+
+  /// The subcommand's name when the arguments ask for `--output json` (before any `--`).
+  static func jsonCommand(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> String? {
+    let options = arguments.prefix { $0 != "--" }
+    let json =
+      zip(options, options.dropFirst()).contains { $0 == ("--output", "json") }
+      || options.contains("--output=json")
+    guard json else { return nil }
+    let names = configuration.subcommands.map { $0._commandName }
+    return options.first { names.contains($0) } ?? "deployctl"
   }
 }

@@ -220,13 +220,20 @@ public struct StatusReport: Codable, Sendable, Equatable {
   public var environment: String
   public var app: String
   public var result: CommandResult
+  public var exitCode: Int32
   public var hosts: [HostStatus]
 
   public init(environment: String, app: String, result: CommandResult, hosts: [HostStatus]) {
     self.environment = environment
     self.app = app
     self.result = result
+    self.exitCode = result.exitStatus.rawValue
     self.hosts = hosts
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case command, environment, app, result, hosts
+    case exitCode = "exit_code"
   }
 }
 

@@ -29,14 +29,23 @@ public struct ValidationReport: Codable, Sendable, Equatable {
   }
 
   public var command: String = "validate"
-  /// `ok` or `invalid`.
-  public var result: String
+  public var valid: Bool
+  /// `success`, or `refused` (exit 2) when there is an error; the same words as every command.
+  public var result: CommandResult
+  public var exitCode: Int32
   public var diagnostics: [Entry]
   public var environments: [String]
   public var apps: [String]
 
+  enum CodingKeys: String, CodingKey {
+    case command, valid, result, diagnostics, environments, apps
+    case exitCode = "exit_code"
+  }
+
   public init(_ validation: ProjectValidation) {
-    result = validation.isValid ? "ok" : "invalid"
+    valid = validation.isValid
+    result = validation.isValid ? .success : .refused
+    exitCode = result.exitStatus.rawValue
     diagnostics = validation.diagnostics.map(Entry.init)
     environments = validation.environments
     apps = validation.apps
