@@ -59,7 +59,7 @@ public struct EnvironmentStatus: Sendable {
               ports: snapshot.current?.container.ports ?? [])
             let report = try await gate.check(on: remote, stop: StopRequest())
             health = report.healthy ? "healthy" : "unhealthy"
-            if !report.healthy { problem = report.reason }
+            if !report.healthy { problem = report.lastResults.last?.result.reason ?? report.reason }
           }
         } else {
           health = snapshot.container == nil ? "none" : "unhealthy"
