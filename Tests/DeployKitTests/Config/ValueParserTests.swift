@@ -20,11 +20,13 @@ import Testing
     #expect(try Duration(parsing: "1.5s") == .milliseconds(1500))
     #expect(try Duration(parsing: "0") == .zero)
     #expect(try Duration(parsing: "1h2m3s4ms") == .milliseconds(3_723_004))
+    #expect(try Duration(parsing: "2d") == .seconds(172_800))
     let parse = { (t: String) throws(ValueError) in try Duration(parsing: t) }
     #expect(fails(parse, "10")?.contains("no unit") == true)
     #expect(fails(parse, "10sec")?.contains("unknown unit `sec`") == true)
     #expect(fails(parse, "") != nil)
     #expect(fails(parse, "-1s") != nil)
+    #expect(fails(parse, "999999d")?.contains("too long") == true)
     #expect(fails(parse, "s") != nil)
     #expect(fails(parse, "1 s") != nil)
     #expect(fails(parse, "999999h999999h") == nil)
