@@ -51,24 +51,32 @@ extension DeployCtl {
     }
 
     func run() async throws {
-      let terminal = Terminal.standardError()
-      if let problem = argumentProblem() {
-        terminal.error(problem)
-        throw ExitCode(ExitStatus.refused.rawValue)
+      let reporter = Reporter(format: common.output)
+      let targets: [SSHTarget]
+      let masker: SecretMasker
+      do {
+        if let problem = argumentProblem() { throw RolloutError.refused(problem) }
+        let project = try common.loadProject()
+        let inventory = try project.inventory(named: environment)
+        let limit = common.limitedHosts
+        let unknown = limit.filter { inventory.host(named: $0) == nil }
+        if !unknown.isEmpty {
+          throw RolloutError.refused(
+            "--limit: no host \(unknown.joined(separator: ", ")) in \(inventory.file); hosts: "
+              + inventory.hosts.map(\.name).joined(separator: ", "))
+        }
+        targets = inventory.hosts.filter { limit.isEmpty || limit.contains($0.name) }.map(\.sshTarget)
+        // A command can print what a container was given (`docker exec web env`): the values
+        // of every plan's secrets that deployctl's environment holds are masked.
+        let plans = project.playbooks.compactMap { try? $0.resolved(for: inventory) }
+        masker = SecretMasker(secrets: plans.flatMap { common.secrets(for: $0).values })
+      } catch {
+        try reporter.fail(error, command: "exec", environment: environment, app: common.app)
       }
-      let inventory = try common.loadProject().inventory(named: environment)
-      let limit = common.limitedHosts
-      let unknown = limit.filter { inventory.host(named: $0) == nil }
-      if !unknown.isEmpty {
-        terminal.error(
-          "--limit: no host \(unknown.joined(separator: ", ")) in \(inventory.file); hosts: "
-            + inventory.hosts.map(\.name).joined(separator: ", "))
-        throw ExitCode(ExitStatus.refused.rawValue)
-      }
-      let targets = inventory.hosts.filter { limit.isEmpty || limit.contains($0.name) }.map(\.sshTarget)
 
       let adHoc = AdHocCommand(arguments: command, timeout: try timeout.map { try Duration(parsing: $0) })
-      let output = ExecOutput(terminal: terminal, stdoutIsReport: common.output == .json)
+      let output = ExecOutput(
+        terminal: reporter.terminal, stdoutIsReport: common.output == .json, masker: masker)
       let clock = ContinuousClock()
       let start = clock.now
       let run = Task {
@@ -84,7 +92,7 @@ extension DeployCtl {
         environment: environment, remoteCommand: adHoc.commandLine, outcomes: outcomes,
         duration: clock.now - start)
       if common.output == .json {
-        print(report.jsonString())
+        print(masker.mask(report.jsonString()))
       }
       output.summary(report)
       throw ExitCode(report.exitCode)
@@ -98,15 +106,17 @@ extension DeployCtl {
 final class ExecOutput: Sendable {
   let terminal: Terminal
   let stdoutIsReport: Bool
+  let masker: SecretMasker
   private let lock = NSLock()
 
-  init(terminal: Terminal, stdoutIsReport: Bool) {
+  init(terminal: Terminal, stdoutIsReport: Bool, masker: SecretMasker = SecretMasker()) {
     self.terminal = terminal
     self.stdoutIsReport = stdoutIsReport
+    self.masker = masker
   }
 
   func line(_ host: String, _ line: OutputLine) {
-    let text = Data("\(host): \(line.text)\n".utf8)
+    let text = Data("\(host): \(masker.mask(line.text))\n".utf8)
     lock.withLock {
       if line.stream == .stdout && !stdoutIsReport {
         FileHandle.standardOutput.write(text)
@@ -123,21 +133,12 @@ final class ExecOutput: Sendable {
         ProgressLog.format(.milliseconds(host.durationMs)), host.error.map { firstLine($0) } ?? "",
       ]
     }
-    let header = ["HOST", "RESULT", "EXIT", "TIME", "ERROR"]
-    var widths = header.map(\.count)
-    for row in rows {
-      for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
-    }
-    func render(_ row: [String]) -> String {
-      row.enumerated().map { i, cell in
-        i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-      }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-    }
+    let lines = TextTable.lines(["HOST", "RESULT", "EXIT", "TIME", "ERROR"], rows).map(masker.mask)
     lock.withLock {
       terminal.line("")
-      terminal.line(terminal.paint(render(header), .bold))
-      for (row, host) in zip(rows, report.hosts) {
-        terminal.line(host.result == "ok" ? render(row) : terminal.paint(render(row), .red))
+      terminal.line(terminal.paint(lines[0], .bold))
+      for (line, host) in zip(lines.dropFirst(), report.hosts) {
+        terminal.line(host.result == "ok" ? line : terminal.paint(line, .red))
       }
       let ok = report.hosts.filter { $0.result == "ok" }.count
       let line = "exec \(report.environment): \(ok) of \(report.hosts.count) hosts exited 0"
@@ -146,7 +147,7 @@ final class ExecOutput: Sendable {
         for host in report.hosts where host.result != "ok" {
           terminal.line(
             GitHubActions.annotation(
-              .error, host.error ?? "\(host.name): exit status \(host.exitStatus ?? -1)"))
+              .error, masker.mask(host.error ?? "\(host.name): exit status \(host.exitStatus ?? -1)")))
         }
       }
     }

@@ -46,7 +46,15 @@ struct Reporter {
         error: String(describing: error))
       print(report.jsonString())
     }
-    terminal.error(String(describing: error))
+    if let config = error as? ConfigErrors {
+      // Already `file:line:col: error: …`, one per line; GitHub shows each on its line.
+      for diagnostic in config.diagnostics {
+        terminal.line("\(diagnostic)")
+        if terminal.githubActions { terminal.line(GitHubActions.annotation(diagnostic)) }
+      }
+    } else {
+      terminal.error(String(describing: error))
+    }
     throw ExitCode(status.rawValue)
   }
 }
