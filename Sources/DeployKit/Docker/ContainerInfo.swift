@@ -28,6 +28,11 @@ public struct ContainerInfo: Sendable, Equatable {
   public var environment: String? { labels[ContainerRunSpec.environmentLabel] }
   public var release: String? { labels[ContainerRunSpec.releaseLabel] }
 
+  /// Started by deployctl for this app and environment (what `spec` would replace in place).
+  public func isRelease(of spec: ContainerRunSpec) -> Bool {
+    app == spec.app && environment == spec.environment
+  }
+
   /// Reads `docker container inspect` output: one object (`--format '{{json .}}'`), one per
   /// line, or Docker's default JSON array.
   public static func parse(_ output: String) throws(DockerError) -> [ContainerInfo] {

@@ -10,6 +10,16 @@ extension Rollout {
     let active = hosts.indices.filter { hosts[$0].result == nil }
     switch request.kind {
     case .deploy(let image), .promote(_, _, let image):
+      let clashes = active.compactMap { i -> String? in
+        guard let container = hosts[i].snapshot?.container, container.app == plan.app,
+          let other = container.environment, other != plan.environment
+        else { return nil }
+        return "\(hosts[i].name): container \(container.name) runs \(plan.app) for environment \(other); "
+          + "give each environment on a shared host its own `container.name`"
+      }
+      guard clashes.isEmpty else {
+        throw RolloutError.refused("nothing was changed:\n  " + clashes.joined(separator: "\n  "))
+      }
       var pinned = image
       if image.digest == nil {
         if request.dryRun {
@@ -93,6 +103,11 @@ extension Rollout {
       ?? "nothing of ours"
     let same = snapshot.current?.digest != nil && snapshot.current?.digest == spec.image.digest
     await progress.host(host.name, "now", .note(now))
+    if let container = snapshot.container, !container.isRelease(of: spec) {
+      await progress.host(
+        host.name, "would keep",
+        .note("\(container.name), stopped, as \(RemoteHost.parkedName(container.name))"))
+    }
     await progress.host(
       host.name, same ? "would re-run (same digest)" : "would run",
       .note(ShellQuote.join(DockerCommand.runArguments(spec))))
@@ -156,6 +171,8 @@ extension Rollout {
         var script = remote.stopAndRemove(target.container.name, timeout: target.container.stopTimeoutSeconds)
         if let previous {
           script += " || exit 1\n" + (try DockerCommand.run(previous.container).line) + " >/dev/null"
+        } else {
+          script += " || exit 1\n" + remote.unpark(target.container.name)
         }
         try await remote.run(RemoteCommand(script: script), "restore \(previous?.id ?? "nothing")")
       }

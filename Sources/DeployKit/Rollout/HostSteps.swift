@@ -38,7 +38,11 @@ extension RemoteHost {
     }
     try await step("replace container") {
       var script = HostState.prepare(paths).line + " || exit 1\n"
-      if old != nil {
+      if let old, !old.isRelease(of: release.container) {
+        // A container deployctl did not start (the one a hand-written step ran): kept,
+        // stopped and renamed, so a failed first deploy can bring it back.
+        script += park(old.name, timeout: release.container.stopTimeoutSeconds) + " || exit 1\n"
+      } else if old != nil {
         script += stopAndRemove(release.container.name, timeout: oldStopTimeout) + " || exit 1\n"
       }
       script += try DockerCommand.run(release.container).line + " >/dev/null"
@@ -51,6 +55,26 @@ extension RemoteHost {
     let exists = DockerCommand.inspectContainer(name).line + " >/dev/null 2>&1"
     return "if \(exists); then \(DockerCommand.stop(name, timeoutSeconds: timeout).line) >/dev/null"
       + " && \(DockerCommand.remove(name).line) >/dev/null; fi"
+  }
+
+  /// Where a container deployctl did not start is kept when deployctl first replaces it.
+  static func parkedName(_ name: String) -> String { name + "-before-deployctl" }
+
+  /// Stops `name` and renames it out of the way (`parkedName`); refuses if that name is taken.
+  func park(_ name: String, timeout: Int?) -> String {
+    let parked = Self.parkedName(name)
+    let taken = DockerCommand.inspectContainer(parked).line + " >/dev/null 2>&1"
+    return
+      "if \(taken); then echo \(ShellQuote.quote("a container named \(parked) exists already: remove or rename it"))"
+      + " >&2; exit 1; fi\n\(DockerCommand.stop(name, timeoutSeconds: timeout).line) >/dev/null"
+      + " && \(DockerCommand.rename(name, to: parked).line)"
+  }
+
+  /// Brings back a container `park` kept, if there is one.
+  func unpark(_ name: String) -> String {
+    let parked = Self.parkedName(name)
+    return "if \(DockerCommand.inspectContainer(parked).line) >/dev/null 2>&1; then "
+      + "\(DockerCommand.rename(parked, to: name).line) && \(DockerCommand.start(name).line) >/dev/null; fi"
   }
 
   /// The last lines of the container's log, for a failure message.
