@@ -55,12 +55,12 @@ func availableShells() -> [[String]] {
 }
 
 @Test(arguments: availableShells())
-func quotedValuesArriveLiterally(shell: [String]) throws {
+func quotedValuesArriveLiterally(shell: [String]) async throws {
   let dir = try TemporaryDirectory()
   defer { dir.remove() }
   // NUL-separated so values with newlines compare exactly.
   let line = "printf '%s\\0' " + nastyValues.map(ShellQuote.quote).joined(separator: " ")
-  let result = try LocalProcess.run(shell[0], Array(shell.dropFirst()) + ["-c", line], in: dir.url)
+  let result = try await LocalProcess.run(shell[0], Array(shell.dropFirst()) + ["-c", line], in: dir.url)
   #expect(result.status == 0, "\(result.stderr)")
   var received = result.stdout.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
   #expect(received.last == "")
@@ -70,10 +70,10 @@ func quotedValuesArriveLiterally(shell: [String]) throws {
   #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("pwned").path))
 }
 
-@Test func joinQuotesEveryArgument() throws {
+@Test func joinQuotesEveryArgument() async throws {
   let argv = ["printf", "%s|", "a b", "$(x)", "it's"]
   #expect(ShellQuote.join(argv) == #"printf '%s|' 'a b' '$(x)' 'it'\''s'"#)
-  let result = try LocalProcess.sh(ShellQuote.join(argv))
+  let result = try await LocalProcess.sh(ShellQuote.join(argv))
   #expect(result.stdout == "a b|$(x)|it's|")
 }
 

@@ -72,7 +72,7 @@ struct ExecCommandTests {
   }
 
   private func deployctl(_ arguments: [String]) async throws -> ProgramResult {
-    try await runCapturingOffPool(Self.binary, arguments, timeout: .seconds(60))
+    try await runCapturing(Self.binary, arguments, timeout: .seconds(60))
   }
 
   @Test func runsOnEveryHostWithPrefixedOutputAndExitZero() async throws {
@@ -207,8 +207,8 @@ struct ExecInterruptTests {
         return err.contains("a: started") && err.contains("b: started")
       }
       #expect(started)
-      kill(run.pid, SIGINT)
-      let status = try await offPool { run.wait(timeout: .seconds(30)) }
+      run.signal(SIGINT)
+      let status = await run.wait(timeout: .seconds(30))
       #expect(status == 1)
       let out = try String(contentsOfFile: "\(folder)/out", encoding: .utf8)
       let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])

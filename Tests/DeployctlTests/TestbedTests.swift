@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The testbed itself: what end-to-end tests rely on holds (TESTBED.md, README "Testbed").
@@ -119,7 +120,7 @@ struct TestbedTests {
     try await Testbed.use { testbed in
       let host = testbed.hosts[testbed.hosts.count - 1]
       try await testbed.rekey(host)
-      let refused: Testbed.ProcessOutput
+      let refused: ProgramResult
       do {
         refused = try await testbed.ssh(host, "true")
       } catch {

@@ -2,23 +2,23 @@ import Foundation
 import Testing
 
 @Suite struct ValidateCommandTests {
-  @Test func theRepositoryExamplesAreValid() throws {
-    let result = try Deployctl.run(["validate"], in: Deployctl.packageRoot)
+  @Test func theRepositoryExamplesAreValid() async throws {
+    let result = try await Deployctl.run(["validate"], in: Deployctl.packageRoot)
     #expect(result.status == 0, "stderr:\n\(result.stderr)")
     #expect(result.stdout.contains("valid: environments dev, staging, prod; apps web"))
     #expect(!result.stderr.contains("error:"))
   }
 
-  @Test func theExamplesAreValidFromAnotherFolderToo() throws {
+  @Test func theExamplesAreValidFromAnotherFolderToo() async throws {
     let folder = try TemporaryFolder()
     let root = Deployctl.packageRoot.path
-    let result = try Deployctl.run(
+    let result = try await Deployctl.run(
       ["validate", "--inventories", "\(root)/inventories", "--playbooks", "\(root)/playbooks"], in: folder.url
     )
     #expect(result.status == 0, "stderr:\n\(result.stderr)")
   }
 
-  @Test func aBrokenInventoryReportsEveryProblemInOneRun() throws {
+  @Test func aBrokenInventoryReportsEveryProblemInOneRun() async throws {
     let folder = try TemporaryFolder()
     try folder.copy(fromRepository: "inventories")
     try folder.copy(fromRepository: "playbooks")
@@ -39,7 +39,7 @@ import Testing
           port: 22
 
       """)
-    let result = try Deployctl.run(["validate"], in: folder.url)
+    let result = try await Deployctl.run(["validate"], in: folder.url)
     #expect(result.status == 2)
     let lines = result.stderr.split(separator: "\n").map(String.init)
     let expected = [
@@ -59,11 +59,11 @@ import Testing
     #expect(result.stdout.isEmpty)
   }
 
-  @Test func jsonOutputParsesAndListsDiagnostics() throws {
+  @Test func jsonOutputParsesAndListsDiagnostics() async throws {
     let folder = try TemporaryFolder()
     try folder.copy(fromRepository: "inventories")
     try folder.copy(fromRepository: "playbooks")
-    let ok = try Deployctl.run(["validate", "--output", "json"], in: folder.url)
+    let ok = try await Deployctl.run(["validate", "--output", "json"], in: folder.url)
     #expect(ok.status == 0)
     let okObject = try #require(JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any])
     #expect(okObject["command"] as? String == "validate")
@@ -75,7 +75,7 @@ import Testing
 
     try folder.write(
       "inventories/dev.yml", "environment: dev\nhosts:\n  dev-1: {address: 192.168.250.11, port: x}\n")
-    let bad = try Deployctl.run(["validate", "--output", "json"], in: folder.url)
+    let bad = try await Deployctl.run(["validate", "--output", "json"], in: folder.url)
     #expect(bad.status == 2)
     let object = try #require(JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as? [String: Any])
     #expect(object["result"] as? String == "refused")
@@ -91,9 +91,9 @@ import Testing
     #expect(diagnostics.count == 2)
   }
 
-  @Test func missingAndEmptyFoldersAreRefused() throws {
+  @Test func missingAndEmptyFoldersAreRefused() async throws {
     let folder = try TemporaryFolder()
-    let missing = try Deployctl.run(["validate"], in: folder.url)
+    let missing = try await Deployctl.run(["validate"], in: folder.url)
     #expect(missing.status == 2)
     #expect(missing.stderr.contains("inventories: error: no such directory"))
     #expect(missing.stderr.contains("playbooks: error: no such directory"))
@@ -102,26 +102,26 @@ import Testing
       at: folder.url.appendingPathComponent("inv"), withIntermediateDirectories: true)
     try FileManager.default.createDirectory(
       at: folder.url.appendingPathComponent("plays"), withIntermediateDirectories: true)
-    let empty = try Deployctl.run(
+    let empty = try await Deployctl.run(
       ["validate", "--inventories", "inv/", "--playbooks", "./plays"], in: folder.url)
     #expect(empty.status == 2)
     #expect(empty.stderr.contains("inv: error: no inventories here"))
     #expect(empty.stderr.contains("plays: error: no deploy plans here"))
   }
 
-  @Test func badArgumentsExitWithTwo() throws {
-    let result = try Deployctl.run(["validate", "--output", "xml"], in: Deployctl.packageRoot)
+  @Test func badArgumentsExitWithTwo() async throws {
+    let result = try await Deployctl.run(["validate", "--output", "xml"], in: Deployctl.packageRoot)
     #expect(result.status == 2)
     #expect(result.stderr.contains("xml"))
-    let parallel = try Deployctl.run(["validate", "--parallel", "0"], in: Deployctl.packageRoot)
+    let parallel = try await Deployctl.run(["validate", "--parallel", "0"], in: Deployctl.packageRoot)
     #expect(parallel.status == 2)
   }
 
-  @Test func helpShowsExamples() throws {
-    let root = try Deployctl.run(["--help"])
+  @Test func helpShowsExamples() async throws {
+    let root = try await Deployctl.run(["--help"])
     #expect(root.status == 0)
     #expect(root.stdout.contains("deployctl validate"))
-    let validate = try Deployctl.run(["validate", "--help"])
+    let validate = try await Deployctl.run(["validate", "--help"])
     #expect(validate.status == 0)
     #expect(validate.stdout.contains("Examples:"))
     #expect(validate.stdout.contains("deployctl validate --output json"))

@@ -67,7 +67,7 @@ func fullSpec() throws -> ContainerRunSpec {
 
   /// The command line, run by a real /bin/sh with a stand-in `docker` first on PATH that
   /// prints its arguments, delivers exactly the argv we built: nothing split, expanded or run.
-  @Test func commandLinesArriveLiterallyAtDocker() throws {
+  @Test func commandLinesArriveLiterallyAtDocker() async throws {
     let dir = try TemporaryDirectory()
     defer { dir.remove() }
     let fake = dir.url.appendingPathComponent("docker")
@@ -89,7 +89,7 @@ func fullSpec() throws -> ContainerRunSpec {
       DockerCommand.updateRestart("web-previous", .no),
     ]
     for command in commands {
-      let result = try LocalProcess.sh(
+      let result = try await LocalProcess.sh(
         "PATH=\(ShellQuote.quote(dir.path)):$PATH; " + command.line, in: dir.url)
       #expect(result.status == 0, "\(result.stderr)")
       let received = result.stdout.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(

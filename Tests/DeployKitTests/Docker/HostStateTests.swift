@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import DeployKit
@@ -23,9 +24,9 @@ import Testing
       _ command: RemoteCommand, expectStatus: Int32 = 0,
       sourceLocation: Testing.SourceLocation = #_sourceLocation
     )
-      throws -> String
+      async throws -> String
     {
-      let result = try LocalProcess.sh(command.line, in: dir.url)
+      let result = try await LocalProcess.sh(command.line, in: dir.url)
       #expect(
         result.status == expectStatus, "\(command.line)\n\(result.stderr)", sourceLocation: sourceLocation)
       return result.stdout
@@ -59,22 +60,22 @@ import Testing
     }
   }
 
-  @Test func releaseRecordsRoundTrip() throws {
+  @Test func releaseRecordsRoundTrip() async throws {
     let host = try Host()
     defer { host.dir.remove() }
-    try host.run(HostState.prepare(host.paths))
+    try await host.run(HostState.prepare(host.paths))
     let attributes = try FileManager.default.attributesOfItem(atPath: host.paths.secretsDirectory)
     #expect((attributes[.posixPermissions] as? Int) == 0o700)
 
     let first = try record("20261121-171530-3fa9", at: 1_795_281_330)
     let second = try record("20261121-172000-0001", at: 1_795_281_600, how: .promote(from: "dev"))
     let third = try record("20261121-173000-beef", at: 1_795_282_200, how: .rollback(of: first.id))
-    for release in [first, second, third] { try host.run(HostState.writeRecord(release, host.paths)) }
-    try host.run(HostState.setCurrent(second.id, host.paths))
+    for release in [first, second, third] { try await host.run(HostState.writeRecord(release, host.paths)) }
+    try await host.run(HostState.setCurrent(second.id, host.paths))
     // A damaged record does not hide the others.
     try "{broken".write(toFile: host.paths.releasesDirectory + "/zzz.json", atomically: true, encoding: .utf8)
 
-    let state = try HostState.parseReleases(host.run(HostState.readReleases(host.paths)))
+    let state = try await HostState.parseReleases(host.run(HostState.readReleases(host.paths)))
     #expect(state.current == second.id)
     #expect(state.records == [third, second, first])
     #expect(state.currentRecord == second)
@@ -94,18 +95,18 @@ import Testing
     #expect(json.contains("\"image\":\"registry.example.com:5000/acme/web@\(digestA)\""))
     #expect(json.contains("\"tag\":\"v2\""))
 
-    try host.run(HostState.removeReleases([first.id, third.id], host.paths))
-    let after = try HostState.parseReleases(host.run(HostState.readReleases(host.paths)))
+    try await host.run(HostState.removeReleases([first.id, third.id], host.paths))
+    let after = try await HostState.parseReleases(host.run(HostState.readReleases(host.paths)))
     #expect(after.records == [second])
     #expect(host.noInjection())
   }
 
-  @Test func emptyHostHasNoReleases() throws {
+  @Test func emptyHostHasNoReleases() async throws {
     let host = try Host()
     defer { host.dir.remove() }
-    let state = try HostState.parseReleases(host.run(HostState.readReleases(host.paths)))
+    let state = try await HostState.parseReleases(host.run(HostState.readReleases(host.paths)))
     #expect(state == HostReleases(current: nil, records: [], unreadable: []))
-    #expect(try host.run(HostState.readAudit(host.paths, lines: 10)) == "")
+    #expect(try await host.run(HostState.readAudit(host.paths, lines: 10)) == "")
   }
 
   @Test func recordsRefuseUnpinnedImages() throws {
@@ -123,7 +124,7 @@ import Testing
     _ = try HostPaths(app: "web", environment: "prod").releaseRecord(id)
   }
 
-  @Test func auditLogAppendsJSONLines() throws {
+  @Test func auditLogAppendsJSONLines() async throws {
     let host = try Host()
     defer { host.dir.remove() }
     let image = try ImageReference.parse("registry.example.com/acme/web:v2@" + digestA)
@@ -135,17 +136,18 @@ import Testing
         time: Date(timeIntervalSince1970: 1_795_281_400), user: "o'brien $(x)", origin: "ci-runner",
         command: .lockRelease, environment: "staging", release: nil, image: nil, result: .failed),
     ]
-    for entry in entries { try host.run(HostState.appendAudit(entry, host.paths)) }
+    for entry in entries { try await host.run(HostState.appendAudit(entry, host.paths)) }
     let log = try String(contentsOfFile: host.paths.auditLog, encoding: .utf8)
     #expect(log.split(separator: "\n").count == 2)
     #expect(log.hasPrefix("{\"command\":\"deploy\",\"digest\":\"\(digestA)\",\"environment\":\"staging\""))
     #expect(log.contains("\"image\":\"registry.example.com/acme/web@\(digestA)\""))
-    #expect(AuditEntry.parseLines(try host.run(HostState.readAudit(host.paths, lines: 10))) == entries)
-    #expect(AuditEntry.parseLines(try host.run(HostState.readAudit(host.paths, lines: 1))) == [entries[1]])
+    #expect(AuditEntry.parseLines(try await host.run(HostState.readAudit(host.paths, lines: 10))) == entries)
+    #expect(
+      AuditEntry.parseLines(try await host.run(HostState.readAudit(host.paths, lines: 1))) == [entries[1]])
     #expect(host.noInjection())
   }
 
-  @Test func lockLifecycle() throws {
+  @Test func lockLifecycle() async throws {
     let host = try Host(environment: "prod")
     defer { host.dir.remove() }
     let alice = LockHolder(
@@ -153,32 +155,33 @@ import Testing
       startedAt: Date(timeIntervalSince1970: 1_795_281_332))
     let bob = LockHolder(user: "bob", host: "ci", pid: 7, command: "rollback prod")
 
-    #expect(try HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .free)
-    #expect(try HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .acquired)
-    #expect(try HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths))) == .held(alice))
-    #expect(try HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .held(alice))
-    #expect(try HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .held(alice))
-    #expect(try HostLock.parseRelease(host.run(HostLock.release(bob, host.paths))) == .heldByOther(alice))
-    #expect(try HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .released)
+    #expect(try await HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .free)
+    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .acquired)
+    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths))) == .held(alice))
+    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .held(alice))
+    #expect(try await HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .held(alice))
+    #expect(
+      try await HostLock.parseRelease(host.run(HostLock.release(bob, host.paths))) == .heldByOther(alice))
+    #expect(try await HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .released)
     #expect(!host.exists(host.paths.lockDirectory))
-    #expect(try HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .notLocked)
+    #expect(try await HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .notLocked)
 
     // A lock left by a crash is broken only on purpose, and says whose it was.
-    #expect(try HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths))) == .acquired)
-    #expect(try HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .broken(bob))
-    #expect(try HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .free)
-    #expect(try HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .notLocked)
+    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths))) == .acquired)
+    #expect(try await HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .broken(bob))
+    #expect(try await HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .free)
+    #expect(try await HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .notLocked)
 
     // A lock folder without holder (crash between mkdir and write) is held by someone unknown.
     try FileManager.default.createDirectory(
       atPath: host.paths.lockDirectory, withIntermediateDirectories: true)
-    #expect(try HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .held(nil))
-    #expect(try HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .broken(nil))
+    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .held(nil))
+    #expect(try await HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .broken(nil))
     #expect(alice.summary.contains("alice@laptop (pid 4242)"))
     #expect(host.noInjection())
   }
 
-  @Test func lockFailureIsAnErrorNotHeld() throws {
+  @Test func lockFailureIsAnErrorNotHeld() async throws {
     let host = try Host()
     defer { host.dir.remove() }
     // A file where the locks folder should be: mkdir fails for a reason other than "exists".
@@ -186,7 +189,7 @@ import Testing
       atPath: host.paths.appDirectory, withIntermediateDirectories: true)
     try "x".write(toFile: host.paths.locksDirectory, atomically: true, encoding: .utf8)
     let holder = LockHolder(user: "alice", host: "laptop", pid: 1, command: "deploy")
-    let result = try LocalProcess.sh(HostLock.acquire(holder, host.paths).line, in: host.dir.url)
+    let result = try await LocalProcess.sh(HostLock.acquire(holder, host.paths).line, in: host.dir.url)
     #expect(result.status != 0)
     #expect(!result.stdout.contains("acquired") && !result.stdout.contains("held"))
     #expect(result.stderr.contains("File exists") || result.stderr.contains("Not a directory"))
@@ -194,7 +197,7 @@ import Testing
 
   /// Many `sh` processes race for the lock at the same instant (they spin until a start file
   /// appears): in every round exactly one acquires it, and every other sees that one as holder.
-  @Test func lockIsAtomicUnderContention() throws {
+  @Test func lockIsAtomicUnderContention() async throws {
     let host = try Host(environment: "prod")
     defer { host.dir.remove() }
     let contenders = 8
@@ -203,29 +206,19 @@ import Testing
       let holders = (0..<contenders).map {
         LockHolder(user: "user\($0)", host: "host", pid: Int32($0), command: "deploy round \(round)")
       }
-      var processes: [(Process, Capture, DispatchSemaphore)] = []
+      var programs: [RunningProgram] = []
       for holder in holders {
         let script =
           "i=0; while [ ! -e \(ShellQuote.quote(go)) ] && [ $i -lt 200000 ]; do i=$((i + 1)); done\n"
           + HostLock.acquire(holder, host.paths).line
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        let capture = try Capture()
-        process.standardOutput = capture.stdout
-        process.standardError = FileHandle.nullDevice
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        processes.append((process, capture, exited))
+        programs.append(try RunningProgram.start("/bin/sh", ["-c", script]))
       }
       _ = FileManager.default.createFile(atPath: go, contents: Data())
       var outcomes: [HostLock.Attempt] = []
-      for (process, capture, exited) in processes {
-        exited.wait()
-        defer { capture.remove() }
-        #expect(process.terminationStatus == 0)
-        outcomes.append(try HostLock.parseAttempt(capture.readOut()))
+      for program in programs {
+        let result = await program.finish()
+        #expect(result.status == 0)
+        outcomes.append(try HostLock.parseAttempt(result.stdout))
       }
       let winners = outcomes.indices.filter { outcomes[$0] == .acquired }
       #expect(winners.count == 1, "round \(round): \(outcomes)")
@@ -234,7 +227,8 @@ import Testing
         // The winner writes its holder file right after mkdir; a loser may look in between.
         #expect(outcome == .held(holders[winner]) || outcome == .held(nil), "round \(round): \(outcome)")
       }
-      #expect(try HostLock.parseRelease(host.run(HostLock.release(holders[winner], host.paths))) == .released)
+      #expect(
+        try await HostLock.parseRelease(host.run(HostLock.release(holders[winner], host.paths))) == .released)
     }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,10 +9,10 @@ import Testing
 /// A real HTTP server for health-check tests: busybox httpd on 127.0.0.1, serving a temp folder
 /// with CGI scripts for 500s, redirects and "fails N times, then passes". Started by the test,
 /// stopped by PID when the test ends, also on failure (`withHTTPServer`).
-final class BusyboxHTTPServer: @unchecked Sendable {
+final class BusyboxHTTPServer: Sendable {
   let root: TemporaryDirectory
   let port: Int
-  private let process: SpawnedProcess
+  private let process: ChildProcess
 
   /// Body of `/healthz`.
   static let healthzBody = "ok ready\n"
@@ -37,7 +38,7 @@ final class BusyboxHTTPServer: @unchecked Sendable {
     }
   }
 
-  private init(root: TemporaryDirectory, process: SpawnedProcess, port: Int) {
+  private init(root: TemporaryDirectory, process: ChildProcess, port: Int) {
     self.root = root
     self.process = process
     self.port = port
@@ -52,8 +53,8 @@ final class BusyboxHTTPServer: @unchecked Sendable {
     return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
   }
 
-  func stop() {
-    process.terminate()
+  func stop() async {
+    await process.stop()
     root.remove()
   }
 
@@ -85,85 +86,40 @@ final class BusyboxHTTPServer: @unchecked Sendable {
 
   /// Picks a free port, starts httpd on it and waits (bounded) until it accepts connections. A
   /// port taken between picking and binding makes httpd exit; then another port is tried.
-  private static func launch(root: TemporaryDirectory) async throws -> (SpawnedProcess, Int) {
+  private static func launch(root: TemporaryDirectory) async throws -> (ChildProcess, Int) {
     let busybox = try busybox()
     for _ in 0..<5 {
       let port = try freeLoopbackPort()
-      let process = try SpawnedProcess(busybox, ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", root.path])
+      let process = try ChildProcess.spawn(
+        busybox, ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", root.path])
       for _ in 0..<200 {  // up to ~4 s
-        if process.hasExited() { break }
+        if !process.isRunning { break }
         if canConnect(port: port) { return (process, port) }
-        try await Task.sleep(for: .milliseconds(20))
+        do {
+          try await Task.sleep(for: .milliseconds(20))
+        } catch {
+          process.terminate()
+          throw error
+        }
       }
-      process.terminate()
+      await process.stop()
     }
     throw FixtureError("busybox httpd did not start on 127.0.0.1")
   }
-}
-
-/// A child process started with posix_spawn, output discarded, ended by PID.
-final class SpawnedProcess: @unchecked Sendable {
-  let pid: pid_t
-  private var reaped = false
-
-  init(_ path: String, _ arguments: [String]) throws {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    // The test runner's threads may block or ignore signals; the child must see SIGTERM.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var emptyMask = sigset_t()
-    sigemptyset(&emptyMask)
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-    posix_spawnattr_setsigmask(&attributes, &emptyMask)
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-    guard rc == 0 else { throw FixtureError("posix_spawn \(path): \(String(cString: strerror(rc)))") }
-    self.pid = pid
-  }
-
-  /// Reaps the child if it has exited.
-  func hasExited() -> Bool {
-    if reaped { return true }
-    var status: Int32 = 0
-    if waitpid(pid, &status, WNOHANG) == pid { reaped = true }
-    return reaped
-  }
-
-  /// SIGTERM, then SIGKILL if it has not exited within ~2 s; always reaped.
-  func terminate() {
-    guard !hasExited() else { return }
-    kill(pid, SIGTERM)
-    for _ in 0..<200 {
-      if hasExited() { return }
-      usleep(10_000)
-    }
-    kill(pid, SIGKILL)
-    var status: Int32 = 0
-    waitpid(pid, &status, 0)
-    reaped = true
-  }
-
-  deinit { terminate() }
 }
 
 func withHTTPServer<T>(
   flakyFailures: Int = 0, _ body: (BusyboxHTTPServer) async throws -> T
 ) async throws -> T {
   let server = try await BusyboxHTTPServer.start(flakyFailures: flakyFailures)
-  defer { server.stop() }
-  return try await body(server)
+  do {
+    let result = try await body(server)
+    await server.stop()
+    return result
+  } catch {
+    await server.stop()
+    throw error
+  }
 }
 
 struct FixtureError: Error, CustomStringConvertible {

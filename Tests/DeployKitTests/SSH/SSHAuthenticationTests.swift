@@ -8,7 +8,7 @@ import Testing
 struct SSHAuthenticationTests {
   @Test func wrongKeyFailsListingMethodsAndKeysTried() async throws {
     try await withSSHD { server in
-      let stranger = try makeKey("\(server.directory)/stranger_key")
+      let stranger = try await makeKey("\(server.directory)/stranger_key")
       await #expect {
         _ = try await SSHSession.connect(to: server.target(name: "db1", identity: .file(stranger)))
       } throws: { error in
@@ -47,7 +47,7 @@ struct SSHAuthenticationTests {
 
   @Test func ecdsaKeyInPEMFormatWorks() async throws {
     try await withSSHD { server in
-      let pem = try makeKey("\(server.directory)/pem_key", type: "ecdsa", format: "PEM")
+      let pem = try await makeKey("\(server.directory)/pem_key", type: "ecdsa", format: "PEM")
       try FileManager.default.removeItem(atPath: "\(server.directory)/authorized_keys")
       try FileManager.default.copyItem(atPath: "\(pem).pub", toPath: "\(server.directory)/authorized_keys")
       let session = try await SSHSession.connect(to: server.target(identity: .file(pem)))
@@ -76,15 +76,12 @@ struct SSHAuthenticationTests {
     try await withSSHD { server in
       let socket = "\(server.directory)/agent.sock"
       let agent = try ChildProcess.spawn("/usr/bin/ssh-agent", ["-D", "-a", socket])
-      defer {
-        kill(agent.pid, SIGTERM)
-        agent.wait(timeout: .seconds(5))
-      }
+      defer { agent.terminate() }
       #expect(await eventually { FileManager.default.fileExists(atPath: socket) })
 
       // An agent holding only a stranger's key: that key is tried and named.
-      let stranger = try makeKey("\(server.directory)/stranger_key")
-      try runProgram("/usr/bin/ssh-add", ["-q", stranger], environment: ["SSH_AUTH_SOCK": socket])
+      let stranger = try await makeKey("\(server.directory)/stranger_key")
+      try await runProgram("/usr/bin/ssh-add", ["-q", stranger], environment: ["SSH_AUTH_SOCK": socket])
       await #expect {
         _ = try await SSHSession.connect(to: server.target(identity: .agent(socket: socket)))
       } throws: { error in
@@ -92,7 +89,8 @@ struct SSHAuthenticationTests {
         return tried == ["agent key deployctl-test (rejected by the server)"]
       }
 
-      try runProgram("/usr/bin/ssh-add", ["-q", server.clientKey], environment: ["SSH_AUTH_SOCK": socket])
+      try await runProgram(
+        "/usr/bin/ssh-add", ["-q", server.clientKey], environment: ["SSH_AUTH_SOCK": socket])
       let session = try await SSHSession.connect(to: server.target(identity: .agent(socket: socket)))
       #expect(try await session.exec("echo agent").stdout == "agent\n")
       await session.close()
@@ -117,7 +115,7 @@ struct SSHAuthenticationTests {
 struct SSHPassphraseTests {
   @Test func encryptedKeyUsesThePassphraseFromTheEnvironment() async throws {
     try await withSSHD { server in
-      let key = try makeKey("\(server.directory)/encrypted_key", passphrase: "correct horse")
+      let key = try await makeKey("\(server.directory)/encrypted_key", passphrase: "correct horse")
       try FileManager.default.removeItem(atPath: "\(server.directory)/authorized_keys")
       try FileManager.default.copyItem(atPath: "\(key).pub", toPath: "\(server.directory)/authorized_keys")
       defer { unsetenv("DEPLOYCTL_SSH_PASSPHRASE") }

@@ -57,7 +57,7 @@ struct SSHConnectErrorTests {
   }
 
   @Test func somethingElseOnThePortFailsTheHandshake() async throws {
-    let server = try await offPool { try LocalHTTPServer(files: [:]) }
+    let server = try await LocalHTTPServer.start(files: [:])
     defer { server.stop() }
     await #expect {
       _ = try await SSHSession.connect(to: target("127.0.0.1", port: server.port, timeout: .seconds(5)))

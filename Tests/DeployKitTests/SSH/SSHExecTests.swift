@@ -140,7 +140,7 @@ struct SSHExecTests {
       // The command closes its output, so the server sends EOF; we then ask to close the
       // channel (sshd logs it) and wait for the exit status, and the connection dies first.
       let killer = Task.detached {
-        waitUntil(timeout: .seconds(60)) { server.log.contains("rcvd close") }
+        await eventually(timeout: .seconds(60)) { server.log.contains("rcvd close") }
         for child in server.connectionProcesses { kill(child, SIGKILL) }
       }
       await #expect {

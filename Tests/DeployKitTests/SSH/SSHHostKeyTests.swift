@@ -9,7 +9,7 @@ struct SSHHostKeyTests {
   @Test func unknownKeyIsRefusedUnderStrictWithOpenSSHFingerprint() async throws {
     try await withSSHD { server in
       let empty = "\(server.directory)/empty_known_hosts"
-      let expected = try server.hostKeyFingerprint()
+      let expected = try await server.hostKeyFingerprint()
       await #expect {
         _ = try await SSHSession.connect(to: server.target(name: "web1", knownHosts: empty))
       } throws: { error in
@@ -51,12 +51,12 @@ struct SSHHostKeyTests {
   @Test(arguments: [HostKeyPolicy.strict, .acceptNew])
   func changedKeyIsRefusedUnderEveryPolicy(policy: HostKeyPolicy) async throws {
     try await withSSHD { server in
-      let other = try makeKey("\(server.directory)/other_host_key")
+      let other = try await makeKey("\(server.directory)/other_host_key")
       let otherPublic = try String(contentsOfFile: "\(other).pub", encoding: .utf8).split(separator: " ")
       let file = "\(server.directory)/changed_known_hosts"
       let line = "[127.0.0.1]:\(server.port) \(otherPublic[0]) \(otherPublic[1])\n"
       try line.write(toFile: file, atomically: true, encoding: .utf8)
-      let expected = try server.hostKeyFingerprint()
+      let expected = try await server.hostKeyFingerprint()
       await #expect {
         _ = try await SSHSession.connect(to: server.target(name: "web2", policy: policy, knownHosts: file))
       } throws: { error in
@@ -72,7 +72,7 @@ struct SSHHostKeyTests {
 
   @Test func hashedKnownHostsEntriesAreUnderstood() async throws {
     try await withSSHD { server in
-      _ = try runProgram("/usr/bin/ssh-keygen", ["-H", "-f", server.knownHosts])
+      _ = try await runProgram("/usr/bin/ssh-keygen", ["-H", "-f", server.knownHosts])
       let hashed = try String(contentsOfFile: server.knownHosts, encoding: .utf8)
       #expect(hashed.hasPrefix("|1|"))
       let session = try await SSHSession.connect(to: server.target())
@@ -86,7 +86,7 @@ struct SSHHostKeyTests {
     // would make the host look unknown.
     let folder = try makeTemporaryDirectory("deployctl-ecdsa")
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    let ecdsa = try makeKey("\(folder)/host_ecdsa_key", type: "ecdsa")
+    let ecdsa = try await makeKey("\(folder)/host_ecdsa_key", type: "ecdsa")
     try await withSSHD(extraConfig: ["HostKey \(ecdsa)"]) { server in
       let ecdsaPublic = try String(contentsOfFile: "\(ecdsa).pub", encoding: .utf8).split(separator: " ")
       let file = "\(folder)/known_hosts"

@@ -58,20 +58,20 @@ struct SSHTransferTests {
   }
 
   @Test func portForwardReachesALoopbackOnlyHTTPServerOnTheHost() async throws {
-    let http = try await offPool { try LocalHTTPServer(files: ["healthz": "ok from the host\n"]) }
+    let http = try await LocalHTTPServer.start(files: ["healthz": "ok from the host\n"])
     defer { http.stop() }
     try await withSSHD { server in
       let session = try await SSHSession.connect(to: server.target())
       let forward = try await session.forward(remotePort: http.port)
       #expect(forward.localPort != http.port)
       for _ in 0..<3 {
-        let response = try await runCapturingOffPool(
+        let response = try await runCapturing(
           "/usr/bin/curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(forward.localPort)/healthz"])
         #expect(response.status == 0)
         #expect(response.stdout == "ok from the host\n")
       }
       await forward.close()
-      let after = try await runCapturingOffPool(
+      let after = try await runCapturing(
         "/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(forward.localPort)/healthz"])
       #expect(after.status != 0)
       #expect(try await session.exec("echo session still works").stdout == "session still works\n")
@@ -84,7 +84,7 @@ struct SSHTransferTests {
       let session = try await SSHSession.connect(to: server.target(name: "web4"))
       let closed = try freeLoopbackPort()
       let forward = try await session.forward(remotePort: closed)
-      let response = try await runCapturingOffPool(
+      let response = try await runCapturing(
         "/usr/bin/curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(forward.localPort)/"])
       #expect(response.status != 0)
       let error = try #require(forward.lastError)
@@ -94,14 +94,13 @@ struct SSHTransferTests {
   }
 
   @Test func forwardAndCommandsShareOneSession() async throws {
-    let http = try await offPool {
-      try LocalHTTPServer(files: ["big": String(repeating: "0123456789", count: 200_000)])
-    }
+    let http = try await LocalHTTPServer.start(files: ["big": String(repeating: "0123456789", count: 200_000)]
+    )
     defer { http.stop() }
     try await withSSHD { server in
       let session = try await SSHSession.connect(to: server.target())
       let forward = try await session.forward(remotePort: http.port)
-      async let download = runCapturingOffPool(
+      async let download = runCapturing(
         "/usr/bin/curl", ["-sS", "--max-time", "30", "http://127.0.0.1:\(forward.localPort)/big"])
       async let output = session.exec("head -c 1500000 /dev/zero | tr '\\0' z")
       let (body, result) = try await (download, output)

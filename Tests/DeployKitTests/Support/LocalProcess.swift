@@ -1,72 +1,23 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
-/// Runs a local program to completion and captures its output. Tests use it to feed the
-/// shell snippets we build to a real `/bin/sh`, exactly as a remote sshd would.
-struct LocalProcess {
-  struct Result: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  /// Output goes to files, not pipes: a daemon another test starts at the same moment can
-  /// inherit a pipe's write end and keep it open, and a read to end-of-file would then never
-  /// return. The exit is awaited through the termination handler instead.
-  static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> Result {
-    let capture = try Capture()
-    defer { capture.remove() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    process.standardOutput = capture.stdout
-    process.standardError = capture.stderr
-    process.standardInput = FileHandle.nullDevice
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    try process.run()
-    exited.wait()
-    return Result(status: process.terminationStatus, stdout: capture.readOut(), stderr: capture.readErr())
+/// Runs a local program to completion and captures its output (TestSupport's `runCapturing`).
+/// Tests use it to feed the shell snippets we build to a real `/bin/sh`, exactly as a remote
+/// sshd would.
+enum LocalProcess {
+  static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws
+    -> ProgramResult
+  {
+    try await runCapturing(executable, arguments, in: directory?.path)
   }
 
   /// `/bin/sh -c script`.
-  static func sh(_ script: String, in directory: URL? = nil) throws -> Result {
-    try run("/bin/sh", ["-c", script], in: directory)
-  }
-}
-
-/// Two files in a private folder that stand in for a child's stdout and stderr.
-final class Capture {
-  let folder: URL
-  let stdout: FileHandle
-  let stderr: FileHandle
-
-  init() throws {
-    folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "deployctl-capture-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(
-      at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    try Data().write(to: folder.appendingPathComponent("out"))
-    try Data().write(to: folder.appendingPathComponent("err"))
-    stdout = try FileHandle(forWritingTo: folder.appendingPathComponent("out"))
-    stderr = try FileHandle(forWritingTo: folder.appendingPathComponent("err"))
-  }
-
-  func readOut() -> String { read("out") }
-  func readErr() -> String { read("err") }
-
-  private func read(_ name: String) -> String {
-    (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? ""
-  }
-
-  func remove() {
-    try? stdout.close()
-    try? stderr.close()
-    try? FileManager.default.removeItem(at: folder)
+  static func sh(_ script: String, in directory: URL? = nil) async throws -> ProgramResult {
+    try await run("/bin/sh", ["-c", script], in: directory)
   }
 }
 

@@ -69,7 +69,7 @@ struct CIOutputTests {
     try await Scenario.with(options) { s in
       let staging = try #require(s.hosts("staging").first)
       #expect(try await s.deployctl(["deploy", "staging", "--image", "v1"]).status == 0)
-      let broken = try s.start(["deploy", "staging", "--image", "broken"])
+      let broken = try await s.start(["deploy", "staging", "--image", "broken"])
       // While the broken release fails its health checks, the host's Docker engine stops:
       // the previous release cannot be re-created.
       try await broken.waitForOutput("\(staging.name) health")

@@ -129,7 +129,7 @@ struct DeployTests {
     options.retries = 3
     try await Scenario.with(options) { s in
       // `slow` takes seconds to become healthy, so the first run surely holds the lock.
-      let first = try s.start(["deploy", "prod", "--image", "slow"])
+      let first = try await s.start(["deploy", "prod", "--image", "slow"])
       try await first.waitForOutput("health …")
       let second = try await s.deployctl(["deploy", "prod", "--image", "v2"])
       let firstRun = try await first.finish()
@@ -149,7 +149,7 @@ struct DeployTests {
     options.retries = 3
     try await Scenario.with(options) { s in
       #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
-      let run = try s.start(["deploy", "prod", "--image", "slow"])
+      let run = try await s.start(["deploy", "prod", "--image", "slow"])
       try await run.waitForOutput("health …")
       run.signal(SIGINT)
       let result = try await run.finish()
@@ -166,7 +166,7 @@ struct DeployTests {
     options.secrets = ["DATABASE_URL"]
     try await Scenario.with(options) { s in
       let secret = "postgres://u:s3cr3t-\(UUID().uuidString)@db/app"
-      let run = try s.start(["deploy", "dev", "--image", "v1"], environment: ["DATABASE_URL": secret])
+      let run = try await s.start(["deploy", "dev", "--image", "v1"], environment: ["DATABASE_URL": secret])
       try await run.waitForOutput("replace container")
       var seen = ""
       for host in s.hosts("dev") {
@@ -222,7 +222,7 @@ struct DeployTests {
     try await Scenario.with(options) { s in
       #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
       let hosts = s.hosts("prod")
-      let run = try s.start(["deploy", "prod", "--image", "v2"])
+      let run = try await s.start(["deploy", "prod", "--image", "v2"])
       try await run.waitForOutput("\(hosts[1].name) replace container")
       try await s.testbed.cut(hosts[1])
       let result: Scenario.Run

@@ -1,5 +1,6 @@
 import DeployKit
 import Foundation
+import TestSupport
 import Testing
 
 /// One end-to-end scenario on the testbed: its own app (own container name, host port, volume
@@ -74,13 +75,13 @@ struct Scenario {
   {
     var args = arguments + ["--inventories", inventories, "--playbooks", playbooks]
     if json { args += ["--output", "json"] }
-    let process = try DeployctlProcess.start(args, environment: environment)
+    let process = try await DeployctlProcess.start(args, environment: environment)
     return try await process.finish()
   }
 
   /// Starts deployctl without waiting for it (to signal it, or to race two runs).
-  func start(_ arguments: [String], environment: [String: String] = [:]) throws -> DeployctlProcess {
-    try DeployctlProcess.start(
+  func start(_ arguments: [String], environment: [String: String] = [:]) async throws -> DeployctlProcess {
+    try await DeployctlProcess.start(
       arguments + ["--inventories", inventories, "--playbooks", playbooks, "--output", "json"],
       environment: environment)
   }
@@ -123,71 +124,36 @@ struct Scenario {
   }
 }
 
-/// A running `deployctl` process. Output goes to files, not pipes, so nothing it leaves
-/// behind can keep the test waiting.
-final class DeployctlProcess: @unchecked Sendable {
-  let process = Process()
-  let files: URL
-  private let exited = Locked<Int32?>(nil)
+/// A running `deployctl` process (TestSupport's `RunningProgram`: output goes to files, not
+/// pipes, so nothing it leaves behind can keep the test waiting).
+final class DeployctlProcess: Sendable {
+  private let program: RunningProgram
 
-  private init() {
-    files = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "deployctl-run-\(UUID().uuidString)")
-  }
+  private init(program: RunningProgram) { self.program = program }
 
-  static func start(_ arguments: [String], environment: [String: String]) throws -> DeployctlProcess {
-    let run = DeployctlProcess()
-    try FileManager.default.createDirectory(
-      at: run.files, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let out = run.files.appendingPathComponent("stdout")
-    let err = run.files.appendingPathComponent("stderr")
-    try Data().write(to: out)
-    try Data().write(to: err)
-    run.process.executableURL = try Deployctl.binary()
-    run.process.arguments = arguments
+  static func start(_ arguments: [String], environment: [String: String]) async throws -> DeployctlProcess {
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "GITHUB_ACTIONS")
     for (key, value) in environment { env[key] = value }
-    run.process.environment = env
-    run.process.standardOutput = try FileHandle(forWritingTo: out)
-    run.process.standardError = try FileHandle(forWritingTo: err)
-    run.process.standardInput = FileHandle.nullDevice
-    run.process.terminationHandler = { [exited = run.exited] process in
-      exited.withLock { $0 = process.terminationStatus }
-    }
-    try run.process.run()
-    return run
+    let binary = try await Deployctl.binary()
+    return DeployctlProcess(program: try RunningProgram.start(binary.path, arguments, environment: env))
   }
 
-  var pid: Int32 { process.processIdentifier }
-  var stderrSoFar: String {
-    (try? String(contentsOf: files.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
-  }
+  var stderrSoFar: String { program.stderrSoFar }
 
-  func signal(_ number: Int32) { kill(pid, number) }
+  func signal(_ number: Int32) { program.process.signal(number) }
 
-  /// Waits (bounded: 5 minutes, then SIGKILL) and returns what it printed.
+  /// Waits (bounded: 5 minutes, then it is stopped) and returns what it printed.
   func finish() async throws -> Scenario.Run {
-    let deadline = ContinuousClock.now + .seconds(300)
-    while exited.current == nil {
-      if ContinuousClock.now > deadline {
-        kill(pid, SIGKILL)
-        process.waitUntilExit()
-        break
-      }
-      try await Task.sleep(for: .milliseconds(50))
-    }
-    defer { try? FileManager.default.removeItem(at: files) }
-    let stdout = (try? String(contentsOf: files.appendingPathComponent("stdout"), encoding: .utf8)) ?? ""
-    let stderr = (try? String(contentsOf: files.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
-    return Scenario.Run(status: exited.current ?? process.terminationStatus, stdout: stdout, stderr: stderr)
+    let result = await program.finish(timeout: .seconds(300))
+    return Scenario.Run(status: result.status, stdout: result.stdout, stderr: result.stderr)
   }
 
   /// Waits until its progress output contains `text` (bounded).
   func waitForOutput(_ text: String, timeout: Duration = .seconds(120)) async throws {
     let deadline = ContinuousClock.now + timeout
     while !stderrSoFar.contains(text) {
-      guard ContinuousClock.now < deadline, exited.current == nil else {
+      guard ContinuousClock.now < deadline, program.process.isRunning else {
         throw TestFailure("deployctl never printed \(text); it printed:\n\(stderrSoFar)")
       }
       try await Task.sleep(for: .milliseconds(50))

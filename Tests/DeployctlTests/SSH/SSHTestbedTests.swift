@@ -21,14 +21,15 @@ struct SSHTestbedTests {
 
   /// This machine loses its route to `address` (other namespaces keep theirs) while `body` runs.
   private func withoutRoute<T>(to address: String, _ body: () async throws -> T) async throws -> T {
-    _ = try? runProgram("/usr/sbin/ip", ["route", "del", "unreachable", "\(address)/32"])  // a killed run's
-    try runProgram("/usr/sbin/ip", ["route", "add", "unreachable", "\(address)/32"])
+    // A killed run's route may still be there.
+    _ = try? await runProgram("/usr/sbin/ip", ["route", "del", "unreachable", "\(address)/32"])
+    try await runProgram("/usr/sbin/ip", ["route", "add", "unreachable", "\(address)/32"])
     do {
       let result = try await body()
-      try runProgram("/usr/sbin/ip", ["route", "del", "unreachable", "\(address)/32"])
+      try await runProgram("/usr/sbin/ip", ["route", "del", "unreachable", "\(address)/32"])
       return result
     } catch {
-      _ = try? runProgram("/usr/sbin/ip", ["route", "del", "unreachable", "\(address)/32"])
+      _ = try? await runProgram("/usr/sbin/ip", ["route", "del", "unreachable", "\(address)/32"])
       throw error
     }
   }

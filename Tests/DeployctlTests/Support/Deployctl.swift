@@ -1,13 +1,8 @@
 import Foundation
+import TestSupport
 
 /// The built `deployctl` binary, run as a user would run it.
 enum Deployctl {
-  struct Result: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
   struct Failure: Error, CustomStringConvertible {
     var description: String
   }
@@ -20,7 +15,7 @@ enum Deployctl {
   /// `swift test` builds every target, so the binary normally sits next to the test bundle or
   /// in `.build/debug`. When it does not (tests run from elsewhere), it is built once into a
   /// scratch folder of its own, so it never waits on the `.build` lock `swift test` holds.
-  static func binary() throws -> URL {
+  static func binary() async throws -> URL {
     let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     let candidates = [
       runner.deletingLastPathComponent().appendingPathComponent("deployctl"),
@@ -29,75 +24,34 @@ enum Deployctl {
     if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) {
       return found
     }
-    return try builtOnce.get()
+    return try await builtOnce.value
   }
 
-  private static let builtOnce: Swift.Result<URL, Failure> = {
+  /// Started by the first caller that needs it; every caller awaits the same build.
+  private static let builtOnce = Task<URL, any Error> {
     let scratch = packageRoot.appendingPathComponent(".build-deployctl-tests")
-    do {
-      let build = try run(
-        URL(fileURLWithPath: "/usr/bin/env"),
-        ["swift", "build", "--product", "deployctl", "--scratch-path", scratch.path], in: packageRoot,
-        timeout: .seconds(1200))
-      guard build.status == 0 else {
-        return .failure(Failure(description: "swift build failed:\n\(build.stdout)\n\(build.stderr)"))
-      }
-      return .success(scratch.appendingPathComponent("debug/deployctl"))
-    } catch {
-      return .failure(Failure(description: "cannot build deployctl: \(error)"))
+    let build = try await runCapturing(
+      "/usr/bin/env", ["swift", "build", "--product", "deployctl", "--scratch-path", scratch.path],
+      in: packageRoot.path, timeout: .seconds(1200))
+    guard build.status == 0 else {
+      throw Failure(description: "swift build failed:\n\(build.stdout)\n\(build.stderr)")
     }
-  }()
+    return scratch.appendingPathComponent("debug/deployctl")
+  }
 
-  /// Runs `deployctl arguments…` in `directory` and waits at most `timeout`.
+  /// Runs `deployctl arguments…` in `directory` and waits at most `timeout` (then it is
+  /// stopped and this throws). `environment` replaces the test process's.
   static func run(
     _ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil,
     timeout: Duration = .seconds(120)
-  ) throws -> Result {
-    try run(binary(), arguments, in: directory, environment: environment, timeout: timeout)
-  }
-
-  static func run(
-    _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil,
-    timeout: Duration
-  ) throws -> Result {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    if let environment { process.environment = environment }
-    // Output goes to files, not pipes: a daemon another test starts at the same moment can
-    // inherit a pipe's write end, and a read to end-of-file would then wait on it.
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "deployctl-out-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(
-      at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let outURL = folder.appendingPathComponent("stdout")
-    let errURL = folder.appendingPathComponent("stderr")
-    try Data().write(to: outURL)
-    try Data().write(to: errURL)
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    defer {
-      try? out.close()
-      try? err.close()
-    }
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    try process.run()
-    let seconds = Double(timeout.components.seconds)
-    if exited.wait(timeout: .now() + seconds) == .timedOut {
-      process.terminate()
-      _ = exited.wait(timeout: .now() + 10)
+  ) async throws -> ProgramResult {
+    let result = try await runCapturing(
+      binary().path, arguments, environment: environment, in: directory?.path, timeout: timeout)
+    guard !result.timedOut else {
       throw Failure(
         description: "deployctl \(arguments.joined(separator: " ")) did not finish within \(timeout)")
     }
-    let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-    let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-    return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    return result
   }
 }
 

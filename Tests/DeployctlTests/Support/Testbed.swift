@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The dev, staging and prod hosts `scripts/testbed up` made (README "Testbed"): real sshd,
 /// dockerd and registry on this machine. `make test` brings them up and points
@@ -149,7 +150,7 @@ struct Testbed: Sendable {
   /// product uses libssh2). `command` reaches a shell as is: quote what you put in it.
   func ssh(
     _ host: Host, _ command: String, input: Data? = nil, connectTimeout: Int = 5
-  ) async throws -> ProcessOutput {
+  ) async throws -> ProgramResult {
     try await Self.run(
       "/usr/bin/ssh", sshOptions(connectTimeout: connectTimeout) + ["\(sshUser)@\(host.address)", command],
       input: input)
@@ -193,57 +194,13 @@ struct Testbed: Sendable {
 
   // MARK: Local processes
 
-  struct ProcessOutput: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  /// Runs a program to its end without blocking a thread of the cooperative pool: output
-  /// goes to files, the end is reported by Foundation's termination handler. Killed after
-  /// `timeout` seconds (`timeout(1)`, status 124), so a hung host cannot hang the test run.
+  /// Runs a program to its end without blocking a thread of the cooperative pool (TestSupport's
+  /// `runCapturing`). Stopped after `timeout` seconds with status 124, as `timeout(1)` would,
+  /// so a hung host cannot hang the test run.
   static func run(
     _ executable: String, _ arguments: [String], input: Data? = nil, timeout: Int = 120
-  ) async throws -> ProcessOutput {
-    let files = FileManager.default.temporaryDirectory
-      .appendingPathComponent("deployctl-testbed-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(
-      at: files, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    defer { try? FileManager.default.removeItem(at: files) }
-    let outURL = files.appendingPathComponent("stdout")
-    let errURL = files.appendingPathComponent("stderr")
-    let inURL = files.appendingPathComponent("stdin")
-    try Data().write(to: outURL)
-    try Data().write(to: errURL)
-    try (input ?? Data()).write(to: inURL)  // may be a password: the folder is 0700
-
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    process.arguments = ["--kill-after=5", String(timeout), executable] + arguments
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    let stdin = try FileHandle(forReadingFrom: inURL)
-    defer {
-      try? out.close()
-      try? err.close()
-      try? stdin.close()
-    }
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = stdin
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-      process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-      do {
-        try process.run()
-      } catch {
-        process.terminationHandler = nil
-        continuation.resume(throwing: TestbedError("cannot start \(executable): \(error)"))
-      }
-    }
-    return ProcessOutput(
-      status: status,
-      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+  ) async throws -> ProgramResult {
+    try await runCapturing(executable, arguments, input: input, timeout: .seconds(timeout))
   }
 
   private static let exclusiveUse = ExclusiveUse()
