@@ -25,8 +25,20 @@ demo: setup
 # Unit tests and end-to-end tests against real sshd, dockerd and registry: the testbed
 # comes up in .testbed, DEPLOYCTL_TESTBED points at it, and it goes down when the tests
 # end, also when they fail or are interrupted (README "Testbed").
+# swift test's output is kept in .testbed/swift-test.log as well; when the run fails, its
+# failed tests and issues (the ✘ lines) are repeated at the very end, where a CI log's tail
+# shows them. The exit status stays swift test's (or the testbed's, if it did not come up).
 test: setup
-	scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) -- swift test
+	@rm -f .testbed/swift-test.log; status=0; \
+	  echo "scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) -- swift test"; \
+	  scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) -- \
+	    bash -o pipefail -c 'swift test 2>&1 | tee "$$DEPLOYCTL_TESTBED/swift-test.log"' || status=$$?; \
+	  if [ $$status -ne 0 ]; then \
+	    echo; echo "make test failed (exit $$status). Failed tests and issues (.testbed/swift-test.log):"; \
+	    grep -a '✘' .testbed/swift-test.log || tail -n 30 .testbed/swift-test.log 2>/dev/null \
+	      || echo "(no output from swift test: did the testbed come up?)"; \
+	  fi; \
+	  exit $$status
 
 lint:
 	swift format lint --strict --recursive Package.swift Sources Tests
