@@ -98,6 +98,16 @@ extension RemoteHost {
       let known = [release] + snapshot.releases.records.filter { $0.id != release.id }
       let kept = Array(known.filter { $0.result == .deployed || $0.id == release.id }.prefix(max(1, keep)))
       let forgotten = known.filter { record in !kept.contains { $0.id == record.id } }
+      if case .rollback = release.how {
+        // Going back to `release` undoes every release deployed after it: they no longer count
+        // as the one to go back to, so the next rollback returns to what the host really ran
+        // before. (They are kept until the next commit, like a failed release.)
+        for undone in kept where undone.id != release.id && undone.createdAt > release.createdAt {
+          var record = undone
+          record.result = .rolledBack
+          script += try HostState.writeRecord(record, paths).line + " || exit 1\n"
+        }
+      }
       if !forgotten.isEmpty {
         script += try HostState.removeReleases(forgotten.map(\.id), paths).line + "\n"
         let keptImages = Set(kept.map(\.image))
