@@ -6,7 +6,7 @@ APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2
 # checkouts can test at once.
 TESTBED_SUBNET ?= auto
 
-.PHONY: setup build demo test lint format clean bench-ssh
+.PHONY: setup build demo test lint format clean bench bench-ssh
 
 # Installs the Debian packages deployctl and its testbed need, then builds.
 setup:
@@ -48,6 +48,11 @@ format:
 
 clean:
 	rm -rf .build
+
+# deploy + rollback on 1, 4, 10 and 20 testbed hosts: deployctl vs Ansible vs a hand-written
+# parallel ssh step (root; installs Ansible from PyPI into .bench/venv once). README "Benchmark".
+bench: setup
+	scripts/bench-deploy $(BENCH_HOSTS)
 
 # deployctl exec vs parallel OpenSSH on 10, 50 and 200 local sshd servers (root).
 bench-ssh: setup
