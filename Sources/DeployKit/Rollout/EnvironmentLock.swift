@@ -50,8 +50,9 @@ public struct EnvironmentLock: Sendable {
 
   /// nil when taken; otherwise who holds it, e.g. "alice@laptop (pid 42) running `deploy …` since … on web1".
   private static func take(_ host: RemoteHost, _ holder: LockHolder) async throws -> String? {
-    let result = try await host.run(
-      HostLock.acquire(holder, host.paths), "take the lock", timeout: .seconds(30))
+    let result = try await host.step("lock", quiet: true) {
+      try await host.run(HostLock.acquire(holder, host.paths), "take the lock", timeout: .seconds(30))
+    }
     switch try HostLock.parseAttempt(result.stdout) {
     case .acquired: return nil
     case .held(let other?): return "\(other.summary) (lock on \(host.name))"
@@ -64,7 +65,9 @@ public struct EnvironmentLock: Sendable {
   public func release(progress: ProgressLog) async {
     let holder = holder
     let outcomes = await FanOut.run(hosts, parallel: max(1, min(hosts.count, 64)), name: \.name) { host in
-      _ = try await host.run(HostLock.release(holder, host.paths), "release the lock", timeout: .seconds(30))
+      _ = try await host.step("unlock", quiet: true) {
+        try await host.run(HostLock.release(holder, host.paths), "release the lock", timeout: .seconds(30))
+      }
     }
     for outcome in outcomes where outcome.error != nil {
       await progress.host(

@@ -10,27 +10,44 @@ struct HealthGate: Sendable {
   var containerName: String
   var ports: [PortMapping]
 
+  /// The shortest time between two questions to Docker while probes fail. A probe costs a
+  /// connection through the SSH session; asking Docker costs a round trip and a docker process
+  /// on the host, which would otherwise space out the first, quick probes.
+  static let livenessSpacing: Duration = .milliseconds(250)
+
   func check(on host: RemoteHost, stop: StopRequest) async throws -> HealthReport {
-    let initial = try await inspect(host)
-    guard let initial else {
-      return HealthReport(
-        healthy: false, attempts: 0, lastResults: [], duration: .zero,
-        reason: "the container \(containerName) does not exist after docker run", livenessError: nil)
-    }
-    // Asked after every failed probe. A stop request ends the check here, between probes:
-    // cancelling a probe or an inspect half-way would leave the SSH session unusable.
-    let liveness: HealthCheck.LivenessCheck = {
-      if let signal = stop.requested { return .dead("interrupted by \(signal) before the check passed") }
-      guard let now = try await inspect(host) else { return .dead("the container was removed") }
-      return now.liveness(since: initial)
-    }
+    // The id `docker run` printed, when this run just started the container: then the first
+    // probe goes out at once, and Docker is only asked once probes fail for a while.
+    let started = host.takeStarted(containerName)
+    let missing = HealthReport(
+      healthy: false, attempts: 0, lastResults: [], duration: .zero,
+      reason: "the container \(containerName) does not exist after docker run", livenessError: nil)
     guard let spec else {
       // No check configured: running (and not restarting) is all we can ask.
-      let verdict = initial.liveness()
+      guard let info = try await inspect(host) else { return missing }
+      let verdict = info.liveness()
       return HealthReport(
         healthy: verdict == .alive, attempts: 1, lastResults: [], duration: .zero,
         reason: verdict == .alive ? "running (no health check configured)" : "\(verdict)",
         livenessError: nil)
+    }
+    var initial: ContainerInfo?
+    if started == nil {
+      guard let info = try await inspect(host) else { return missing }
+      initial = info
+    }
+    let baseline = initial
+    let lastAsked = Locked(ContinuousClock.now)
+    // Asked after a failed probe, at most every `livenessSpacing`. A stop request ends the check
+    // here, between probes: cancelling a probe or an inspect half-way would leave the SSH
+    // session unusable.
+    let liveness: HealthCheck.LivenessCheck = {
+      if let signal = stop.requested { return .dead("interrupted by \(signal) before the check passed") }
+      guard ContinuousClock.now - lastAsked.current >= Self.livenessSpacing else { return .alive }
+      defer { lastAsked.withLock { $0 = .now } }
+      guard let now = try await inspect(host) else { return .dead("the container was removed") }
+      if let baseline { return now.liveness(since: baseline) }
+      return now.liveness(sinceStartedAs: started ?? now.id)
     }
     let policy = try spec.policy()
     var forward: PortForward?
@@ -83,5 +100,18 @@ extension HealthReport {
     lastResults.map { attempt in
       "attempt \(attempt.number) at +\(ProgressLog.format(attempt.elapsed)): \(attempt.result.reason)"
     }
+  }
+}
+
+extension ContainerInfo {
+  /// Like `liveness(since:)` for a container known only by the id `docker run` printed: a new
+  /// container has not restarted yet.
+  func liveness(sinceStartedAs id: String) -> Liveness {
+    if self.id != id { return .dead("the container was replaced by another one (id \(self.id.prefix(12)))") }
+    let verdict = liveness()
+    if verdict == .alive && restartCount > 0 {
+      return .dead("restarted \(restartCount) time(s) since it was started (last exit code \(exitCode))")
+    }
+    return verdict
   }
 }

@@ -7,18 +7,32 @@ extension RemoteHost {
   /// `docker pull` by digest, so every host gets the same bytes.
   func pull(_ image: ImageReference) async throws {
     try await step("pull") {
-      try await run(
-        DockerCommand.pull(image), "docker pull \(image.pinned ?? image.description)", timeout: .seconds(900))
+      // Resolving the tag on this host pulled exactly this digest a moment ago.
+      if let pinned = image.pinned, hasPulled(pinned) { return }
+      var command = DockerCommand.pull(image)
+      if let pinned = image.pinned, keeps(pinned) {
+        // A kept release's image is never pruned, so it is usually still here: asking Docker
+        // is cheaper than a pull, and a rollback then works with the registry down.
+        command = RemoteCommand(
+          script: DockerCommand.imageID(pinned).line + " >/dev/null 2>&1 || " + command.line)
+      }
+      try await run(command, "docker pull \(image.pinned ?? image.description)", timeout: .seconds(900))
     }
   }
 
-  /// Pulls a tag and reads the digest the registry served for it. Done once, on one host,
-  /// before any container changes anywhere.
+  /// Pulls a tag and reads the digest the registry served for it, in one round trip. Done once,
+  /// on one host, before any container changes anywhere.
   func resolveDigest(of image: ImageReference) async throws -> ImageDigest {
     try await step("resolve \(image.tag ?? image.description)") {
-      try await run(DockerCommand.pull(image), "docker pull \(image)", timeout: .seconds(900))
-      let result = try await run(DockerCommand.imageRepoDigests(image), "docker image inspect \(image)")
-      return try DockerOutput.repoDigest(result.stdout, repository: image.repository)
+      let script =
+        DockerCommand.pull(image).line + " >/dev/null || exit 1\n"
+        + DockerCommand.imageRepoDigests(image).line
+      let result = try await run(
+        RemoteCommand(script: script), "docker pull \(image) and docker image inspect", timeout: .seconds(900)
+      )
+      let digest = try DockerOutput.repoDigest(result.stdout, repository: image.repository)
+      if let pinned = image.resolved(to: digest).pinned { notePulled(pinned) }
+      return digest
     }
   }
 
@@ -45,16 +59,23 @@ extension RemoteHost {
       } else if old != nil {
         script += stopAndRemove(release.container.name, timeout: oldStopTimeout) + " || exit 1\n"
       }
-      script += try DockerCommand.run(release.container).line + " >/dev/null"
-      try await run(RemoteCommand(script: script), "replace container \(release.container.name)")
+      // `docker run --detach` prints the new container's id: the health check starts from it.
+      script += try DockerCommand.run(release.container).line
+      let result = try await run(RemoteCommand(script: script), "replace container \(release.container.name)")
+      let id = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+      if id.count == 64, id.allSatisfy(\.isHexDigit) { noteStarted(release.container.name, id: id) }
     }
   }
 
-  /// `docker stop` then `docker rm`, if the container exists. Never `rm -v`.
+  /// `docker stop` then `docker rm`, if the container exists. Never `rm -v`. Two docker commands
+  /// when it exists (the usual case): whether it exists is only asked when the stop fails, and
+  /// then the stop is repeated so that its own error is the one reported.
   func stopAndRemove(_ name: String, timeout: Int?) -> String {
+    let stop = DockerCommand.stop(name, timeoutSeconds: timeout).line
+    let remove = DockerCommand.remove(name).line + " >/dev/null"
     let exists = DockerCommand.inspectContainer(name).line + " >/dev/null 2>&1"
-    return "if \(exists); then \(DockerCommand.stop(name, timeoutSeconds: timeout).line) >/dev/null"
-      + " && \(DockerCommand.remove(name).line) >/dev/null; fi"
+    return
+      "if \(stop) >/dev/null 2>&1; then \(remove); elif \(exists); then \(stop) >/dev/null && \(remove); fi"
   }
 
   /// Where a container deployctl did not start is kept when deployctl first replaces it.

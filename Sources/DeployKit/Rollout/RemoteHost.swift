@@ -8,12 +8,22 @@ public final class RemoteHost: Sendable {
   public let paths: HostPaths
   let progress: ProgressLog
   private let timings = Locked<[StepTiming]>([])
+  /// Images (`repo@sha256:…`) this run already put on the host, so they are not pulled twice.
+  private let pulled = Locked<Set<String>>([])
+  /// Images (`repo@sha256:…`) of the healthy releases kept here, read with the host's state.
+  private let keptImages = Locked<Set<String>>([])
+  /// Containers this run just started here, by name: their ids, for the health check that
+  /// follows (so it need not ask Docker first).
+  private let started = Locked<[String: String]>([:])
 
   public init(name: String, session: SSHSession, paths: HostPaths, progress: ProgressLog) {
     self.name = name
     self.connection = Locked(session)
     self.paths = paths
     self.progress = progress
+    if let connected = session.connectDuration.current {
+      timings.withLock { $0.append(StepTiming(step: "connect", durationMs: connected.milliseconds)) }
+    }
   }
 
   /// The host's session. A session that was lost (a cut link, an interrupted read) is replaced
@@ -34,6 +44,15 @@ public final class RemoteHost: Sendable {
 
   /// Time spent per step so far, in order.
   public var steps: [StepTiming] { timings.current }
+
+  func notePulled(_ image: String) { pulled.withLock { _ = $0.insert(image) } }
+  func hasPulled(_ image: String) -> Bool { pulled.current.contains(image) }
+  func keeps(_ image: String) -> Bool { keptImages.current.contains(image) }
+
+  func noteStarted(_ name: String, id: String) { started.withLock { $0[name] = id } }
+  /// The id of the container this run just started under `name`, once: a container re-created
+  /// later (a restore) must be looked up again.
+  func takeStarted(_ name: String) -> String? { started.withLock { $0.removeValue(forKey: name) } }
 
   /// Runs `body` as a named step: progress on stderr when it starts and ends, its time kept.
   public func step<T: Sendable>(
@@ -108,13 +127,16 @@ extension RemoteHost {
     let script =
       HostState.readReleases(paths).line + "\nprintf '%s\\n' \(Self.separator)\n"
       + "\(inspect) 2>&1; printf '\\n%s %s\\n' \(Self.separator) \"$?\""
-    let result = try await run(RemoteCommand(script: script), "read state", timeout: .seconds(60))
+    let result = try await step("read state", quiet: true) {
+      try await run(RemoteCommand(script: script), "read state", timeout: .seconds(60))
+    }
     let parts = result.stdout.components(separatedBy: Self.separator + "\n")
     guard parts.count >= 2 else {
       throw RolloutError.hostState(
         host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
     }
     let releases = try HostState.parseReleases(parts[0])
+    keptImages.withLock { $0 = Set(releases.records.filter { $0.result == .deployed }.map(\.image)) }
     let rest = parts[1...].joined(separator: Self.separator + "\n")
     guard let marker = rest.range(of: "\n" + Self.separator + " ", options: .backwards) else {
       throw RolloutError.hostState(host: name, problem: "could not read its container state")

@@ -12,6 +12,9 @@ import Foundation
 /// non-blocking mode and every wait goes through the shared `EventLoop`.
 public actor SSHSession {
   public nonisolated let target: SSHTarget
+  /// How long connecting took: TCP (or the jump host's tunnel), handshake, host key check and
+  /// authentication.
+  public nonisolated let connectDuration = Locked<Duration?>(nil)
   let handle: SessionHandle
   let token: UInt64
   let loop = EventLoop.shared
@@ -58,6 +61,7 @@ public actor SSHSession {
 
   /// `jump`: an already connected session to `target.jump`, shared with other targets.
   static func connect(to target: SSHTarget, through sharedJump: SSHSession?) async throws -> SSHSession {
+    let started = ContinuousClock.now
     guard LibSSH2.initialized else {
       throw SSHError.library(
         host: target.name, operation: "libssh2_init", code: -1, message: "cannot initialise libssh2")
@@ -92,6 +96,7 @@ public actor SSHSession {
     let session = SSHSession(target: target, handle: handle, tunnel: tunnel)
     do {
       try await session.setUp()
+      session.connectDuration.withLock { $0 = .now - started }
     } catch {
       await session.close()
       throw error
