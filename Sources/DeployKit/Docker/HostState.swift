@@ -13,6 +13,17 @@ public enum HostState {
     )
   }
 
+  /// Writes `text` (a secret: an env file) to `path` with mode 0600, in a 0700 folder. The text
+  /// travels inside the script on the shell's stdin (a here-document), never on a command line.
+  public static func writePrivate(_ text: String, to path: String, in directory: String) -> RemoteCommand {
+    var delimiter = "DEPLOYCTL_END"
+    while text.split(separator: "\n").contains(where: { $0 == delimiter }) { delimiter += "_" }
+    return RemoteCommand(
+      script: "umask 077 && mkdir -p \(q(directory)) && chmod 700 \(q(directory))"
+        + " && tmp=$(mktemp \(q(directory + "/.env.XXXXXX"))) && cat > \"$tmp\" <<'\(delimiter)' && mv -f \"$tmp\" \(q(path))\n"
+        + text + (text.hasSuffix("\n") || text.isEmpty ? "" : "\n") + delimiter)
+  }
+
   /// Writes `releases/<env>/<id>.json` atomically.
   public static func writeRecord(_ record: ReleaseRecord, _ paths: HostPaths) throws(DockerError)
     -> RemoteCommand

@@ -78,6 +78,8 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   public var how: ReleaseOrigin
   public var container: ContainerRunSpec
   public var result: ReleaseResult
+  /// Whether the release passed the plan's verification (`verify:`) here; nil when none ran.
+  public var verified: Bool?
 
   /// `container.image` must be pinned to a digest; id, app and environment come from it.
   public init(
@@ -113,7 +115,7 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case id, app, environment, image, digest, tag, user, how, container, result
+    case id, app, environment, image, digest, tag, user, how, container, result, verified
     case createdAt = "created_at"
   }
 }

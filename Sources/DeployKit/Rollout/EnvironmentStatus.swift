@@ -56,8 +56,12 @@ public struct EnvironmentStatus: Sendable {
             single.health?.startPeriod = .zero
             let gate = HealthGate(
               spec: single.health, address: plan.host.address, containerName: container.name,
-              ports: snapshot.current?.container.ports ?? [])
-            let report = try await gate.check(on: remote, stop: StopRequest())
+              ports: snapshot.current?.container.ports ?? [], startedID: nil,
+              inspect: { try await remote.inspect(container.name) },
+              forward: { port, host in
+                try await remote.liveSession().forward(remotePort: port, remoteHost: host)
+              })
+            let report = try await gate.check(stop: StopRequest())
             health = report.healthy ? "healthy" : "unhealthy"
             if !report.healthy { problem = report.lastResults.last?.result.reason ?? report.reason }
           }

@@ -9,22 +9,28 @@ struct HealthGate: Sendable {
   var address: String
   var containerName: String
   var ports: [PortMapping]
+  /// The id `docker run` printed, when this run just started the container: then the first
+  /// probe goes out at once, and Docker is only asked once probes fail for a while.
+  var startedID: String?
+  /// The container as Docker sees it now (nil: it does not exist).
+  var inspect: @Sendable () async throws -> ContainerInfo?
+  /// A port forward through the host's SSH connection to `host:port` there.
+  var forward: @Sendable (_ port: Int, _ host: String) async throws -> PortForward
 
   /// The shortest time between two questions to Docker while probes fail. A probe costs a
   /// connection through the SSH session; asking Docker costs a round trip and a docker process
   /// on the host, which would otherwise space out the first, quick probes.
   static let livenessSpacing: Duration = .milliseconds(250)
 
-  func check(on host: RemoteHost, stop: StopRequest) async throws -> HealthReport {
-    // The id `docker run` printed, when this run just started the container: then the first
-    // probe goes out at once, and Docker is only asked once probes fail for a while.
-    let started = host.takeStarted(containerName)
+  func check(stop: StopRequest) async throws -> HealthReport {
+    let started = startedID
+    let inspect = inspect
     let missing = HealthReport(
       healthy: false, attempts: 0, lastResults: [], duration: .zero,
       reason: "the container \(containerName) does not exist after docker run", livenessError: nil)
     guard let spec else {
       // No check configured: running (and not restarting) is all we can ask.
-      guard let info = try await inspect(host) else { return missing }
+      guard let info = try await inspect() else { return missing }
       let verdict = info.liveness()
       return HealthReport(
         healthy: verdict == .alive, attempts: 1, lastResults: [], duration: .zero,
@@ -33,7 +39,7 @@ struct HealthGate: Sendable {
     }
     var initial: ContainerInfo?
     if started == nil {
-      guard let info = try await inspect(host) else { return missing }
+      guard let info = try await inspect() else { return missing }
       initial = info
     }
     let baseline = initial
@@ -45,20 +51,20 @@ struct HealthGate: Sendable {
       if let signal = stop.requested { return .dead("interrupted by \(signal) before the check passed") }
       guard ContinuousClock.now - lastAsked.current >= Self.livenessSpacing else { return .alive }
       defer { lastAsked.withLock { $0 = .now } }
-      guard let now = try await inspect(host) else { return .dead("the container was removed") }
+      guard let now = try await inspect() else { return .dead("the container was removed") }
       if let baseline { return now.liveness(since: baseline) }
       return now.liveness(sinceStartedAs: started ?? now.id)
     }
     let policy = try spec.policy()
-    var forward: PortForward?
+    var tunnel: PortForward?
     defer {
-      if let forward { Task { await forward.close() } }
+      if let tunnel { Task { await tunnel.close() } }
     }
     let probe: HealthCheck.Probe
     switch spec.probe {
     case .docker:
       probe = { _ in
-        guard let info = try await inspect(host) else { return .unhealthy("the container was removed") }
+        guard let info = try await inspect() else { return .unhealthy("the container was removed") }
         return info.dockerHealthVerdict ?? .unhealthy("the image has no HEALTHCHECK; use health.http instead")
       }
     case .http(let http):
@@ -70,9 +76,9 @@ struct HealthGate: Sendable {
         // The port as published on the host: on the address it is bound to, else loopback.
         let bound = ports.first { $0.hostPort == http.port }?.hostIP
         let target = (bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!
-        let tunnel = try await host.liveSession().forward(remotePort: http.port, remoteHost: target)
-        forward = tunnel
-        url = HTTPProbe.url(host: "127.0.0.1", port: tunnel.localPort, path: http.path)
+        let opened = try await forward(http.port, target)
+        tunnel = opened
+        url = HTTPProbe.url(host: "127.0.0.1", port: opened.localPort, path: http.path)
       }
       let request = try HTTPProbe(
         url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains, timeout: spec.timeout)
@@ -84,12 +90,6 @@ struct HealthGate: Sendable {
     }
     let check = HealthCheck(policy: policy, liveness: liveness, probe: probe)
     return try await check.run()
-  }
-
-  private func inspect(_ host: RemoteHost) async throws -> ContainerInfo? {
-    let result = try await host.probe(DockerCommand.inspectContainer(containerName), timeout: .seconds(30))
-    return try ContainerInfo.parseInspect(
-      stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)
   }
 
 }

@@ -8,13 +8,6 @@ public final class RemoteHost: Sendable {
   public let paths: HostPaths
   let progress: ProgressLog
   private let timings = Locked<[StepTiming]>([])
-  /// Images (`repo@sha256:…`) this run already put on the host, so they are not pulled twice.
-  private let pulled = Locked<Set<String>>([])
-  /// Images (`repo@sha256:…`) of the healthy releases kept here, read with the host's state.
-  private let keptImages = Locked<Set<String>>([])
-  /// Containers this run just started here, by name: their ids, for the health check that
-  /// follows (so it need not ask Docker first).
-  private let started = Locked<[String: String]>([:])
 
   public init(name: String, session: SSHSession, paths: HostPaths, progress: ProgressLog) {
     self.name = name
@@ -44,15 +37,6 @@ public final class RemoteHost: Sendable {
 
   /// Time spent per step so far, in order.
   public var steps: [StepTiming] { timings.current }
-
-  func notePulled(_ image: String) { pulled.withLock { _ = $0.insert(image) } }
-  func hasPulled(_ image: String) -> Bool { pulled.current.contains(image) }
-  func keeps(_ image: String) -> Bool { keptImages.current.contains(image) }
-
-  func noteStarted(_ name: String, id: String) { started.withLock { $0[name] = id } }
-  /// The id of the container this run just started under `name`, once: a container re-created
-  /// later (a restore) must be looked up again.
-  func takeStarted(_ name: String) -> String? { started.withLock { $0.removeValue(forKey: name) } }
 
   /// Runs `body` as a named step: progress on stderr when it starts and ends, its time kept.
   public func step<T: Sendable>(
@@ -92,6 +76,13 @@ public final class RemoteHost: Sendable {
   /// Runs a remote command and returns its result whatever the exit status.
   public func probe(_ command: RemoteCommand, timeout: Duration = .seconds(60)) async throws -> ExecResult {
     try await liveSession().exec(command.line, timeout: timeout)
+  }
+
+  /// The container as Docker sees it now (nil: it does not exist).
+  func inspect(_ container: String) async throws -> ContainerInfo? {
+    let result = try await probe(DockerCommand.inspectContainer(container), timeout: .seconds(30))
+    return try ContainerInfo.parseInspect(
+      stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)
   }
 
   static func firstLine(_ error: any Error) -> String {
@@ -136,7 +127,6 @@ extension RemoteHost {
         host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
     }
     let releases = try HostState.parseReleases(parts[0])
-    keptImages.withLock { $0 = Set(releases.records.filter { $0.result == .deployed }.map(\.image)) }
     let rest = parts[1...].joined(separator: Self.separator + "\n")
     guard let marker = rest.range(of: "\n" + Self.separator + " ", options: .backwards) else {
       throw RolloutError.hostState(host: name, problem: "could not read its container state")

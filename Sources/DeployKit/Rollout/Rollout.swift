@@ -49,33 +49,12 @@ public struct RolloutRequest: Sendable {
   }
 }
 
-/// One host's part in a rollout, as the rollout goes.
-struct HostRun: Sendable {
-  var plan: ResolvedPlan
-  var remote: RemoteHost?
-  var snapshot: HostSnapshot?
-  /// The release to install here.
-  var target: ReleaseRecord?
-  /// Dry run of a tag not yet resolved: what would run, without a release record.
-  var plannedSpec: ContainerRunSpec?
-  var result: HostResult?
-  var error: String?
-  /// The release the host runs now, as far as we know.
-  var release: String?
-  /// Moved to the new release in this run (so an automatic rollback must put it back).
-  var moved = false
-  var started = ContinuousClock.now
-  var finished: ContinuousClock.Instant?
-
-  var name: String { plan.host.name }
-  var failed: Bool { result != nil && result != .deployed && result != .unchanged && result != .planned }
-}
-
-/// Rolls one release out to one environment: connect, lock, read what runs, resolve and pull
-/// the image everywhere, then replace containers batch by batch with a health check on each
-/// host; a host that fails goes back to its previous release at once, and when failures
-/// exceed `max_failures` the rollout stops and (with `rollback.auto`) every host it moved goes
-/// back too. Each host's outcome is a value; nothing a host does cancels its siblings.
+/// Rolls one release out to one environment: every host prepared at once (lock, state, pull),
+/// then batch by batch installed and health-checked, with a failed host restored at once, and
+/// when failures exceed `max_failures` the rollout stops and (with `rollback.auto`) every host it
+/// moved goes back too. `RolloutMachine` decides; this carries its actions out on the hosts and
+/// feeds their outcomes back. Each host's outcome is a value; nothing a host does cancels its
+/// siblings.
 public struct Rollout: Sendable {
   public var request: RolloutRequest
   public var progress: ProgressLog
@@ -87,175 +66,325 @@ public struct Rollout: Sendable {
     self.stop = stop
   }
 
+  /// Over SSH with Docker, one session per host (jump hosts shared).
+  public func run() async -> CommandReport {
+    let connections = SSHConnections()
+    var hosts: [DockerHost] = []
+    for plan in request.plan.hosts {
+      do {
+        hosts.append(try DockerHost(plan: plan, connections: connections, progress: progress, stop: stop))
+      } catch {
+        var report = CommandReport(
+          command: request.commandName, environment: request.plan.environment, app: request.plan.app,
+          result: .refused, dryRun: request.dryRun, error: String(describing: error))
+        report.exitCode = ExitStatus.refused.rawValue
+        return report
+      }
+    }
+    let report = await RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop).run()
+    await withDiscardingTaskGroup { group in
+      for host in hosts { group.addTask { await host.close() } }
+    }
+    await connections.closeAll()
+    return report
+  }
+}
+
+/// Carries out a `RolloutMachine`'s actions on any `RolloutHost`s (Docker over SSH, or a fake).
+public struct RolloutEngine: Sendable {
+  public var request: RolloutRequest
+  public var hosts: [any RolloutHost]
+  public var progress: ProgressLog
+  public var stop: StopRequest
+  public var holder: LockHolder
+
+  public init(
+    request: RolloutRequest, hosts: [any RolloutHost], progress: ProgressLog, stop: StopRequest,
+    holder: LockHolder? = nil
+  ) {
+    self.request = request
+    self.hosts = hosts
+    self.progress = progress
+    self.stop = stop
+    self.holder = holder ?? LockHolder.current(user: request.user, command: request.commandLine)
+  }
+
   var plan: EnvironmentPlan { request.plan }
+
+  private enum Done: Sendable {
+    case event(RolloutMachine.Event)
+    case prepared(Int, PrepareResult)
+    case interrupted(String)
+  }
+
+  /// What the engine knows per host as it goes.
+  private struct HostFacts: Sendable {
+    var snapshot: HostSnapshot?
+    var pulled: ImageDigest?
+    var install: InstallPlan?
+    var started = ContinuousClock.now
+    var finished: ContinuousClock.Instant?
+  }
 
   public func run() async -> CommandReport {
     let clock = ContinuousClock()
     let start = clock.now
-    var hosts = plan.hosts.map { HostRun(plan: $0) }
     var report = CommandReport(
       command: request.commandName, environment: plan.environment, app: plan.app, result: .failed,
       dryRun: request.dryRun)
     if case .promote(let from, _, _) = request.kind { report.promotedFrom = from }
-    var lock: EnvironmentLock?
-    var refused = false
+    let secrets: [EnvVar]
     do {
-      try await execute(&hosts, &report, &lock)
+      secrets = try secretValues()
     } catch {
+      report.result = .refused
       report.error = String(describing: error)
-      let status = (error as? any DeployctlError)?.exitStatus ?? .failedRestored
-      report.result = CommandResult(status)
-      refused = status == .refused || status == .locked
+      report.exitCode = ExitStatus.refused.rawValue
+      return report
     }
-    if let lock { await lock.release(progress: progress) }
-    await SSHSession.closeAll(hosts.compactMap(\.remote?.session))
-    report.hosts = hosts.map { host in
-      HostReport(
-        name: host.name, result: host.result ?? .skipped, release: host.release,
-        durationMs: ((host.finished ?? clock.now) - host.started).milliseconds, error: host.error,
-        steps: host.remote?.steps ?? [])
+    let batchSizes = plan.rollout.batch.batches(hostCount: hosts.count)
+    var machine = RolloutMachine(
+      hostCount: hosts.count,
+      settings: .init(
+        batch: plan.rollout.batch, maxFailures: plan.rollout.maxFailures, autoRollback: plan.rollback.auto,
+        parallel: request.parallel ?? batchSizes.max(), dryRun: request.dryRun))
+    var facts = [HostFacts](repeating: HostFacts(), count: hosts.count)
+    var pull: ImageReference?
+    switch request.kind {
+    case .deploy(let image), .promote(_, _, let image):
+      if !request.dryRun || image.digest != nil { pull = request.dryRun ? nil : image }
+    case .rollback: pull = nil
     }
-    if !refused { report.result = Self.verdict(hosts, dryRun: request.dryRun) }
+    let toPull = pull
+    let holder = holder
+    let hosts = hosts
+    let stop = stop
+
+    await withTaskGroup(of: Done.self) { group in
+      var pending: [RolloutMachine.Action] = machine.start()
+      var running = 0
+      var interrupted = false
+      // SIGINT/SIGTERM become an event; the watcher ends with the rollout.
+      group.addTask {
+        while !Task.isCancelled {
+          if let signal = stop.requested { return .interrupted(signal) }
+          try? await Task.sleep(for: .milliseconds(50))
+        }
+        return .interrupted("")
+      }
+      while true {
+        while !pending.isEmpty {
+          let action = pending.removeFirst()
+          switch action {
+          case .prepare(let i, let attempt):
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(100 * min(attempt, 10))) }
+            let host = hosts[i]
+            running += 1
+            group.addTask {
+              .prepared(i, await host.prepare(PrepareRequest(holder: holder, pull: toPull, attempt: attempt)))
+            }
+          case .choose:
+            let event = await choose(&facts, &report, secrets: secrets)
+            pending += machine.handle(event)
+          case .install(let i):
+            facts[i].started = .now
+            guard let plan = facts[i].install else { continue }
+            let host = hosts[i]
+            running += 1
+            group.addTask {
+              do {
+                try await host.install(plan)
+                return .event(.installed(host: i, error: nil))
+              } catch {
+                return .event(.installed(host: i, error: String(describing: error)))
+              }
+            }
+          case .check(let i):
+            guard let plan = facts[i].install else { continue }
+            let host = hosts[i]
+            running += 1
+            group.addTask {
+              do {
+                try await host.check(plan)
+                return .event(.checked(host: i, error: nil))
+              } catch {
+                return .event(.checked(host: i, error: String(describing: error)))
+              }
+            }
+          case .restore(let i, _):
+            guard let plan = facts[i].install else { continue }
+            let host = hosts[i]
+            await progress.host(host.name, "failed", .note(Self.reason(machine.phases[i])))
+            running += 1
+            group.addTask {
+              do {
+                try await host.restore(plan)
+                return .event(.restored(host: i, error: nil))
+              } catch {
+                return .event(.restored(host: i, error: String(describing: error)))
+              }
+            }
+          case .verify:
+            // Smoke and load checks come with `verify:`; without it there is nothing to check.
+            pending += machine.handle(.verified(error: nil))
+          case .commit(let i):
+            if facts[i].finished == nil, Self.isChange(machine.phases[i]) { facts[i].finished = .now }
+            guard let snapshot = facts[i].snapshot else {
+              pending += machine.handle(.committed(host: i, error: nil))
+              continue
+            }
+            let commit = RolloutDecisions.commit(
+              request, phase: machine.phases[i], target: facts[i].install?.release, snapshot: snapshot,
+              holder: holder, keep: plan.rollback.keep)
+            let host = hosts[i]
+            running += 1
+            group.addTask {
+              do {
+                try await host.commit(commit)
+                return .event(.committed(host: i, error: nil))
+              } catch {
+                return .event(.committed(host: i, error: String(describing: error)))
+              }
+            }
+          }
+        }
+        if machine.isFinished || running == 0 { break }
+        guard let done = await group.next() else { break }
+        // A signal is seen before the outcome that follows it, so nothing new starts after it.
+        if !interrupted, let signal = stop.requested {
+          interrupted = true
+          await progress.say("\(signal): finishing the steps under way, then putting moved hosts back")
+          pending += machine.handle(.interrupted(signal))
+        }
+        switch done {
+        case .interrupted:
+          break
+        case .prepared(let i, let result):
+          running -= 1
+          facts[i].snapshot = result.snapshot
+          facts[i].pulled = result.pulled
+          if case .failed = result.outcome { facts[i].finished = .now }
+          pending += machine.handle(.prepared(host: i, result.outcome))
+        case .event(let event):
+          running -= 1
+          if case .checked(let i, nil) = event { facts[i].finished = .now }
+          if case .restored(let i, _) = event { facts[i].finished = .now }
+          pending += machine.handle(event)
+        }
+      }
+      group.cancelAll()
+    }
+
+    if let refusal = machine.refusal {
+      report.error =
+        refusal.result == .locked
+        ? RolloutError.locked(
+          environment: plan.environment, app: plan.app,
+          holders: refusal.reason.split(separator: "\n").map(String.init)
+        ).description
+        : refusal.reason
+    } else if let stopped = machine.stopped {
+      report.error = "rollout stopped: \(stopped)"
+      await progress.say("rollout stopped: \(stopped)")
+    }
+    if let first = facts.compactMap({ $0.snapshot?.current }).first {
+      report.previousRelease = ReleaseRef(id: first.id, image: first.image)
+    }
+    report.hosts = hosts.indices.map { i in
+      let (result, error) = machine.result(of: i)
+      var release = facts[i].snapshot?.releases.current
+      if result == .deployed { release = facts[i].install?.release.id }
+      if result == .restoreFailed { release = nil }
+      let commitError = machine.commitErrors[i].map { "recording or unlocking failed: \($0)" }
+      return HostReport(
+        name: hosts[i].name, result: result, release: release,
+        durationMs: ((facts[i].finished ?? clock.now) - facts[i].started).milliseconds,
+        error: [error, commitError].compactMap { $0 }.joined(separator: "\n").nilIfEmpty,
+        steps: hosts[i].steps)
+    }
+    report.result = machine.verdict
     report.exitCode = report.result.exitStatus.rawValue
     report.durationMs = (clock.now - start).milliseconds
     return report
   }
 
-  /// 0 when every host runs the release; 3 when a host could not be restored; 1 otherwise.
-  static func verdict(_ hosts: [HostRun], dryRun: Bool) -> CommandResult {
-    if hosts.contains(where: { $0.result == .restoreFailed }) { return .needsAttention }
-    let ok: Set<HostResult> = dryRun ? [.planned, .unchanged] : [.deployed, .unchanged]
-    return hosts.allSatisfy { ok.contains($0.result ?? .skipped) } ? .success : .failed
+  private static func isChange(_ phase: RolloutMachine.Phase) -> Bool {
+    switch phase {
+    case .healthy, .restored, .restoreFailed: true
+    default: false
+    }
   }
 
-  private func execute(
-    _ hosts: inout [HostRun], _ report: inout CommandReport, _ lock: inout EnvironmentLock?
-  )
-    async throws
-  {
-    let secrets = try secretValues()
-    let maxFailures = plan.rollout.maxFailures
-    let parallel = max(1, request.parallel ?? plan.rollout.batch.batches(hostCount: hosts.count).max() ?? 1)
-    let fanOut = max(parallel, min(hosts.count, 64))
-
-    // Connect to every host; one session per host for the whole run.
-    let connected = await FanOut.run(hosts.map(\.plan), parallel: fanOut, name: { $0.host.name }) { plan in
-      let session = try await SSHSession.connect(to: plan.host.sshTarget)
-      return RemoteHost(
-        name: plan.host.name, session: session,
-        paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
-    }
-    for (i, outcome) in connected.enumerated() {
-      switch outcome.result {
-      case .success(let remote): hosts[i].remote = remote
-      case .failure(let error): fail(&hosts[i], .unreachable, error)
-      }
-    }
-    try checkFailures(hosts, maxFailures, phase: "connecting")
-
-    // Lock, then read what runs everywhere.
-    let reachable = hosts.compactMap(\.remote)
-    lock = try await EnvironmentLock.acquire(
-      on: reachable, environment: plan.environment, app: plan.app, user: request.user,
-      command: request.commandLine, progress: progress)
-    let snapshots = await Self.each(hosts, where: { $0.remote != nil }, parallel: fanOut) { host in
-      try await host.remote!.snapshot(containerName: host.plan.container.name)
-    }
-    for (i, outcome) in snapshots {
-      switch outcome.result {
-      case .success(let snapshot):
-        hosts[i].snapshot = snapshot
-        hosts[i].release = snapshot.releases.current
-      case .failure(let error): fail(&hosts[i], .failed, error)
-      }
-    }
-    if let first = hosts.first(where: { $0.snapshot?.current != nil })?.snapshot?.current {
-      report.previousRelease = ReleaseRef(id: first.id, image: first.image)
-    }
-    try checkFailures(hosts, maxFailures, phase: "reading host state")
-
-    // What each host is to run.
-    try await chooseTargets(&hosts, &report, secrets: secrets)
-    if request.dryRun {
-      for i in hosts.indices where hosts[i].result == nil { await describePlan(&hosts[i]) }
-      return
-    }
-
-    // Pull everywhere before any container changes.
-    let pulls = await Self.each(hosts, where: { $0.result == nil }, parallel: fanOut) { host in
-      try await host.remote!.pull(host.target!.container.image)
-    }
-    for (i, outcome) in pulls where outcome.error != nil {
-      fail(&hosts[i], .failed, outcome.error!)
-    }
-    try checkFailures(hosts, maxFailures, phase: "pulling the image")
-
-    // Batch by batch.
-    let pending = hosts.indices.filter { hosts[$0].result == nil }
-    var stopped: String?
-    for batch in plan.rollout.batch.batches(of: pending) {
-      if let signal = stop.requested {
-        stopped = "interrupted by \(signal)"
-        break
-      }
-      let members = Set(batch)
-      let outcomes = await Self.each(
-        hosts, where: { host in members.contains(hosts.firstIndex { $0.name == host.name }!) },
-        parallel: parallel
-      ) { host in
-        await self.deploy(host, secrets: secrets)
-      }
-      for (i, outcome) in outcomes {
-        if let run = outcome.value { hosts[i] = run }
-      }
-      let failures = hosts.filter(\.failed).count
-      if failures > maxFailures {
-        stopped = "\(failures) host\(failures == 1 ? "" : "s") failed (max_failures: \(maxFailures))"
-        break
-      }
-    }
-    if stopped == nil, let signal = stop.requested, hosts.contains(where: { $0.result == nil }) {
-      stopped = "interrupted by \(signal)"
-    }
-    guard let stopped else { return }
-    await progress.say("rollout stopped: \(stopped)")
-    if plan.rollback.auto {
-      await progress.say("rolling back every host this rollout moved")
-      let restores = await Self.each(hosts, where: { $0.moved && $0.result == .deployed }, parallel: fanOut) {
-        host in
-        await self.restore(host, because: "the rollout stopped: \(stopped)", undoing: true)
-      }
-      for (i, outcome) in restores {
-        if let run = outcome.value { hosts[i] = run }
-      }
-    }
-    report.error = "rollout stopped: \(stopped)"
+  private static func reason(_ phase: RolloutMachine.Phase) -> String {
+    if case .restoring(_, let reason) = phase { return reason }
+    return ""
   }
 
-  /// Runs `operation` on the hosts that match, at most `parallel` at a time; each outcome comes
-  /// back with the host's index.
-  static func each<Value: Sendable>(
-    _ hosts: [HostRun], where include: (HostRun) -> Bool, parallel: Int,
-    _ operation: @escaping @Sendable (HostRun) async throws -> Value
-  ) async -> [(Int, HostOutcome<Value>)] {
-    let chosen = hosts.indices.filter { include(hosts[$0]) }
-    let outcomes = await FanOut.run(chosen.map { hosts[$0] }, parallel: parallel, name: \.name, operation)
-    return Array(zip(chosen, outcomes))
+  /// Every host is prepared: decide each one's target (or refuse).
+  private func choose(
+    _ facts: inout [HostFacts], _ report: inout CommandReport, secrets: [EnvVar]
+  ) async -> RolloutMachine.Event {
+    var snapshots: [Int: HostSnapshot] = [:]
+    for i in facts.indices {
+      if let snapshot = facts[i].snapshot { snapshots[i] = snapshot }
+    }
+    var resolved: ImageDigest?
+    if case .deploy(let image) = request.kind, image.digest == nil {
+      // The tag as the first host's registry answer had it: every host gets that digest.
+      resolved = snapshots.keys.sorted().compactMap { facts[$0].pulled }.first
+      if let resolved {
+        await progress.say(
+          "\(image) is \(image.resolved(to: resolved).pinned ?? "?"): every host gets this digest")
+      }
+    }
+    let envFileContent = secrets.isEmpty ? nil : try? EnvFile.render(secrets)
+    do {
+      let targets = try RolloutDecisions.targets(
+        request, snapshots: snapshots, plans: plan.hosts, resolved: resolved,
+        envFile: { plan, id in
+          if case .rollback = request.kind { return nil }
+          return secrets.isEmpty
+            ? nil : try HostPaths(app: plan.app, environment: plan.environment).envFile(id)
+        })
+      if secrets.count > 0 && envFileContent == nil {
+        _ = try EnvFile.render(secrets)  // rethrows the reason
+      }
+      report.release = targets.release
+      for (i, release) in targets.releases {
+        facts[i].install = InstallPlan(
+          release: release, previous: snapshots[i]?.current, replacing: snapshots[i]?.container,
+          envFile: release.container.envFile == nil ? nil : envFileContent)
+      }
+      if request.dryRun {
+        for i in snapshots.keys.sorted() {
+          await describe(
+            i, snapshot: snapshots[i]!, spec: targets.planned[i] ?? targets.releases[i]?.container)
+        }
+      }
+      return .chosen(refusal: nil, settled: [:])
+    } catch {
+      return .chosen(refusal: String(describing: error), settled: [:])
+    }
   }
 
-  private func fail(_ host: inout HostRun, _ result: HostResult, _ error: any Error) {
-    host.result = result
-    host.error = String(describing: error)
-    host.finished = .now
-  }
-
-  /// Before anything changed: too many hosts already failed means stop here, untouched.
-  private func checkFailures(_ hosts: [HostRun], _ maxFailures: Int, phase: String) throws {
-    let failed = hosts.filter(\.failed)
-    guard failed.count > maxFailures else { return }
-    throw RolloutError.hostState(
-      host: failed.map(\.name).joined(separator: ", "),
-      problem: "failed while \(phase) (max_failures: \(maxFailures)); nothing was changed")
+  /// Dry run: what runs now and what would change.
+  private func describe(_ i: Int, snapshot: HostSnapshot, spec: ContainerRunSpec?) async {
+    guard let spec else { return }
+    let name = hosts[i].name
+    let now =
+      snapshot.current.map { "release \($0.id) \($0.image)" }
+      ?? snapshot.container.map { "container \($0.name) (\($0.image), not deployed by deployctl)" }
+      ?? "nothing of ours"
+    let same = snapshot.current?.digest != nil && snapshot.current?.digest == spec.image.digest
+    await progress.host(name, "now", .note(now))
+    if let container = snapshot.container, !container.isRelease(of: spec) {
+      await progress.host(
+        name, "would keep",
+        .note("\(container.name), stopped, as \(DockerScripts.parkedName(container.name))"))
+    }
+    await progress.host(
+      name, same ? "would re-run (same digest)" : "would run",
+      .note(ShellQuote.join(DockerCommand.runArguments(spec))))
   }
 
   private func secretValues() throws -> [EnvVar] {
@@ -273,4 +402,17 @@ public struct Rollout: Sendable {
     }
     return names.map { EnvVar($0, request.secrets[$0]!) }
   }
+}
+
+extension LockHolder {
+  /// This process as a lock holder.
+  public static func current(user: String, command: String) -> LockHolder {
+    LockHolder(
+      user: user, host: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier,
+      command: command)
+  }
+}
+
+extension String {
+  var nilIfEmpty: String? { isEmpty ? nil : self }
 }

@@ -72,7 +72,17 @@ extension SSHSession {
     _ command: String, stdin: [UInt8]? = nil, timeout: Duration? = nil,
     onLine: (@Sendable (OutputLine) -> Void)? = nil
   ) async throws -> ExecResult {
+    try await exec(command, input: ExecInput(stdin ?? [], finished: true), timeout: timeout, onLine: onLine)
+  }
+
+  /// Like `exec(_:stdin:…)`, with input that is sent as it is given (`ExecInput.send`) and ends
+  /// when `ExecInput.finish` is called: a conversation with a command that reads its stdin.
+  public func exec(
+    _ command: String, input: ExecInput, timeout: Duration? = nil,
+    onLine: (@Sendable (OutputLine) -> Void)? = nil
+  ) async throws -> ExecResult {
     try ensureUsable()
+    input.attach(token)
     let deadline = timeout.map { ContinuousClock.now + $0 }
     var channel: ChannelHandle?
     do {
@@ -80,7 +90,7 @@ extension SSHSession {
       channel = try await openChannel(until: deadline, request: "a session channel") {
         dc_libssh2_channel_open_session(raw)
       }
-      let result = try await run(command, on: channel!, stdin: stdin ?? [], until: deadline, onLine: onLine)
+      let result = try await run(command, on: channel!, input: input, until: deadline, onLine: onLine)
       await release(channel!)
       return result
     } catch {
@@ -93,7 +103,7 @@ extension SSHSession {
   }
 
   private func run(
-    _ command: String, on channel: ChannelHandle, stdin: [UInt8], until deadline: ContinuousClock.Instant?,
+    _ command: String, on channel: ChannelHandle, input: ExecInput, until deadline: ContinuousClock.Instant?,
     onLine: (@Sendable (OutputLine) -> Void)?
   ) async throws -> ExecResult {
     let ch = channel.raw
@@ -109,6 +119,7 @@ extension SSHSession {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
     defer { buffer.deallocate() }
     let base = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
+    var stdin: [UInt8] = []
     var written = 0
     var eofSent = false
     var stdoutDone = false
@@ -119,6 +130,10 @@ extension SSHSession {
     while !(stdoutDone && stderrDone && sendOwner != operation) {
       let generation = loop.generation(token)
       var progressed = false
+      if written == stdin.count, !eofSent, let more = input.take() {
+        stdin = more
+        written = 0
+      }
       if written < stdin.count {
         let attempted = try attempt(operation) {
           stdin.withUnsafeBytes { bytes in
@@ -134,11 +149,12 @@ extension SSHSession {
           } else if n == Int(LIBSSH2_ERROR_CHANNEL_CLOSED) || n == Int(LIBSSH2_ERROR_CHANNEL_EOF_SENT) {
             written = stdin.count  // the command ended without reading all of it
             eofSent = true
+            input.discard()
           } else {
             try check(n, "sending input while \(what)")
           }
         }
-      } else if !eofSent {
+      } else if !eofSent && input.isFinished {
         if case .done(let rc) = try attempt(operation, { libssh2_channel_send_eof(ch) }) {
           if rc < 0 && Self.isConnectionFailure(rc) { try check(rc, what) }
           eofSent = true
@@ -196,7 +212,7 @@ extension SSHSession {
     return ExecResult(exitStatus: status, exitSignal: signal, stdout: out.finish(), stderr: err.finish())
   }
 
-  private static func signalNumber(_ name: String) -> Int32 {
+  static func signalNumber(_ name: String) -> Int32 {
     let numbers: [String: Int32] = [
       "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9, "USR1": 10, "SEGV": 11,
       "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
@@ -236,4 +252,53 @@ extension SSHSession {
   {
     try await upload([UInt8](data), to: path, mode: mode, timeout: timeout)
   }
+}
+
+/// Input for a command that is sent as it comes: `send` queues bytes and wakes the channel's
+/// loop; `finish` sends end-of-file once everything queued is out.
+public final class ExecInput: Sendable {
+  private struct State {
+    var queued: [UInt8] = []
+    var finished = false
+    var token: UInt64 = 0
+  }
+  private let state: Locked<State>
+
+  public init(_ bytes: [UInt8] = [], finished: Bool = false) {
+    state = Locked(State(queued: bytes, finished: finished))
+  }
+
+  func attach(_ token: UInt64) { state.withLock { $0.token = token } }
+
+  public func send(_ bytes: [UInt8]) {
+    let token = state.withLock { state -> UInt64 in
+      if !state.finished { state.queued += bytes }
+      return state.token
+    }
+    if token != 0 { EventLoop.shared.poke(token) }
+  }
+
+  public func send(_ text: String) { send(Array(text.utf8)) }
+
+  public func finish() {
+    let token = state.withLock { state -> UInt64 in
+      state.finished = true
+      return state.token
+    }
+    if token != 0 { EventLoop.shared.poke(token) }
+  }
+
+  /// Everything queued so far, if anything.
+  func take() -> [UInt8]? {
+    state.withLock { state in
+      guard !state.queued.isEmpty else { return nil }
+      defer { state.queued = [] }
+      return state.queued
+    }
+  }
+
+  func discard() { state.withLock { $0.queued = [] } }
+
+  /// Finished and nothing left to send.
+  var isFinished: Bool { state.withLock { $0.finished && $0.queued.isEmpty } }
 }

@@ -1,0 +1,34 @@
+/// Shell text for container changes that take more than one docker command. Every value is
+/// quoted; nothing here removes a volume.
+public enum DockerScripts {
+  /// `docker stop` then `docker rm`, if the container exists. Never `rm -v`. Two docker commands
+  /// when it exists (the usual case): whether it exists is only asked when the stop fails, and
+  /// then the stop is repeated so that its own error is the one reported.
+  public static func stopAndRemove(_ name: String, timeout: Int?) -> String {
+    let stop = DockerCommand.stop(name, timeoutSeconds: timeout).line
+    let remove = DockerCommand.remove(name).line + " >/dev/null"
+    let exists = DockerCommand.inspectContainer(name).line + " >/dev/null 2>&1"
+    return
+      "if \(stop) >/dev/null 2>&1; then \(remove); elif \(exists); then \(stop) >/dev/null && \(remove); fi"
+  }
+
+  /// Where a container deployctl did not start is kept when deployctl first replaces it.
+  public static func parkedName(_ name: String) -> String { name + "-before-deployctl" }
+
+  /// Stops `name` and renames it out of the way (`parkedName`); refuses if that name is taken.
+  public static func park(_ name: String, timeout: Int?) -> String {
+    let parked = parkedName(name)
+    let taken = DockerCommand.inspectContainer(parked).line + " >/dev/null 2>&1"
+    return
+      "if \(taken); then echo \(ShellQuote.quote("a container named \(parked) exists already: remove or rename it"))"
+      + " >&2; exit 1; fi\n\(DockerCommand.stop(name, timeoutSeconds: timeout).line) >/dev/null"
+      + " && \(DockerCommand.rename(name, to: parked).line)"
+  }
+
+  /// Brings back a container `park` kept, if there is one.
+  public static func unpark(_ name: String) -> String {
+    let parked = parkedName(name)
+    return "if \(DockerCommand.inspectContainer(parked).line) >/dev/null 2>&1; then "
+      + "\(DockerCommand.rename(parked, to: name).line) && \(DockerCommand.start(name).line) >/dev/null; fi"
+  }
+}
