@@ -337,8 +337,8 @@ public struct RolloutEngine: Sendable {
           "\(image) is \(image.resolved(to: resolved).pinned ?? "?"): every host gets this digest")
       }
     }
-    let envFileContent = secrets.isEmpty ? nil : try? EnvFile.render(secrets)
     do {
+      let envFileContent = secrets.isEmpty ? nil : try EnvFile.render(secrets)
       let targets = try RolloutDecisions.targets(
         request, snapshots: snapshots, plans: plan.hosts, resolved: resolved,
         envFile: { plan, id in
@@ -346,9 +346,6 @@ public struct RolloutEngine: Sendable {
           return secrets.isEmpty
             ? nil : try HostPaths(app: plan.app, environment: plan.environment).envFile(id)
         })
-      if secrets.count > 0 && envFileContent == nil {
-        _ = try EnvFile.render(secrets)  // rethrows the reason
-      }
       report.release = targets.release
       for (i, release) in targets.releases {
         facts[i].install = InstallPlan(

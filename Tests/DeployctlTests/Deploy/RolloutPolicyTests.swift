@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// `rollout.batch`, `max_failures` and `rollback.auto` end to end, with one host that fails its
+/// health check: the real binary against the testbed's two prod hosts. prod-2 accepts only v1
+/// (its check wants `/version` to contain "v1", set through a host var); prod-1 accepts any
+/// release.
+@Suite("Rollout policies end to end", .enabled(if: Testbed.isAvailable))
+struct RolloutPolicyTests {
+  /// The scenario's plan and inventories with a per-host health check and the given policies.
+  func configure(_ s: Scenario, batch: String, maxFailures: Int, auto: Bool) throws {
+    let plan = """
+      app: \(s.app)
+      image: \(s.testbed.image)
+      container:
+        ports: ["\(s.port):8080"]
+        stop_timeout: 5s
+      health:
+        http: {port: \(s.port), path: /version, expect: 200, contains: "${WANT}"}
+        via: ssh
+        interval: 300ms
+        timeout: 1s
+        retries: 4
+        start_period: 1s
+      rollout:
+        batch: \(batch)
+        max_failures: \(maxFailures)
+      rollback:
+        auto: \(auto)
+
+      """
+    try plan.write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
+    let folder = URL(fileURLWithPath: s.inventories)
+    for file in try FileManager.default.contentsOfDirectory(atPath: s.inventories)
+    where file.hasSuffix(".yml") {
+      let url = folder.appendingPathComponent(file)
+      var text = try String(contentsOf: url, encoding: .utf8)
+      text = text.replacingOccurrences(of: "vars: {REGION: local}", with: "vars: {REGION: local, WANT: v}")
+      if file == "prod.yml" {
+        // prod-2 is the second host of prod: it wants v1.
+        let parts = text.components(separatedBy: "prod-2:")
+        #expect(parts.count == 2)
+        text = parts[0] + "prod-2:" + parts[1].replacingOccurrences(of: "WANT: v}", with: "WANT: v1}")
+      }
+      try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+  }
+
+  @Test("batch 50% with max_failures 1: prod-2 fails and goes back, prod-1 keeps the release (exit 1)")
+  func halfBatchesToleratingOneFailure() async throws {
+    try await Scenario.with { s in
+      try configure(s, batch: "\"50%\"", maxFailures: 1, auto: true)
+      let hosts = s.hosts("prod")
+      #expect(hosts.map(\.name) == ["prod-1", "prod-2"])
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+
+      let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      #expect(run.status == 1, "\(run.stderr)")
+      #expect(run.host("prod-1")["result"] as? String == "deployed")
+      #expect(run.host("prod-2")["result"] as? String == "rolled_back")
+      #expect(try await s.version(on: hosts[0]) == "v2")
+      #expect(try await s.version(on: hosts[1]) == "v1")
+      // Each host's own records say what it runs.
+      let release = try #require((run.json["release"] as? [String: Any])?["id"] as? String)
+      let current1 = try await s.testbed.sshChecked(
+        hosts[0], "cat /var/lib/deployctl/\(s.app)/releases/prod/current")
+      #expect(current1.trimmingCharacters(in: .whitespacesAndNewlines) == release)
+      let current2 = try await s.testbed.sshChecked(
+        hosts[1], "cat /var/lib/deployctl/\(s.app)/releases/prod/current")
+      #expect(current2.trimmingCharacters(in: .whitespacesAndNewlines) != release)
+    }
+  }
+
+  @Test("max_failures 0: prod-2 fails, so prod-1, already healthy on v2, goes back too (exit 1)")
+  func noFailureTolerated() async throws {
+    try await Scenario.with { s in
+      try configure(s, batch: "\"50%\"", maxFailures: 0, auto: true)
+      let hosts = s.hosts("prod")
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+      let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      #expect(run.status == 1, "\(run.stderr)")
+      #expect(run.host("prod-1")["result"] as? String == "rolled_back")
+      #expect(run.host("prod-2")["result"] as? String == "rolled_back")
+      for host in hosts { #expect(try await s.version(on: host) == "v1") }
+    }
+  }
+
+  @Test("rollback.auto false: prod-2 goes back, prod-1 stays on v2 and the run says so (exit 1)")
+  func noAutomaticRollback() async throws {
+    try await Scenario.with { s in
+      try configure(s, batch: "\"50%\"", maxFailures: 0, auto: false)
+      let hosts = s.hosts("prod")
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+      let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      #expect(run.status == 1, "\(run.stderr)")
+      #expect(run.host("prod-1")["result"] as? String == "deployed")
+      #expect(run.host("prod-2")["result"] as? String == "rolled_back")
+      #expect(try await s.version(on: hosts[0]) == "v2")
+      #expect(try await s.version(on: hosts[1]) == "v1")
+      #expect(run.stderr.contains("max_failures: 0"))
+    }
+  }
+}
