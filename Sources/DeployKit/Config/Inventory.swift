@@ -6,6 +6,10 @@ public struct Inventory: Sendable {
   /// How long a release must have been live and healthy in the source environment before
   /// `promote` takes it here (`promote_min_age: 30m`); `--min-age` can only ask for longer.
   public var promoteMinAge: Duration?
+  /// How long the environment's lock holds without renewal (`lock: {ttl: 60s}`): a run that dies
+  /// or is cut off loses the lock this long after its last renewal.
+  public var lockTTL: Duration = Inventory.defaultLockTTL
+  public static let defaultLockTTL: Duration = .seconds(60)
   /// In file order.
   public var hosts: [Host]
   /// The file as messages show it (`inventories/prod.yml`).
@@ -110,7 +114,7 @@ extension Inventory {
     let path = ConfigPath.root
     guard
       let top = reader.mapping(
-        root, path, known: ["environment", "promote_from", "promote_min_age", "ssh", "hosts"],
+        root, path, known: ["environment", "promote_from", "promote_min_age", "lock", "ssh", "hosts"],
         required: ["environment", "hosts"])
     else {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }
@@ -130,6 +134,14 @@ extension Inventory {
       reader.name($0, path.key("promote_from"), .environmentName)
     }
     let promoteMinAge = top["promote_min_age"].flatMap { reader.duration($0, path.key("promote_min_age")) }
+    var lockTTL = defaultLockTTL
+    if let node = top["lock"], let lock = reader.mapping(node, path.key("lock"), known: ["ttl"]) {
+      if let ttl = lock["ttl"].flatMap({
+        reader.duration($0, path.key("lock").key("ttl"), minimum: .seconds(3))
+      }) {
+        lockTTL = ttl
+      }
+    }
     var defaults = SSHSettings()
     if let node = top["ssh"], let ssh = reader.mapping(node, path.key("ssh"), known: sshKeys) {
       defaults = readSSH(ssh, reader: reader, home: home)
@@ -150,10 +162,12 @@ extension Inventory {
       }
     }
     guard let environment, !hosts.isEmpty, !reader.hasErrors else { return nil }
-    return Inventory(
+    var inventory = Inventory(
       environment: environment, promoteFrom: promoteFrom, promoteMinAge: promoteMinAge, hosts: hosts,
       file: file,
       sourceMap: reader.sourceMap)
+    inventory.lockTTL = lockTTL
+    return inventory
   }
 
   private static func decodeHost(_ pair: YAMLPair, defaults: SSHSettings, home: String, reader: NodeReader)

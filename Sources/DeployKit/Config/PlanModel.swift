@@ -152,6 +152,8 @@ public struct EnvironmentPlan: Sendable {
   public var rollback: RollbackPolicy
   /// In inventory order.
   public var hosts: [ResolvedPlan]
+  /// The lease of the environment's lock (inventory `lock.ttl`).
+  public var lockTTL: Duration = Inventory.defaultLockTTL
 
   public func host(named name: String) -> ResolvedPlan? {
     hosts.first { $0.host.name == name }

@@ -54,7 +54,7 @@ public struct Playbook: Sendable {
     }
     return EnvironmentPlan(
       app: app, environment: inventory.environment, image: first.image, rollout: first.rollout,
-      rollback: first.rollback, hosts: hosts)
+      rollback: first.rollback, hosts: hosts, lockTTL: inventory.lockTTL)
   }
 
   /// Reads a playbook file's tree; `expectedApp` is the file's name without `.yml`.

@@ -6,6 +6,7 @@
 ///       releases/<env>/current          the id of the release running now
 ///       secrets/<env>/<release>.env     the release's secrets (mode 0600, folder 0700)
 ///       locks/<env>.lock/holder.json    the environment's lock (HostLock)
+///       locks/<env>.lock/lease          its lease: expiry and TTL, by the host's clock
 ///
 /// A host's own state is enough to tell what runs there and to roll it back. App and environment
 /// names are checked (`[A-Za-z0-9][A-Za-z0-9_.-]*`) so no path leaves the app's folder.
@@ -36,6 +37,8 @@ public struct HostPaths: Sendable, Equatable {
   public var locksDirectory: String { appDirectory + "/locks" }
   public var lockDirectory: String { locksDirectory + "/" + environment + ".lock" }
   public var lockHolderFile: String { lockDirectory + "/holder.json" }
+  /// `<expiry> <ttl>` in seconds by the host's clock (HostLock).
+  public var lockLeaseFile: String { lockDirectory + "/lease" }
 
   public func releaseRecord(_ release: String) throws(DockerError) -> String {
     try NameRules.checkName(release, kind: "release id")

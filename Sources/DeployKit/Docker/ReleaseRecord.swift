@@ -138,6 +138,8 @@ public struct HostReleases: Sendable, Equatable {
 public enum AuditCommand: String, Sendable, Codable {
   case deploy, promote, rollback, exec
   case lockRelease = "lock-release"
+  /// A run took over a lock whose holder had stopped renewing it.
+  case lockTakeover = "lock-takeover"
 }
 
 public enum AuditResult: String, Sendable, Codable {
@@ -169,6 +171,10 @@ public struct AuditEntry: Sendable, Equatable, Codable {
   public var from: String?
   /// The release the host ran before this command.
   public var previous: String?
+  /// `lock-takeover`: who held the lock before (user@machine, pid, command).
+  public var holder: String?
+  /// `lock-takeover`: how long before the takeover the previous holder last renewed, in seconds.
+  public var stale: Int?
 
   public init(
     time: Date, user: String, origin: String, command: AuditCommand, environment: String, release: String?,

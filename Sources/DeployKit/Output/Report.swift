@@ -129,6 +129,8 @@ public struct CommandReport: Codable, Sendable, Equatable {
   public var hosts: [HostReport]
   public var error: String?
   public var durationMs: Int
+  /// How long the run waited for another run's lock (`--lock-wait`).
+  public var waitedMs: Int = 0
 
   public init(
     command: String, environment: String?, app: String?, result: CommandResult,
@@ -156,6 +158,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
     case promotedFrom = "promoted_from"
     case dryRun = "dry_run"
     case durationMs = "duration_ms"
+    case waitedMs = "waited_ms"
   }
 
   // Optional fields are written as `null` rather than left out, so CI scripts can rely on
@@ -175,6 +178,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
     try c.encode(hosts, forKey: .hosts)
     try c.encode(error, forKey: .error)
     try c.encode(durationMs, forKey: .durationMs)
+    try c.encode(waitedMs, forKey: .waitedMs)
   }
 }
 

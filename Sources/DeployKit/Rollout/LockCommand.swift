@@ -15,7 +15,16 @@ public struct LockCommand: Sendable {
     /// `free`, `held`, `broken` (released by --force) or `unknown` (unreachable).
     public var state: String
     public var holder: String?
+    /// Seconds until the lease expires (negative: expired that long ago), by the host's clock.
+    public var expiresIn: Int?
+    /// Whether the holder is still renewing its lease (false: the next run takes the lock over).
+    public var renewing: Bool?
     public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+      case name, state, holder, renewing, error
+      case expiresIn = "expires_in_s"
+    }
   }
 
   public struct Report: Codable, Sendable {
@@ -67,9 +76,10 @@ public struct LockCommand: Sendable {
         }
         switch try HostLock.parseStatus(result.stdout) {
         case .free: return HostLockState(name: plan.host.name, state: "free")
-        case .held(let holder):
+        case .held(let holder, let expiresIn):
           return HostLockState(
-            name: plan.host.name, state: "held", holder: holder?.summary ?? "unknown holder")
+            name: plan.host.name, state: "held", holder: holder?.summary ?? "unknown holder",
+            expiresIn: expiresIn, renewing: expiresIn.map { $0 > 0 })
         }
       }
     }

@@ -25,6 +25,8 @@ public struct RolloutRequest: Sendable {
   public var commandLine: String
   /// This run's id, in every audit line it writes (`history` groups hosts by it).
   public var runID: String
+  /// How long to wait for another run's lock (`--lock-wait`); nil: give up at once (exit 4).
+  public var lockWait: Duration?
 
   public init(
     kind: Kind, plan: EnvironmentPlan, parallel: Int? = nil, dryRun: Bool = false,
@@ -81,7 +83,34 @@ public struct Rollout: Sendable {
         return report
       }
     }
-    let report = await RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop).run()
+    let engine = RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
+    var report = await engine.run()
+    if let wait = request.lockWait, report.result == .locked {
+      // Another run holds the lock: ours is released again, and the whole run starts over when the
+      // lock is free or its holder's lease expired (a SIGINT ends the wait at once).
+      let clock = ContinuousClock()
+      let start = clock.now
+      let deadline = start + wait
+      var said = ""
+      while report.result == .locked, clock.now < deadline, stop.requested == nil {
+        if let holder = report.error, holder != said {
+          await progress.say(
+            "waiting up to \(ProgressLog.format(deadline - clock.now)) for the lock: \(holder)")
+          said = holder
+        }
+        while clock.now < min(deadline, clock.now + .seconds(2)), stop.requested == nil {
+          try? await Task.sleep(for: .milliseconds(100))
+          if clock.now >= deadline { break }
+        }
+        if stop.requested != nil || clock.now >= deadline { break }
+        report = await engine.run()
+      }
+      report.waitedMs = (clock.now - start).milliseconds
+      if report.result == .locked {
+        report.error =
+          (report.error ?? "") + "\n(waited \(ProgressLog.format(clock.now - start)) with --lock-wait)"
+      }
+    }
     await withDiscardingTaskGroup { group in
       for host in hosts { group.addTask { await host.close() } }
     }
@@ -115,6 +144,7 @@ public struct RolloutEngine: Sendable {
     case event(RolloutMachine.Event)
     case prepared(Int, PrepareResult)
     case interrupted(String)
+    case renewing
   }
 
   /// What the engine knows per host as it goes.
@@ -159,6 +189,10 @@ public struct RolloutEngine: Sendable {
     let holder = holder
     let hosts = hosts
     let stop = stop
+    let ttl = plan.lockTTL
+    /// Hosts where this run holds the lock: their lease is renewed every third of the TTL, on a
+    /// channel of its own, so no step waits for it.
+    let holding = Locked<Set<Int>>([])
 
     await withTaskGroup(of: Done.self) { group in
       var pending: [RolloutMachine.Action] = machine.start()
@@ -172,6 +206,20 @@ public struct RolloutEngine: Sendable {
         }
         return .interrupted("")
       }
+      group.addTask {
+        while !Task.isCancelled {
+          do { try await Task.sleep(for: ttl / 3) } catch { break }
+          let held = holding.current.sorted()
+          await withTaskGroup(of: (Int, Bool).self) { renewals in
+            for i in held { renewals.addTask { (i, await hosts[i].renew(holder, ttl: ttl)) } }
+            for await (i, kept) in renewals where !kept {
+              await progress.host(
+                hosts[i].name, "lock", .note("the lock is no longer ours: another run took it over"))
+            }
+          }
+        }
+        return .renewing
+      }
       while true {
         while !pending.isEmpty {
           let action = pending.removeFirst()
@@ -181,7 +229,9 @@ public struct RolloutEngine: Sendable {
             let host = hosts[i]
             running += 1
             group.addTask {
-              .prepared(i, await host.prepare(PrepareRequest(holder: holder, pull: toPull, attempt: attempt)))
+              .prepared(
+                i,
+                await host.prepare(PrepareRequest(holder: holder, pull: toPull, attempt: attempt, ttl: ttl)))
             }
           case .choose:
             let event = await choose(&facts, &report, secrets: secrets)
@@ -257,18 +307,20 @@ public struct RolloutEngine: Sendable {
           pending += machine.handle(.interrupted(signal))
         }
         switch done {
-        case .interrupted:
+        case .interrupted, .renewing:
           break
         case .prepared(let i, let result):
           running -= 1
           facts[i].snapshot = result.snapshot
           facts[i].pulled = result.pulled
           if case .failed = result.outcome { facts[i].finished = .now }
+          if result.outcome == .ready { holding.withLock { _ = $0.insert(i) } }
           pending += machine.handle(.prepared(host: i, result.outcome))
         case .event(let event):
           running -= 1
           if case .checked(let i, nil) = event { facts[i].finished = .now }
           if case .restored(let i, _) = event { facts[i].finished = .now }
+          if case .committed(let i, _) = event { holding.withLock { _ = $0.remove(i) } }
           pending += machine.handle(event)
         }
       }

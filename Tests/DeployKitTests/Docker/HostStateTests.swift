@@ -6,6 +6,9 @@ import Testing
 
 /// Runs the host-state snippets with the real /bin/sh against a temp folder whose name is full
 /// of shell metacharacters, as a remote sshd would run them under /var/lib/deployctl.
+infix operator |> : AdditionPrecedence
+private func |> <T>(value: T, test: (T) -> Bool) -> Bool { test(value) }
+
 @Suite struct HostStateTests {
   struct Host {
     let dir: TemporaryDirectory
@@ -154,12 +157,31 @@ import Testing
       user: "alice", host: "laptop", pid: 4242, command: "deploy prod --image 'v2'",
       startedAt: Date(timeIntervalSince1970: 1_795_281_332))
     let bob = LockHolder(user: "bob", host: "ci", pid: 7, command: "rollback prod")
+    let ttl: Duration = .seconds(60)
+    /// A fresh lease: 60 s by the host's clock (59 when the second turned meanwhile).
+    func heldFresh(_ attempt: HostLock.Attempt, by holder: LockHolder) -> Bool {
+      if case .held(holder, let expiresIn?) = attempt { return (58...60).contains(expiresIn) }
+      return false
+    }
 
     #expect(try await HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .free)
-    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .acquired)
-    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths))) == .held(alice))
-    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .held(alice))
-    #expect(try await HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .held(alice))
+    #expect(
+      try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths, ttl: ttl))) == .acquired)
+    #expect(
+      try await HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths, ttl: ttl))) |> {
+        heldFresh($0, by: alice)
+      })
+    #expect(
+      try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths, ttl: ttl))) |> {
+        heldFresh($0, by: alice)
+      })
+    if case .held(alice, let expiresIn?) = try await HostLock.parseStatus(
+      host.run(HostLock.status(host.paths)))
+    {
+      #expect((58...60).contains(expiresIn))
+    } else {
+      Issue.record("the lock should be held by alice")
+    }
     #expect(
       try await HostLock.parseRelease(host.run(HostLock.release(bob, host.paths))) == .heldByOther(alice))
     #expect(try await HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .released)
@@ -167,7 +189,8 @@ import Testing
     #expect(try await HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .notLocked)
 
     // A lock left by a crash is broken only on purpose, and says whose it was.
-    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths))) == .acquired)
+    #expect(
+      try await HostLock.parseAttempt(host.run(HostLock.acquire(bob, host.paths, ttl: ttl))) == .acquired)
     #expect(try await HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .broken(bob))
     #expect(try await HostLock.parseStatus(host.run(HostLock.status(host.paths))) == .free)
     #expect(try await HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .notLocked)
@@ -175,10 +198,53 @@ import Testing
     // A lock folder without holder (crash between mkdir and write) is held by someone unknown.
     try FileManager.default.createDirectory(
       atPath: host.paths.lockDirectory, withIntermediateDirectories: true)
-    #expect(try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths))) == .held(nil))
+    #expect(
+      try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths, ttl: ttl))) |> { attempt in
+        if case .held(nil, _) = attempt { return true }
+        return false
+      })
     #expect(try await HostLock.parseRelease(host.run(HostLock.forceRelease(host.paths))) == .broken(nil))
     #expect(alice.summary.contains("alice@laptop (pid 4242)"))
     #expect(host.noInjection())
+  }
+
+  @Test("a lease: renewed by its holder; once expired, taken over by the next run, which learns whose it was")
+  func lockLease() async throws {
+    let host = try Host(environment: "prod")
+    defer { host.dir.remove() }
+    let alice = LockHolder(user: "alice", host: "laptop", pid: 4242, command: "deploy prod --image v2")
+    let bob = LockHolder(user: "bob", host: "ci", pid: 7, command: "deploy prod --image v3")
+    #expect(
+      try await HostLock.parseAttempt(host.run(HostLock.acquire(alice, host.paths, ttl: .seconds(30))))
+        == .acquired)
+    // Renewing moves the expiry; only the holder can.
+    #expect(HostLock.parseRenewal(try await host.run(HostLock.renew(alice, host.paths, ttl: .seconds(90)))))
+    #expect(!HostLock.parseRenewal(try await host.run(HostLock.renew(bob, host.paths, ttl: .seconds(90)))))
+    if case .held(alice, let expiresIn?) = try await HostLock.parseStatus(
+      host.run(HostLock.status(host.paths)))
+    {
+      #expect((88...90).contains(expiresIn))
+    } else {
+      Issue.record("the lock should be held by alice")
+    }
+    // Alice stops renewing: her lease expired 40 s ago (its 90 s TTL began 130 s ago).
+    let now = Int(Date().timeIntervalSince1970)
+    try "\(now - 40) 90\n".write(toFile: host.paths.lockLeaseFile, atomically: true, encoding: .utf8)
+    let attempt = try await HostLock.parseAttempt(
+      host.run(HostLock.acquire(bob, host.paths, ttl: .seconds(30))))
+    guard case .takenOver(let previous, let renewedAgo) = attempt else {
+      Issue.record("bob should have taken the lock over, got \(attempt)")
+      return
+    }
+    #expect(previous == alice)
+    #expect((129...132).contains(renewedAgo))
+    // Now bob's, with a fresh lease; alice can neither renew nor release it.
+    #expect(!HostLock.parseRenewal(try await host.run(HostLock.renew(alice, host.paths, ttl: .seconds(30)))))
+    #expect(
+      try await HostLock.parseRelease(host.run(HostLock.release(alice, host.paths))) == .heldByOther(bob))
+    #expect(try await HostLock.parseRelease(host.run(HostLock.release(bob, host.paths))) == .released)
+    #expect(!host.exists(host.paths.lockDirectory))
+    #expect(!host.exists(host.paths.lockDirectory + ".stale"))
   }
 
   @Test func lockFailureIsAnErrorNotHeld() async throws {
@@ -189,7 +255,8 @@ import Testing
       atPath: host.paths.appDirectory, withIntermediateDirectories: true)
     try "x".write(toFile: host.paths.locksDirectory, atomically: true, encoding: .utf8)
     let holder = LockHolder(user: "alice", host: "laptop", pid: 1, command: "deploy")
-    let result = try await LocalProcess.sh(HostLock.acquire(holder, host.paths).line, in: host.dir.url)
+    let result = try await LocalProcess.sh(
+      HostLock.acquire(holder, host.paths, ttl: .seconds(60)).line, in: host.dir.url)
     #expect(result.status != 0)
     #expect(!result.stdout.contains("acquired") && !result.stdout.contains("held"))
     #expect(result.stderr.contains("File exists") || result.stderr.contains("Not a directory"))
@@ -210,7 +277,7 @@ import Testing
       for holder in holders {
         let script =
           "i=0; while [ ! -e \(ShellQuote.quote(go)) ] && [ $i -lt 200000 ]; do i=$((i + 1)); done\n"
-          + HostLock.acquire(holder, host.paths).line
+          + HostLock.acquire(holder, host.paths, ttl: .seconds(60)).line
         programs.append(try RunningProgram.start("/bin/sh", ["-c", script]))
       }
       _ = FileManager.default.createFile(atPath: go, contents: Data())
@@ -225,7 +292,11 @@ import Testing
       guard let winner = winners.first else { continue }
       for (index, outcome) in outcomes.enumerated() where index != winner {
         // The winner writes its holder file right after mkdir; a loser may look in between.
-        #expect(outcome == .held(holders[winner]) || outcome == .held(nil), "round \(round): \(outcome)")
+        guard case .held(let holder, _) = outcome else {
+          Issue.record("round \(round): \(outcome)")
+          continue
+        }
+        #expect(holder == holders[winner] || holder == nil, "round \(round): \(outcome)")
       }
       #expect(
         try await HostLock.parseRelease(host.run(HostLock.release(holders[winner], host.paths))) == .released)

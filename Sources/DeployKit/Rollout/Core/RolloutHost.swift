@@ -18,8 +18,15 @@ public protocol RolloutHost: Sendable {
   /// Records what the host runs now, appends the audit line, forgets releases beyond `keep`, and
   /// releases the lock.
   func commit(_ commit: HostCommit) async throws
+  /// Extends the lock's lease (a separate channel: it never waits for a step). false: the lock
+  /// is no longer this run's.
+  func renew(_ holder: LockHolder, ttl: Duration) async -> Bool
   /// Time spent per step so far.
   var steps: [StepTiming] { get }
+}
+
+extension RolloutHost {
+  public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool { true }
 }
 
 public struct PrepareRequest: Sendable, Equatable {
@@ -28,11 +35,16 @@ public struct PrepareRequest: Sendable, Equatable {
   /// rollback, which never needs the registry.
   public var pull: ImageReference?
   public var attempt: Int
+  /// The lock's lease (inventory `lock.ttl`).
+  public var ttl: Duration
 
-  public init(holder: LockHolder, pull: ImageReference?, attempt: Int = 0) {
+  public init(
+    holder: LockHolder, pull: ImageReference?, attempt: Int = 0, ttl: Duration = Inventory.defaultLockTTL
+  ) {
     self.holder = holder
     self.pull = pull
     self.attempt = attempt
+    self.ttl = ttl
   }
 }
 

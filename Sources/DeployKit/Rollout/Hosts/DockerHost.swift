@@ -131,7 +131,7 @@ public final class DockerHost: RolloutHost {
   public func prepare(_ request: PrepareRequest) async -> PrepareResult {
     var script = RemoteScript()
     script.section("dirs", HostState.prepare(paths))
-    script.section("lock", HostLock.acquire(request.holder, paths))
+    script.section("lock", HostLock.acquire(request.holder, paths, ttl: request.ttl))
     // Another run holds the lock: nothing more to do here.
     script.raw("case \"$(cat \(ShellQuote.quote(paths.lockHolderFile)) 2>/dev/null)\" in")
     script.raw("  \(ShellQuote.quote(HostStateJSON.line(request.holder)))) ;;")
@@ -152,11 +152,12 @@ public final class DockerHost: RolloutHost {
       try check(output, step, order: ["dirs", "lock"])
       switch try HostLock.parseAttempt(output["lock"]?.output ?? "") {
       case .acquired: break
-      case .held(let other?):
-        return PrepareResult(outcome: .locked(holder: "\(other.summary) (lock on \(name))"))
-      case .held(nil):
-        return PrepareResult(
-          outcome: .locked(holder: "an unknown holder (lock on \(name) without holder file)"))
+      case .takenOver(let previous, let renewedAgo):
+        try await recordTakeover(previous, renewedAgo: renewedAgo, request)
+      case .held(let other, let expiresIn):
+        let who = other?.summary ?? "an unknown holder (no holder file)"
+        let lease = expiresIn.map { $0 > 0 ? "; its lease expires in \($0)s unless renewed" : "" } ?? ""
+        return PrepareResult(outcome: .locked(holder: "\(who) (lock on \(name)\(lease))"))
       }
       try check(output, step, order: ["releases"])
       let releases = try HostState.parseReleases(output["releases"]?.output ?? "")
@@ -178,6 +179,33 @@ public final class DockerHost: RolloutHost {
       let unreachable = error is SSHError || error is RemoteShellError
       return PrepareResult(outcome: .failed(unreachable ? .unreachable : .failed, String(describing: error)))
     }
+  }
+
+  /// Says who held the lock before and since when it stopped renewing, and writes the takeover to
+  /// the audit log at once (a run that dies later still leaves it on record).
+  private func recordTakeover(_ previous: LockHolder?, renewedAgo: Int, _ request: PrepareRequest)
+    async throws
+  {
+    let who = previous?.summary ?? "an unknown holder"
+    await progress.host(
+      name, "lock", .note("took over the lock of \(who): it stopped renewing its lease \(renewedAgo)s ago"))
+    var entry = AuditEntry(
+      time: Date(), user: request.holder.user, origin: request.holder.host, command: .lockTakeover,
+      environment: plan.environment, release: nil, image: nil, result: .succeeded)
+    entry.holder = who
+    entry.stale = renewedAgo
+    var script = RemoteScript()
+    script.section("audit", HostState.appendAudit(entry, paths))
+    let output = try await run("audit", script, timeout: .seconds(30), quiet: true)
+    try check(output, "audit", order: ["audit"])
+  }
+
+  public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool {
+    guard let session = try? await connections.session(for: plan.host.sshTarget),
+      let result = try? await session.exec(
+        HostLock.renew(holder, paths, ttl: ttl).line, timeout: .seconds(20))
+    else { return true }  // unknown: the lease may still hold; the next renewal tries again
+    return HostLock.parseRenewal(result.stdout)
   }
 
   public func install(_ plan: InstallPlan) async throws {
