@@ -52,6 +52,8 @@ extension RemoteHost {
     }
     try await step("replace container") {
       var script = HostState.prepare(paths).line + " || exit 1\n"
+      // A missing network fails the host here, while the old container still serves.
+      script += DockerCommand.requireNetworks(release.container.options.network.map { [$0] } ?? [])
       if let old, !old.isRelease(of: release.container) {
         // A container deployctl did not start (the one a hand-written step ran): kept,
         // stopped and renamed, so a failed first deploy can bring it back.
