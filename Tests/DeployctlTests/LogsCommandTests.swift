@@ -45,7 +45,8 @@ struct LogsCommandTests {
   @Test("every host's lines, prefixed with the host, stdout and stderr kept apart; --tail")
   func logsAndTail() async throws {
     try await Scenario.with { s in
-      try Self.writePlan(s, script: "echo line-1; echo line-2; echo line-3 >&2; echo line-4;")
+      // Docker copies stdout and stderr separately: the pause keeps line-3 before line-4 in the log.
+      try Self.writePlan(s, script: "echo line-1; echo line-2; echo line-3 >&2; sleep 1; echo line-4;")
       let deploy = try await s.deployctl(["deploy", "prod", "--image", "v1"])
       #expect(deploy.status == 0, "\(deploy.stderr)")
 

@@ -116,7 +116,10 @@ public enum DockerCommand {
     return argv + spec.options.commandPrefix + spec.command
   }
 
-  /// A script fragment that stops the script (exit 1) unless every network in `names` exists on
+  /// The exit status of a check that stopped a script before it changed anything on the host.
+  public static let unchangedExitStatus: Int32 = 90
+
+  /// A script fragment that stops the script (`unchangedExitStatus`) unless every network in `names` exists on
   /// the host, saying on stderr how to create the missing one. Run before the old container is
   /// stopped, so a missing network leaves the running release alone.
   public static func requireNetworks(_ names: [String]) -> String {
@@ -124,7 +127,7 @@ public enum DockerCommand {
       let message =
         "docker network \(name) does not exist on this host; create it with: docker network create \(name)"
       return "if ! \(RemoteCommand(["docker", "network", "inspect", name]).line) >/dev/null 2>&1; then "
-        + "echo \(ShellQuote.quote(message)) >&2; exit 1; fi\n"
+        + "echo \(ShellQuote.quote(message)) >&2; exit \(unchangedExitStatus); fi\n"
     }.joined()
   }
 }

@@ -152,14 +152,20 @@ extension Rollout {
       return host
     } catch {
       await progress.host(host.name, "failed", .note(String(describing: error)))
-      return await restore(host, because: String(describing: error), undoing: false)
+      // A check that stopped the install before the old container was touched (a missing
+      // network): the host still runs its previous release, untouched.
+      var untouched = false
+      if case RolloutError.stepFailed(_, _, DockerCommand.unchangedExitStatus, _) = error { untouched = true }
+      return await restore(host, because: String(describing: error), undoing: false, untouched: untouched)
     }
   }
 
   /// Puts the host back on the release it ran before this rollout (re-created from its record,
   /// volumes untouched), or removes our container when there was none. `undoing`: the host was
   /// healthy and is going back because the rollout as a whole failed.
-  func restore(_ host: HostRun, because reason: String, undoing: Bool) async -> HostRun {
+  func restore(_ host: HostRun, because reason: String, undoing: Bool, untouched: Bool = false) async
+    -> HostRun
+  {
     var host = host
     guard let remote = host.remote, let target = host.target, let snapshot = host.snapshot else {
       return host
@@ -167,23 +173,26 @@ extension Rollout {
     host.error = undoing ? "rolled back: \(reason)" : reason
     let previous = snapshot.current
     do {
-      try await remote.step("restore \(previous?.id ?? "(no previous release)")") {
-        var script = remote.stopAndRemove(target.container.name, timeout: target.container.stopTimeoutSeconds)
-        if let previous {
-          script += " || exit 1\n" + (try DockerCommand.run(previous.container).line) + " >/dev/null"
-        } else {
-          script += " || exit 1\n" + remote.unpark(target.container.name)
+      if !untouched {
+        try await remote.step("restore \(previous?.id ?? "(no previous release)")") {
+          var script = remote.stopAndRemove(
+            target.container.name, timeout: target.container.stopTimeoutSeconds)
+          if let previous {
+            script += " || exit 1\n" + (try DockerCommand.run(previous.container).line) + " >/dev/null"
+          } else {
+            script += " || exit 1\n" + remote.unpark(target.container.name)
+          }
+          try await remote.run(RemoteCommand(script: script), "restore \(previous?.id ?? "nothing")")
         }
-        try await remote.run(RemoteCommand(script: script), "restore \(previous?.id ?? "nothing")")
-      }
-      if let previous {
-        try await remote.step("health (restored)") {
-          let report = try await gate(host.plan, previous.container).check(on: remote, stop: StopRequest())
-          guard report.healthy else {
-            throw RolloutError.unhealthy(
-              host: host.name,
-              reason: "restored release \(previous.id) is not healthy either: \(report.reason)",
-              details: report.resultLines)
+        if let previous {
+          try await remote.step("health (restored)") {
+            let report = try await gate(host.plan, previous.container).check(on: remote, stop: StopRequest())
+            guard report.healthy else {
+              throw RolloutError.unhealthy(
+                host: host.name,
+                reason: "restored release \(previous.id) is not healthy either: \(report.reason)",
+                details: report.resultLines)
+            }
           }
         }
       }
@@ -207,7 +216,7 @@ extension Rollout {
           undone, audit: audit(undone, .rolledBack, previous: snapshot.releases.current),
           current: previous?.id)
       }
-      host.result = .rolledBack
+      host.result = untouched ? .failed : .rolledBack
       host.release = previous?.id
     } catch {
       host.result = .restoreFailed
