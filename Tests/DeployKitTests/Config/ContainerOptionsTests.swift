@@ -167,6 +167,27 @@ import Testing
     #expect(v.diagnostics.contains { $0.message.contains("`0` is not a GPU request") }, "\(v.diagnostics)")
   }
 
+  @Test func hostVariablesAreSubstitutedPerHostAndCheckedAfterwards() throws {
+    let plan = "app: web\nimage: registry.example.com/acme/web\ncontainer:\n  hostname: web-${REGION}\n"
+    let project = try ConfigFixture(["playbooks/web.yml": plan]).load()
+    let prod = try project.inventory(named: "prod")
+    let hosts = try project.plan(app: nil).resolved(for: prod).hosts
+    #expect(hosts.map(\.container.options.hostname) == ["web-eu-west", "web-eu-central"])
+
+    let bad = try ConfigFixture([
+      "playbooks/web.yml":
+        "app: web\nimage: registry.example.com/acme/web\ncontainer:\n  hostname: ${REGION}_x\n"
+    ])
+    let v = bad.validate()
+    // One per host of every environment (dev-1, web1, web2), each with that host's value.
+    let errors = v.diagnostics.filter {
+      $0.location == DeployKit.SourceLocation(file: bad.path("playbooks/web.yml"), line: 4, column: 13)
+        && $0.message.contains("is not a host name") && $0.message.contains("after substitution")
+    }
+    #expect(errors.count == 3, "\(v.diagnostics)")
+    #expect(errors.contains { $0.message.contains("`eu-west_x`") })
+  }
+
   @Test func networkAliasesNeedANetwork() throws {
     let fixture = try ConfigFixture([
       "playbooks/web.yml":
