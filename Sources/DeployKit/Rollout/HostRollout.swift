@@ -213,7 +213,8 @@ extension Rollout {
         }
       } else {
         try await remote.recordUndone(
-          undone, audit: audit(undone, .rolledBack, previous: snapshot.releases.current),
+          undone,
+          audit: audit(undone, untouched ? .failed : .rolledBack, previous: snapshot.releases.current),
           current: previous?.id)
       }
       host.result = untouched ? .failed : .rolledBack

@@ -168,6 +168,8 @@ struct ContainerOptionsEndToEndTests {
         let started = try await s.testbed.sshChecked(
           host, "docker inspect --format '{{.State.StartedAt}}' \(s.app)")
         #expect(started == startedAt[host.name])
+        let audit = try await s.testbed.sshChecked(host, "tail -1 /var/lib/deployctl/\(s.app)/audit.log")
+        #expect(audit.contains("\"result\":\"failed\""), "\(audit)")
       }
     }
   }
