@@ -18,6 +18,7 @@ struct DeployCtl: AsyncParsableCommand {
     subcommands: [
       Validate.self,
       Exec.self,
+      Logs.self,
       Deploy.self,
       Promote.self,
       Rollback.self,

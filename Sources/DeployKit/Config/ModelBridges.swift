@@ -27,7 +27,7 @@ extension ResolvedPlan {
       env: container.env,
       envFile: envFile, command: container.command ?? [], restart: container.restart,
       stopTimeout: container.stopTimeout, log: container.log, app: app, environment: environment,
-      release: release)
+      release: release, extraLabels: container.labels, options: container.options)
   }
 
   /// What `--image` names, with this plan's repository for a bare tag or digest.

@@ -4,9 +4,10 @@ struct PlanDecoder {
   let app: String
   let file: String
 
-  static let containerKeys = [
-    "name", "ports", "volumes", "env", "secrets", "command", "restart", "stop_timeout", "log",
-  ]
+  static let containerKeys =
+    [
+      "name", "ports", "volumes", "env", "secrets", "command", "restart", "stop_timeout", "log",
+    ] + optionKeys
   static let healthKeys = ["http", "docker", "via", "interval", "timeout", "retries", "start_period"]
 
   func decode(_ root: YAMLNode, environment: String, host: Host) -> ResolvedPlan? {
@@ -61,6 +62,7 @@ struct PlanDecoder {
       keep(reader.duration(n, path.key("stop_timeout"))) { spec.stopTimeout = $0 }
     }
     if let n = m["log"] { keep(log(n, path.key("log"))) { spec.log = $0 } }
+    if !options(m, path, into: &spec) { ok = false }
     return ok ? spec : nil
   }
 
@@ -182,7 +184,7 @@ struct PlanDecoder {
     return ok ? result : nil
   }
 
-  private func command(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
+  func command(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
     guard node.sequence != nil else {
       reader.error(
         node.location,

@@ -37,6 +37,10 @@ public struct ContainerSpec: Sendable, Hashable {
   public var stopTimeout: Duration
   /// json-file rotation. Default `max_size: 10m`, `max_files: 3`.
   public var log: LogOptions
+  /// Network, limits, user, capabilities, … (`ContainerOptions`). Default: none.
+  public var options = ContainerOptions()
+  /// Labels besides deployctl's own (`deployctl.*` is refused). Default: none.
+  public var labels: [String: String] = [:]
 
   public init(
     name: String, ports: [PortMapping] = [], volumes: [VolumeMount] = [], env: [EnvVar] = [],

@@ -28,13 +28,17 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
   public var extraLabels: [String: String]
   /// `--init` (true), `--init=false` (false), or the daemon's default (nil).
   public var initProcess: Bool?
+  /// Network, limits, user, capabilities and the other `docker run` options; none when absent
+  /// from an older release record.
+  public var options: ContainerOptions
 
   public init(
     name: String, image: ImageReference, ports: [PortMapping] = [], volumes: [VolumeMount] = [],
     env: [EnvVar] = [], envFile: String? = nil, command: [String] = [],
     restart: RestartPolicy = .unlessStopped,
     stopTimeout: Duration? = nil, log: LogOptions? = nil, app: String, environment: String, release: String,
-    extraLabels: [String: String] = [:], initProcess: Bool? = nil
+    extraLabels: [String: String] = [:], initProcess: Bool? = nil,
+    options: ContainerOptions = ContainerOptions()
   ) {
     self.name = name
     self.image = image
@@ -50,6 +54,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     self.release = release
     self.extraLabels = extraLabels
     self.initProcess = initProcess
+    self.options = options
     stopTimeoutSeconds = nil
     self.stopTimeout = stopTimeout
   }
@@ -124,6 +129,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
       }
       if value.unicodeScalars.contains("\0") { problems.append("label \(key) contains a NUL byte") }
     }
+    problems += options.problems()
     if !problems.isEmpty { throw .invalidSpec(problems) }
   }
 
@@ -133,6 +139,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     case stopTimeoutSeconds = "stop_timeout_seconds"
     case extraLabels = "extra_labels"
     case initProcess = "init"
+    case options
   }
 
   public init(from decoder: Decoder) throws {
@@ -152,6 +159,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     release = try c.decode(String.self, forKey: .release)
     extraLabels = try c.decodeIfPresent([String: String].self, forKey: .extraLabels) ?? [:]
     initProcess = try c.decodeIfPresent(Bool.self, forKey: .initProcess)
+    options = try c.decodeIfPresent(ContainerOptions.self, forKey: .options) ?? ContainerOptions()
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -171,6 +179,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     try c.encode(release, forKey: .release)
     try c.encode(extraLabels, forKey: .extraLabels)
     try c.encodeIfPresent(initProcess, forKey: .initProcess)
+    if !options.isEmpty { try c.encode(options, forKey: .options) }
   }
 }
 

@@ -111,7 +111,23 @@ public enum DockerCommand {
     for volume in spec.volumes { argv += ["--volume", volume.argument] }
     if let envFile = spec.envFile { argv += ["--env-file", envFile] }
     for variable in spec.env { argv += ["--env", "\(variable.name)=\(variable.value)"] }
+    argv += spec.options.arguments
     argv.append(spec.image.pinned ?? spec.image.description)
-    return argv + spec.command
+    return argv + spec.options.commandPrefix + spec.command
+  }
+
+  /// The exit status of a check that stopped a script before it changed anything on the host.
+  public static let unchangedExitStatus: Int32 = 90
+
+  /// A script fragment that stops the script (`unchangedExitStatus`) unless every network in `names` exists on
+  /// the host, saying on stderr how to create the missing one. Run before the old container is
+  /// stopped, so a missing network leaves the running release alone.
+  public static func requireNetworks(_ names: [String]) -> String {
+    names.map { name in
+      let message =
+        "docker network \(name) does not exist on this host; create it with: docker network create \(name)"
+      return "if ! \(RemoteCommand(["docker", "network", "inspect", name]).line) >/dev/null 2>&1; then "
+        + "echo \(ShellQuote.quote(message)) >&2; exit \(unchangedExitStatus); fi\n"
+    }.joined()
   }
 }

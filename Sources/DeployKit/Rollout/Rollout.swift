@@ -279,10 +279,8 @@ public struct RolloutEngine: Sendable {
             pending += machine.handle(.verified(error: nil))
           case .commit(let i):
             if facts[i].finished == nil, Self.isChange(machine.phases[i]) { facts[i].finished = .now }
-            guard let snapshot = facts[i].snapshot else {
-              pending += machine.handle(.committed(host: i, error: nil))
-              continue
-            }
+            let snapshot =
+              facts[i].snapshot ?? HostSnapshot(releases: HostReleases(current: nil, records: [], unreadable: []))
             let commit = RolloutDecisions.commit(
               request, phase: machine.phases[i], target: facts[i].install?.release, snapshot: snapshot,
               holder: holder, keep: plan.rollback.keep)

@@ -38,6 +38,8 @@ public struct OutputLine: Sendable, Equatable {
 private struct LineCollector {
   let stream: OutputLine.Stream
   let onLine: (@Sendable (OutputLine) -> Void)?
+  /// false: complete lines are dropped once handed out (output that runs until stopped).
+  var retain = true
   var bytes: [UInt8] = []
   var lineStart = 0
 
@@ -50,6 +52,10 @@ private struct LineCollector {
       onLine(OutputLine(stream: stream, text: String(decoding: bytes[lineStart..<newline], as: UTF8.self)))
       lineStart = newline + 1
       index = lineStart
+    }
+    if !retain && lineStart > 0 {
+      bytes.removeFirst(lineStart)
+      lineStart = 0
     }
   }
 
@@ -90,7 +96,8 @@ extension SSHSession {
       channel = try await openChannel(until: deadline, request: "a session channel") {
         dc_libssh2_channel_open_session(raw)
       }
-      let result = try await run(command, on: channel!, input: input, until: deadline, onLine: onLine)
+      let result = try await run(
+        command, on: channel!, input: input, until: deadline, streaming: nil, onLine: onLine)
       await release(channel!)
       return result
     } catch {
@@ -102,10 +109,45 @@ extension SSHSession {
     }
   }
 
+  /// Runs `command` for as long as it runs, handing each output line to `onLine` as it arrives
+  /// and keeping none (`docker logs --follow`). Its stdin stays open until the calling task is
+  /// cancelled; then end-of-file is sent, and the command, which should end when its stdin ends,
+  /// has `drain` to finish and print what it still holds (else `commandTimedOut`). A command
+  /// that ends by itself ends the stream too. The result's stdout and stderr are empty.
+  public func stream(
+    _ command: String, drain: Duration = .seconds(10), onLine: @escaping @Sendable (OutputLine) -> Void
+  ) async throws -> ExecResult {
+    try ensureUsable()
+    var channel: ChannelHandle?
+    do {
+      let raw = handle.raw
+      channel = try await openChannel(until: nil, request: "a session channel") {
+        dc_libssh2_channel_open_session(raw)
+      }
+      let result = try await run(
+        command, on: channel!, input: ExecInput(), until: nil, streaming: drain, onLine: onLine)
+      await release(channel!)
+      return result
+    } catch {
+      if let channel { await release(channel) }
+      if error is DeadlineExceeded {
+        throw SSHError.commandTimedOut(host: target.name, command: command, after: drain)
+      }
+      throw error
+    }
+  }
+
+  /// `streaming`: nil for a command whose stdin ends after `stdin` and whose output is kept;
+  /// else how long the command may take to end once the task is cancelled (see `stream`).
   private func run(
     _ command: String, on channel: ChannelHandle, input: ExecInput, until deadline: ContinuousClock.Instant?,
-    onLine: (@Sendable (OutputLine) -> Void)?
+    streaming drain: Duration?, onLine: (@Sendable (OutputLine) -> Void)?
   ) async throws -> ExecResult {
+    var deadline = deadline
+    // Streaming: waits end on cancellation (the request to stop) until the stop has begun;
+    // after that, nothing more is cancellable and `deadline` bounds the rest.
+    var stopping = false
+    var cancellable: Bool { drain == nil || !stopping }
     let ch = channel.raw
     let what = "running \(SSHError.abbreviate(command))"
     let started = try await drive(until: deadline) { dc_libssh2_channel_exec(ch, command) }
@@ -124,8 +166,8 @@ extension SSHSession {
     var eofSent = false
     var stdoutDone = false
     var stderrDone = false
-    var out = LineCollector(stream: .stdout, onLine: onLine)
-    var err = LineCollector(stream: .stderr, onLine: onLine)
+    var out = LineCollector(stream: .stdout, onLine: onLine, retain: drain == nil)
+    var err = LineCollector(stream: .stderr, onLine: onLine, retain: drain == nil)
 
     while !(stdoutDone && stderrDone && sendOwner != operation) {
       let generation = loop.generation(token)
@@ -154,7 +196,11 @@ extension SSHSession {
             try check(n, "sending input while \(what)")
           }
         }
-      } else if !eofSent && input.isFinished {
+      } else if !eofSent && (drain == nil ? input.isFinished : Task.isCancelled) {
+        if let drain, !stopping {
+          stopping = true
+          deadline = .now + drain
+        }
         if case .done(let rc) = try attempt(operation, { libssh2_channel_send_eof(ch) }) {
           if rc < 0 && Self.isConnectionFailure(rc) { try check(rc, what) }
           eofSent = true
@@ -184,16 +230,25 @@ extension SSHSession {
         }
       }
       if !progressed {
-        try await waitForSocket(operation, generation: generation, until: deadline)
+        do {
+          try await waitForSocket(
+            operation, generation: generation, until: deadline, cancellable: cancellable)
+        } catch is CancellationError where drain != nil {
+          continue  // the stop begins: end-of-file goes out on the next turn
+        }
       }
     }
 
     // The output is complete. The exit status arrives before the server closes the channel;
     // if the connection drops in between, the command's outcome is unknown: an error.
     do {
-      let closed = try await drive(until: deadline) { libssh2_channel_close(ch) }
+      // A stream's close is not cancellable (the stop is what leads here), so it is bounded.
+      if let drain, deadline == nil { deadline = .now + drain }
+      let closed = try await drive(until: deadline, cancellable: drain == nil) { libssh2_channel_close(ch) }
       try check(closed, what)
-      let waited = try await drive(until: deadline) { libssh2_channel_wait_closed(ch) }
+      let waited = try await drive(until: deadline, cancellable: drain == nil) {
+        libssh2_channel_wait_closed(ch)
+      }
       try check(waited, what)
     } catch let error as SSHError {
       if case .connectionLost(_, _, let reason) = error {

@@ -140,6 +140,7 @@ final class DeployctlProcess: Sendable {
   }
 
   var stderrSoFar: String { program.stderrSoFar }
+  var stdoutSoFar: String { program.stdoutSoFar }
 
   func signal(_ number: Int32) { program.process.signal(number) }
 

@@ -109,22 +109,36 @@ public enum RolloutDecisions {
     holder: LockHolder, keep: Int, now: Date = Date(), verified: Bool? = nil
   ) -> HostCommit {
     var commit = HostCommit(holder: holder)
-    guard let target else { return commit }
     let previous = snapshot.releases.current
+    let command: AuditCommand =
+      switch request.kind {
+      case .deploy: .deploy
+      case .promote: .promote
+      case .rollback: .rollback
+      }
+    var from: String?
+    if case .promote(let source, _, _) = request.kind { from = source }
     func audit(_ release: ReleaseRecord, _ result: AuditResult) -> AuditEntry {
-      let command: AuditCommand =
-        switch request.kind {
-        case .deploy: .deploy
-        case .promote: .promote
-        case .rollback: .rollback
-        }
-      var from: String?
-      if case .promote(let source, _, _) = request.kind { from = source }
-      return AuditEntry(
+      AuditEntry(
         time: now, user: request.user, origin: ProcessInfo.processInfo.hostName, command: command,
         environment: request.plan.environment, release: release.id, image: release.container.image,
         result: result, run: request.runID, from: from, previous: previous)
     }
+    if case .failedEarly = phase {
+      // Reached, but a step failed before anything changed (a pull, a missing network): the
+      // attempt is on record, with the image asked for.
+      var image: ImageReference?
+      switch request.kind {
+      case .deploy(let requested), .promote(_, _, let requested): image = requested
+      case .rollback: image = nil
+      }
+      commit.audit = AuditEntry(
+        time: now, user: request.user, origin: ProcessInfo.processInfo.hostName, command: command,
+        environment: request.plan.environment, release: nil, image: image, result: .failed,
+        run: request.runID, from: from, previous: previous)
+      return commit
+    }
+    guard let target else { return commit }
     let isRollback: Bool
     if case .rollback = request.kind { isRollback = true } else { isRollback = false }
     switch phase {

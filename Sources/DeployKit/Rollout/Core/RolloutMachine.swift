@@ -325,11 +325,16 @@ public struct RolloutMachine: Sendable, Equatable {
   private mutating func commitAll() -> [Action] {
     guard !commitsStarted else { return [] }
     commitsStarted = true
-    return phases.indices.compactMap { i in
-      switch phases[i] {
-      case .failedEarly, .lockedByOther, .pending, .preparing: nil
-      default: .commit(host: i)
-      }
+    return phases.indices.compactMap { i in Self.holdsLock(phases[i]) ? .commit(host: i) : nil }
+  }
+
+  /// Whether this run took the lock on a host in this phase. A host that failed before any change
+  /// but was reached (a pull or a check failed) holds it too; an unreachable one does not.
+  static func holdsLock(_ phase: Phase) -> Bool {
+    switch phase {
+    case .failedEarly(let result, _): result != .unreachable
+    case .lockedByOther, .pending, .preparing: false
+    default: true
     }
   }
 
@@ -338,13 +343,7 @@ public struct RolloutMachine: Sendable, Equatable {
   public var isFinished: Bool {
     commitsStarted
       && phases.indices.allSatisfy { i in
-        committed.contains(i)
-          || {
-            switch phases[i] {
-            case .failedEarly, .lockedByOther, .pending, .preparing: true
-            default: false
-            }
-          }()
+        committed.contains(i) || !Self.holdsLock(phases[i])
       }
   }
 

@@ -139,6 +139,11 @@ public final class DockerHost: RolloutHost {
     script.raw("esac")
     script.section("releases", HostState.readReleases(paths))
     script.section("container", DockerCommand.inspectContainer(plan.container.name), required: false)
+    if request.pull != nil, let network = plan.container.options.network {
+      // Checked before anything changes: a missing network fails the host with its old
+      // container still serving.
+      script.section("network", RemoteCommand(script: DockerCommand.requireNetworks([network])))
+    }
     if let image = request.pull {
       script.section(
         "pull",
@@ -159,7 +164,7 @@ public final class DockerHost: RolloutHost {
         let lease = expiresIn.map { $0 > 0 ? "; its lease expires in \($0)s unless renewed" : "" } ?? ""
         return PrepareResult(outcome: .locked(holder: "\(who) (lock on \(name)\(lease))"))
       }
-      try check(output, step, order: ["releases"])
+      try check(output, step, order: ["releases", "network"])
       let releases = try HostState.parseReleases(output["releases"]?.output ?? "")
       for problem in releases.unreadable {
         await progress.host(name, "read state", .note("a release record could not be read: \(problem)"))
