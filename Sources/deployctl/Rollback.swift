@@ -18,7 +18,7 @@ extension DeployCtl {
         """
     )
 
-    @Argument(help: "The environment (inventories/<env>.yml).")
+    @Argument(help: "The environment (inventories/<env>.yml).", completion: .environments)
     var environment: String
 
     @Option(help: "A kept release: its id, tag or digest (see `deployctl history`).")
@@ -27,20 +27,8 @@ extension DeployCtl {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      let reporter = Reporter(format: common.output)
-      let plan: EnvironmentPlan
-      do {
-        plan = try common.environmentPlan(environment)
-      } catch {
-        try reporter.fail(error, command: "rollback", environment: environment, app: common.app)
-      }
-      let stop = StopRequest()
-      stop.installSignalHandlers()
-      let request = RolloutRequest(
-        kind: .rollback(to: to), plan: plan, parallel: common.parallel, user: Invocation.user(),
-        commandLine: "rollback \(environment)" + (to.map { " --to \($0)" } ?? ""))
-      let report = await Rollout(request: request, progress: reporter.progress(), stop: stop).run()
-      try reporter.finish(report)
+      throw await RollbackCommand(environment: environment, to: to, selection: common.selection)
+        .run(on: common.console)
     }
   }
 }
