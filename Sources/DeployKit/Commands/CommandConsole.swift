@@ -32,11 +32,9 @@ public struct CommandConsole: Sendable {
 
   public func finish(_ outcome: some CommandOutcome, masker: SecretMasker) -> CommandExit {
     if format == .json { standardOutput.line(masker.mask(outcome.jsonString())) }
-    outcome.printSummary(on: console, masker: masker)
+    outcome.printSummary(on: self, masker: masker)
     return CommandExit(outcome.exitCode)
   }
-
-  private var console: CommandConsole { self }
 
   /// Ends a command that failed before it could report per host: with `--output json` a
   /// document with `result` and `error`, the error on stderr (config problems as
@@ -49,27 +47,8 @@ public struct CommandConsole: Sendable {
         error: String(describing: error))
       standardOutput.line(report.jsonString())
     }
-    if let config = error as? ConfigErrors {
-      // Already `file:line:col: error: …`, one per line; GitHub shows each on its line.
-      for diagnostic in config.diagnostics {
-        terminal.line("\(diagnostic)")
-        if terminal.githubActions { terminal.line(GitHubActions.annotation(diagnostic)) }
-      }
-    } else {
-      diagnostics.print(error)
-    }
+    // Config problems as `file:line:col: error: …` lines (and annotations on those lines).
+    diagnostics.print(error)
     return CommandExit(status)
-  }
-
-  /// Runs what a command does before it touches a host (load the files, pick the plan, check
-  /// the arguments); a failure ends the command through `fail`.
-  public func prepare<T>(
-    _ command: String, environment: String?, app: String?, _ body: () throws -> T
-  ) throws(CommandExit) -> T {
-    do {
-      return try body()
-    } catch {
-      throw fail(error, command: command, environment: environment, app: app)
-    }
   }
 }
