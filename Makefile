@@ -1,12 +1,12 @@
 # The front door. `make demo` and `make test` are the README's first two commands.
 SHELL := /bin/bash
 APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
-                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils
+                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils shellcheck
 # Subnet of the testbed `make test` brings up; `auto` takes a free one, so several
 # checkouts can test at once.
 TESTBED_SUBNET ?= auto
 
-.PHONY: setup build demo test lint format clean bench bench-ssh
+.PHONY: setup build demo test lint format clean dist bench bench-ssh
 
 # Installs the Debian packages deployctl and its testbed need, then builds.
 setup:
@@ -42,12 +42,18 @@ test: setup
 
 lint:
 	swift format lint --strict --recursive Package.swift Sources Tests
+	shellcheck scripts/dist scripts/install-deb .ci/run
 
 format:
 	swift format --in-place --recursive Package.swift Sources Tests
 
 clean:
-	rm -rf .build
+	rm -rf .build dist
+
+# Release files in dist/: deployctl-VERSION-linux-ARCH.tar.gz (Swift linked statically),
+# deployctl_VERSION_ARCH.deb, SHA256SUMS. VERSION is in Sources/DeployKit/Version.swift.
+dist: setup
+	scripts/dist
 
 # deploy + rollback on 1, 4, 10 and 20 testbed hosts: deployctl vs Ansible vs a hand-written
 # parallel ssh step (root; installs Ansible from PyPI into .bench/venv once). README "Benchmark".

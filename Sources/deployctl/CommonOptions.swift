@@ -2,10 +2,7 @@ import ArgumentParser
 import DeployKit
 import Foundation
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-  case text
-  case json
-}
+extension OutputFormat: ExpressibleByArgument {}
 
 /// Options every subcommand accepts (SPEC.md "Common options"), anywhere before a `--`.
 struct CommonOptions: ParsableArguments {
@@ -23,17 +20,12 @@ struct CommonOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "Only these hosts (inventory host names, comma-separated or repeated).", valueName: "host"))
+      "Only these hosts (inventory host names, comma-separated or repeated).", valueName: "host"),
+    completion: .hosts)
   var limit: [String] = []
 
   @Option(help: "How many hosts are worked on at once (default: the rollout's batch size).")
   var parallel: Int?
-
-  /// `--limit a,b --limit c` as `[a, b, c]`.
-  var limitedHosts: [String] {
-    limit.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-      .filter { !$0.isEmpty }
-  }
 
   func validate() throws {
     if let parallel, parallel < 1 {
@@ -41,8 +33,42 @@ struct CommonOptions: ParsableArguments {
     }
   }
 
-  /// Every inventory and plan, loaded and checked (`ConfigErrors`, exit 2, when anything is wrong).
-  func loadProject() throws(ConfigErrors) -> Project {
-    try Project.load(inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory)
+  var selection: ProjectSelection {
+    ProjectSelection(
+      inventoriesDirectory: inventoriesDirectory, playbooksDirectory: playbooksDirectory, app: app,
+      limit: limit,
+      parallel: parallel)
   }
+
+  var console: CommandConsole { CommandConsole(format: output) }
+}
+
+extension CompletionKind {
+  /// The environments of the inventories folder the command line names.
+  static var environments: CompletionKind {
+    .custom { words, _, prefix in CompletionCandidates.environments(words: words, prefix: prefix) }
+  }
+
+  /// The hosts of the environment the command line names (for `--limit`).
+  static var hosts: CompletionKind {
+    .custom { words, _, prefix in CompletionCandidates.hosts(words: words, prefix: prefix) }
+  }
+}
+
+/// `--lock-wait DURATION` of the commands that take the environment's lock.
+struct LockWaitOption: ParsableArguments {
+  @Option(
+    name: .customLong("lock-wait"),
+    help: ArgumentHelp(
+      "Wait up to this long (30s, 10m) for another run's lock, saying who holds it; then exit 4.",
+      valueName: "duration"))
+  var text: String?
+
+  func validate() throws {
+    if let text, (try? Duration(parsing: text)) == nil {
+      throw ValidationError("--lock-wait \(text): a duration like 30s, 10m or 1h")
+    }
+  }
+
+  var duration: Duration? { text.flatMap { try? Duration(parsing: $0) } }
 }

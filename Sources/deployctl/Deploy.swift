@@ -17,7 +17,7 @@ extension DeployCtl {
         """
     )
 
-    @Argument(help: "The environment (inventories/<env>.yml).")
+    @Argument(help: "The environment (inventories/<env>.yml).", completion: .environments)
     var environment: String
 
     @Option(help: "A tag (v2), repo:tag, or repo@sha256:… digest.")
@@ -26,28 +26,16 @@ extension DeployCtl {
     @Flag(help: "Print what would happen on each host; change nothing.")
     var dryRun = false
 
+    @OptionGroup var lock: LockWaitOption
+
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      let reporter = Reporter(format: common.output)
-      let plan: EnvironmentPlan
-      let reference: ImageReference
-      do {
-        plan = try common.environmentPlan(environment)
-        reference = try ImageReference.parse(image, defaultRepository: plan.image.name)
-      } catch {
-        try reporter.fail(error, command: "deploy", environment: environment, app: common.app)
-      }
-      let secrets = common.secrets(for: plan)
-      let stop = StopRequest()
-      stop.installSignalHandlers()
-      let request = RolloutRequest(
-        kind: .deploy(reference), plan: plan, parallel: common.parallel, dryRun: dryRun, secrets: secrets,
-        user: Invocation.user(), commandLine: "deploy \(environment) --image \(image)")
-      let report = await Rollout(
-        request: request, progress: reporter.progress(secrets: Array(secrets.values)), stop: stop
-      ).run()
-      try reporter.finish(report, secrets: Array(secrets.values))
+      var command = DeployCommand(
+        environment: environment, image: image, dryRun: dryRun, selection: common.selection
+      )
+      command.lockWait = lock.duration
+      throw await command.run(on: common.console)
     }
   }
 }

@@ -15,6 +15,7 @@ struct DeployCtl: AsyncParsableCommand {
         deployctl rollback prod
         deployctl status prod --output json
       """,
+    version: DeployctlVersion.current,
     subcommands: [
       Validate.self,
       Exec.self,
@@ -25,11 +26,12 @@ struct DeployCtl: AsyncParsableCommand {
       Status.self,
       History.self,
       Lock.self,
+      Config.self,
     ]
   )
 
   /// Runs the command and turns every failure into SPEC.md's exit codes: bad arguments are 2
-  /// (argument-parser's own default would be 64), a `DeployctlError` its own status.
+  /// (argument-parser's own default would be 64), a command's end its own status.
   static func main() async {
     do {
       var command = try parseAsRoot()
@@ -38,39 +40,39 @@ struct DeployCtl: AsyncParsableCommand {
       } else {
         try command.run()
       }
-    } catch let error as ConfigErrors {
-      for diagnostic in error.diagnostics {
-        FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
-      }
-      Foundation.exit(error.exitStatus.rawValue)
+    } catch let end as CommandExit {
+      Foundation.exit(end.status)
     } catch let error as any DeployctlError {
-      Terminal.standardError().error(error.description)
+      DiagnosticsPrinter().print(error)
       Foundation.exit(error.exitStatus.rawValue)
     } catch {
-      let code = exitCode(for: error)
-      if code == .validationFailure {
-        // Bad arguments: exit 2, and with --output json still one JSON document on stdout.
-        let message = fullMessage(for: error)
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-        if let command = jsonCommand() {
-          let report = CommandReport(
-            command: command, environment: nil, app: nil, result: .refused, error: message)
-          print(report.jsonString())
-        }
-        Foundation.exit(ExitStatus.refused.rawValue)
+      guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+      // Bad arguments: exit 2, and with --output json still one JSON document on stdout.
+      let message = fullMessage(for: error)
+      FileHandle.standardError.write(Data((message + "\n").utf8))
+      if let request = OutputRequest.read(), request.output == .json {
+        let report = CommandReport(
+          command: request.command, environment: nil, app: nil, result: .refused, error: message)
+        print(report.jsonString())
       }
-      exit(withError: error)
+      Foundation.exit(ExitStatus.refused.rawValue)
     }
   }
+}
 
-  /// The subcommand's name when the arguments ask for `--output json` (before any `--`).
-  static func jsonCommand(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> String? {
-    let options = arguments.prefix { $0 != "--" }
-    let json =
-      zip(options, options.dropFirst()).contains { $0 == ("--output", "json") }
-      || options.contains("--output=json")
-    guard json else { return nil }
-    let names = configuration.subcommands.map { $0._commandName }
-    return options.first { names.contains($0) } ?? "deployctl"
+/// What format arguments that failed to parse asked for: argument-parser reads `--output` alone
+/// (before any `--`) and keeps every other word, so a refusal can still be a JSON document.
+struct OutputRequest: ParsableArguments {
+  @Option var output: OutputFormat?
+  @Argument(parsing: .allUnrecognized) var other: [String] = []
+
+  /// The subcommand (the first word, when it names one), for the document's `command`.
+  var command: String {
+    let names = DeployCtl.configuration.subcommands.map { $0._commandName }
+    return other.first.flatMap { names.contains($0) ? $0 : nil } ?? "deployctl"
+  }
+
+  static func read(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> OutputRequest? {
+    try? parse(arguments)
   }
 }

@@ -18,7 +18,7 @@ extension DeployCtl {
         """
     )
 
-    @Argument(help: "The environment (inventories/<env>.yml).")
+    @Argument(help: "The environment (inventories/<env>.yml).", completion: .environments)
     var environment: String
 
     @Option(help: "Show at most this many runs (0: all the hosts keep).")
@@ -31,27 +31,8 @@ extension DeployCtl {
     }
 
     func run() async throws {
-      let reporter = Reporter(format: common.output)
-      let plan: EnvironmentPlan
-      do {
-        plan = try common.environmentPlan(environment)
-      } catch {
-        try reporter.fail(error, command: "history", environment: environment, app: common.app)
-      }
-      var report = await EnvironmentHistory(
-        plan: plan, progress: reporter.progress(), parallel: common.parallel
-      )
-      .read()
-      if last > 0 { report.releases = Array(report.releases.prefix(last)) }
-      if common.output == .json {
-        print(report.jsonString())
-      } else {
-        print(HistoryTable.text(report, terminal: Terminal.standardOutput()))
-      }
-      for host in report.hosts where !host.reachable {
-        reporter.terminal.warning("\(host.name): history not read: \(host.error ?? "unreachable")")
-      }
-      throw ExitCode(report.exitCode)
+      throw await HistoryCommand(environment: environment, last: last, selection: common.selection)
+        .run(on: common.console)
     }
   }
 }

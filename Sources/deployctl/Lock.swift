@@ -16,16 +16,11 @@ extension DeployCtl {
         """
     )
 
-    enum Action: String, ExpressibleByArgument, CaseIterable {
-      case status
-      case release
-    }
-
-    @Argument(help: "The environment (inventories/<env>.yml).")
+    @Argument(help: "The environment (inventories/<env>.yml).", completion: .environments)
     var environment: String
 
     @Argument(help: "status or release.")
-    var action: Action
+    var action: LockAction
 
     @Flag(help: "Break the lock whoever holds it (check first that the holder no longer runs).")
     var force = false
@@ -33,29 +28,11 @@ extension DeployCtl {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      let reporter = Reporter(format: common.output)
-      let plan: EnvironmentPlan
-      do {
-        plan = try common.environmentPlan(environment)
-        if action == .release && !force {
-          throw RolloutError.refused(
-            "lock release breaks another run's lock: check that run has ended, then add --force")
-        }
-      } catch {
-        try reporter.fail(error, command: "lock", environment: environment, app: common.app)
-      }
-      let report = await LockCommand(plan: plan, progress: reporter.progress()).run(
-        release: action == .release, user: Invocation.user())
-      if common.output == .json {
-        print(report.jsonString())
-      } else {
-        for host in report.hosts {
-          print(
-            "\(host.name): \(host.state)" + (host.holder.map { " by \($0)" } ?? "")
-              + (host.error.map { " (\($0))" } ?? ""))
-        }
-      }
-      throw ExitCode(report.exitCode)
+      throw await LockCommandLine(
+        environment: environment, action: action, force: force, selection: common.selection
+      ).run(on: common.console)
     }
   }
 }
+
+extension LockAction: ExpressibleByArgument {}

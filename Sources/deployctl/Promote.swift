@@ -24,10 +24,10 @@ extension DeployCtl {
         """
     )
 
-    @Argument(help: "The environment to take the release from (e.g. staging).")
+    @Argument(help: "The environment to take the release from (e.g. staging).", completion: .environments)
     var from: String
 
-    @Argument(help: "The environment to deploy it to (e.g. prod).")
+    @Argument(help: "The environment to deploy it to (e.g. prod).", completion: .environments)
     var to: String
 
     @Option(help: "Refuse unless the release has been live in FROM this long (e.g. 30m, 2h, 1d).")
@@ -36,64 +36,16 @@ extension DeployCtl {
     @Flag(help: "Check FROM and print what would happen on each TO host; change nothing.")
     var dryRun = false
 
+    @OptionGroup var lock: LockWaitOption
+
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      let reporter = Reporter(format: common.output)
-      let gate: PromotionGate
-      let target: EnvironmentPlan
-      let progress: ProgressLog
-      let secrets: [String: String]
-      do {
-        let project = try common.loadProject()
-        let toInventory = try project.inventory(named: to)
-        let fromInventory = try project.inventory(named: from)
-        try PromotionGate.checkRoute(from: from, to: toInventory)
-        let playbook = try project.plan(app: common.app)
-        target = try playbook.resolved(for: toInventory).limited(to: common.limitedHosts)
-        secrets = common.secrets(for: target)
-        progress = reporter.progress(secrets: Array(secrets.values))
-        gate = PromotionGate(
-          from: try playbook.resolved(for: fromInventory), to: toInventory, minAge: try minimumAge(),
-          progress: progress, parallel: common.parallel)
-      } catch {
-        try reporter.fail(error, command: "promote", environment: to, app: common.app)
-      }
-      let stop = StopRequest()
-      stop.installSignalHandlers()
-
-      let source: PromotionSource
-      do {
-        source = try await gate.check()
-      } catch {
-        var report = CommandReport(
-          command: "promote", environment: to, app: target.app, result: .refused, promotedFrom: from,
-          dryRun: dryRun, error: String(describing: error))
-        if case .promotionRefused(_, _, let read) = error { report.source = read }
-        try reporter.finish(report, secrets: Array(secrets.values))
-      }
-      // The digest read in FROM; its tag only labels the record (nothing is resolved again).
-      let pinned = try ImageReference.parse(source.image ?? "", defaultRepository: target.image.name)
-      let image = try ImageReference(repository: pinned.repository, tag: source.tag, digest: pinned.digest)
-      await progress.say(
-        "\(from) runs \(source.image ?? "?")" + (source.tag.map { " (\($0))" } ?? "")
-          + " on every host, healthy: promoting it to \(to)")
-      let request = RolloutRequest(
-        kind: .promote(from: from, release: source.release, image: image), plan: target,
-        parallel: common.parallel, dryRun: dryRun, secrets: secrets, user: Invocation.user(),
-        commandLine: "promote \(from) \(to)")
-      var report = await Rollout(request: request, progress: progress, stop: stop).run()
-      report.source = source
-      try reporter.finish(report, secrets: Array(secrets.values))
-    }
-
-    private func minimumAge() throws -> Duration? {
-      guard let minAge else { return nil }
-      do {
-        return try Duration(parsing: minAge)
-      } catch {
-        throw ValidationError("--min-age \(minAge): \(error)")
-      }
+      var command = PromoteCommand(
+        from: from, to: to, minAge: minAge, dryRun: dryRun, selection: common.selection
+      )
+      command.lockWait = lock.duration
+      throw await command.run(on: common.console)
     }
   }
 }

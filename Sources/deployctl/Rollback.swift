@@ -18,29 +18,20 @@ extension DeployCtl {
         """
     )
 
-    @Argument(help: "The environment (inventories/<env>.yml).")
+    @Argument(help: "The environment (inventories/<env>.yml).", completion: .environments)
     var environment: String
 
     @Option(help: "A kept release: its id, tag or digest (see `deployctl history`).")
     var to: String?
 
+    @OptionGroup var lock: LockWaitOption
+
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      let reporter = Reporter(format: common.output)
-      let plan: EnvironmentPlan
-      do {
-        plan = try common.environmentPlan(environment)
-      } catch {
-        try reporter.fail(error, command: "rollback", environment: environment, app: common.app)
-      }
-      let stop = StopRequest()
-      stop.installSignalHandlers()
-      let request = RolloutRequest(
-        kind: .rollback(to: to), plan: plan, parallel: common.parallel, user: Invocation.user(),
-        commandLine: "rollback \(environment)" + (to.map { " --to \($0)" } ?? ""))
-      let report = await Rollout(request: request, progress: reporter.progress(), stop: stop).run()
-      try reporter.finish(report)
+      var command = RollbackCommand(environment: environment, to: to, selection: common.selection)
+      command.lockWait = lock.duration
+      throw await command.run(on: common.console)
     }
   }
 }

@@ -19,33 +19,7 @@ extension DeployCtl {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      let validation = Project.validate(
-        inventoriesDirectory: common.inventoriesDirectory, playbooksDirectory: common.playbooksDirectory)
-      let terminal = Terminal.standardError()
-      for diagnostic in validation.diagnostics {
-        let label =
-          diagnostic.severity == .error ? terminal.paint("error:", .red) : terminal.paint("warning:", .yellow)
-        terminal.line("\(diagnostic.location): \(label) \(diagnostic.message)")
-        if terminal.githubActions { terminal.line(GitHubActions.annotation(diagnostic)) }
-      }
-      switch common.output {
-      case .json:
-        print(ValidationReport(validation).jsonString())
-      case .text:
-        let errors = validation.errors.count
-        let warnings = validation.warnings.count
-        if validation.isValid {
-          let envs = validation.environments.joined(separator: ", ")
-          let apps = validation.apps.joined(separator: ", ")
-          let tail = warnings > 0 ? " (\(warnings) warning\(warnings == 1 ? "" : "s"))" : ""
-          print("valid: environments \(envs); apps \(apps)\(tail)")
-        } else {
-          terminal.line(
-            "\(errors) error\(errors == 1 ? "" : "s")\(warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "")"
-          )
-        }
-      }
-      if !validation.isValid { throw ExitCode(ExitStatus.refused.rawValue) }
+      throw ValidateCommand(selection: common.selection).run(on: common.console)
     }
   }
 }

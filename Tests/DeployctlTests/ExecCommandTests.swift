@@ -107,6 +107,30 @@ struct ExecCommandTests {
     }
   }
 
+  @Test func withShellTheOneArgumentIsACommandLineForTheHostsShell() async throws {
+    try await withInventory { project, _, _ in
+      let piped = try await deployctl(
+        ["exec", "test"] + project + [
+          "--limit", "a", "--shell", "--", "printf 'x\\ny\\nz\\n' | grep -c . && echo $((6 * 7))",
+        ])
+      #expect(piped.status == 0, "\(piped.stderr)")
+      #expect(piped.stdout == "a: 3\na: 42\n")
+
+      // The same line without --shell is one word: the host looks for a program of that name.
+      let literal = try await deployctl(
+        ["exec", "test"] + project + ["--limit", "a", "--", "echo hi | tr h H"])
+      #expect(literal.status == 1)
+      #expect(!literal.stdout.contains("Hi"))
+      #expect(literal.stderr.contains("a: "), "\(literal.stderr)")
+
+      // --shell takes exactly one command line.
+      let two = try await deployctl(["exec", "test"] + project + ["--shell", "--", "echo", "hi"])
+      #expect(two.status == 2)
+      #expect(two.stderr.contains("--shell takes one command line"), "\(two.stderr)")
+      #expect(two.stdout.isEmpty)
+    }
+  }
+
   @Test func aNonZeroExitOnOneHostMakesTheRunFail() async throws {
     try await withInventory { project, a, _ in
       // Exits 3 on `a` only: the server port in $SSH_CONNECTION tells the hosts apart.

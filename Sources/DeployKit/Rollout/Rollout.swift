@@ -280,7 +280,8 @@ public struct RolloutEngine: Sendable {
           case .commit(let i):
             if facts[i].finished == nil, Self.isChange(machine.phases[i]) { facts[i].finished = .now }
             let snapshot =
-              facts[i].snapshot ?? HostSnapshot(releases: HostReleases(current: nil, records: [], unreadable: []))
+              facts[i].snapshot
+              ?? HostSnapshot(releases: HostReleases(current: nil, records: [], unreadable: []))
             let commit = RolloutDecisions.commit(
               request, phase: machine.phases[i], target: facts[i].install?.release, snapshot: snapshot,
               holder: holder, keep: plan.rollback.keep)
@@ -311,7 +312,10 @@ public struct RolloutEngine: Sendable {
           running -= 1
           facts[i].snapshot = result.snapshot
           facts[i].pulled = result.pulled
-          if case .failed = result.outcome { facts[i].finished = .now }
+          if case .failed(_, let reason) = result.outcome {
+            facts[i].finished = .now
+            await progress.host(hosts[i].name, "failed", .note(reason))
+          }
           if result.outcome == .ready { holding.withLock { _ = $0.insert(i) } }
           pending += machine.handle(.prepared(host: i, result.outcome))
         case .event(let event):

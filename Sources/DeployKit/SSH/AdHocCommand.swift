@@ -3,19 +3,23 @@ import Foundation
 /// `deployctl exec`: one command on every host of an environment, each host's output and exit
 /// status. The words are sent as the user typed them after `--`: each one quoted, so the
 /// remote shell sees exactly those words (`deployctl exec prod -- sh -c 'echo $HOSTNAME'`
-/// lets the remote shell expand, because the user asked for a shell).
+/// lets the remote shell expand, because the user asked for a shell). With `shell`, the one
+/// argument is itself a command line for the host's shell, as `ssh host 'CMD'` sends it.
 public struct AdHocCommand: Sendable {
   public var arguments: [String]
   /// Per host; nil waits as long as the command runs.
   public var timeout: Duration?
+  /// `exec --shell`: `arguments` is one command line, sent as it is.
+  public var shell: Bool
 
-  public init(arguments: [String], timeout: Duration? = nil) {
+  public init(arguments: [String], timeout: Duration? = nil, shell: Bool = false) {
     self.arguments = arguments
     self.timeout = timeout
+    self.shell = shell
   }
 
   /// The command line sent to each host's shell.
-  public var commandLine: String { ShellQuote.join(arguments) }
+  public var commandLine: String { shell ? arguments.joined(separator: " ") : ShellQuote.join(arguments) }
 
   /// Runs on every target, `parallel` at a time; `onLine` gets each output line as it arrives
   /// with its host's name. A host that fails never stops the others.

@@ -60,9 +60,20 @@ public final class DockerHost: RolloutHost {
   /// A shell lost before or during the step is replaced once, and the script runs again there
   /// (every step is safe to repeat: it checks what exists before it acts).
   func run(
-    _ step: String, _ script: RemoteScript, timeout: Duration = .seconds(120), quiet: Bool = false
+    _ step: String, _ script: RemoteScript, timeout: Duration = .seconds(120), quiet: Bool = false,
+    checking order: [String] = []
   ) async throws -> RemoteScriptOutput {
     try await timed(step, quiet: quiet) {
+      let output = try await runOnce(step, script, timeout: timeout)
+      try check(output, step, order: order)
+      return output
+    }
+  }
+
+  private func runOnce(_ step: String, _ script: RemoteScript, timeout: Duration) async throws
+    -> RemoteScriptOutput
+  {
+    do {
       var lastError: (any Error)?
       for _ in 0..<2 {
         let shell = try await liveShell()
@@ -153,8 +164,9 @@ public final class DockerHost: RolloutHost {
     }
     let step = request.pull == nil ? "lock, read state" : "lock, read state, pull"
     do {
-      let output = try await run(step, script, timeout: .seconds(900), quiet: request.attempt > 0)
-      try check(output, step, order: ["dirs", "lock"])
+      let output = try await run(
+        step, script, timeout: .seconds(900), quiet: request.attempt > 0,
+        checking: ["dirs", "lock", "releases", "network", "pull"])
       switch try HostLock.parseAttempt(output["lock"]?.output ?? "") {
       case .acquired: break
       case .takenOver(let previous, let renewedAgo):
@@ -164,7 +176,6 @@ public final class DockerHost: RolloutHost {
         let lease = expiresIn.map { $0 > 0 ? "; its lease expires in \($0)s unless renewed" : "" } ?? ""
         return PrepareResult(outcome: .locked(holder: "\(who) (lock on \(name)\(lease))"))
       }
-      try check(output, step, order: ["releases", "network"])
       let releases = try HostState.parseReleases(output["releases"]?.output ?? "")
       for problem in releases.unreadable {
         await progress.host(name, "read state", .note("a release record could not be read: \(problem)"))
@@ -176,7 +187,6 @@ public final class DockerHost: RolloutHost {
       let snapshot = HostSnapshot(releases: releases, container: container)
       var pulled: ImageDigest?
       if let image = request.pull {
-        try check(output, step, order: ["pull"])
         pulled = try DockerOutput.repoDigest(output["pull"]?.output ?? "", repository: image.repository)
       }
       return PrepareResult(outcome: .ready, snapshot: snapshot, pulled: pulled)
@@ -201,8 +211,7 @@ public final class DockerHost: RolloutHost {
     entry.stale = renewedAgo
     var script = RemoteScript()
     script.section("audit", HostState.appendAudit(entry, paths))
-    let output = try await run("audit", script, timeout: .seconds(30), quiet: true)
-    try check(output, "audit", order: ["audit"])
+    _ = try await run("audit", script, timeout: .seconds(30), quiet: true, checking: ["audit"])
   }
 
   public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool {
@@ -239,8 +248,8 @@ public final class DockerHost: RolloutHost {
         ))
     }
     script.section("run", try DockerCommand.run(spec))
-    let output = try await run("replace container", script, timeout: .seconds(900))
-    try check(output, "install", order: ["env-file", "pull", "stop", "run"])
+    let output = try await run(
+      "replace container", script, timeout: .seconds(900), checking: ["env-file", "pull", "stop", "run"])
     let id = output["run"]?.lines.last { !$0.isEmpty } ?? ""
     startedID.withLock { $0 = id.count == 64 && id.allSatisfy(\.isHexDigit) ? id : nil }
   }
@@ -266,8 +275,7 @@ public final class DockerHost: RolloutHost {
       script.section("unpark", RemoteCommand(script: DockerScripts.unpark(spec.name)))
     }
     let step = "restore \(plan.previous?.id ?? "(no previous release)")"
-    let output = try await run(step, script)
-    try check(output, "restore", order: ["stop", "run", "unpark"])
+    let output = try await run(step, script, checking: ["stop", "run", "unpark"])
     guard let previous = plan.previous else { return }
     let id = output["run"]?.lines.last { !$0.isEmpty } ?? ""
     startedID.withLock { $0 = id.count == 64 && id.allSatisfy(\.isHexDigit) ? id : nil }
@@ -308,9 +316,9 @@ public final class DockerHost: RolloutHost {
     }
     let unlock = HostLock.release(commit.holder, paths)
     script.section("unlock", unlock, required: false)
-    let output = try await run("record, unlock", script, timeout: .seconds(60), quiet: true)
-    try check(
-      output, "commit", order: commit.records.indices.map { "record\($0)" } + ["current", "audit", "unlock"])
+    _ = try await run(
+      "record, unlock", script, timeout: .seconds(60), quiet: true,
+      checking: commit.records.indices.map { "record\($0)" } + ["current", "audit", "unlock"])
   }
 
   // MARK: Health

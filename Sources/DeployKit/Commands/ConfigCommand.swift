@@ -1,0 +1,241 @@
+import Foundation
+
+/// `deployctl config ENV`: the plan as each host of ENV gets it, like `kamal config`: the
+/// `environments:` override merged, `${…}` substituted, defaults filled in. Secrets appear
+/// by name only, with whether deployctl's environment holds a value; never the value.
+public struct ConfigCommand: Sendable {
+  public var environment: String
+  public var selection: ProjectSelection
+
+  public init(environment: String, selection: ProjectSelection) {
+    self.environment = environment
+    self.selection = selection
+  }
+
+  public func run(on console: CommandConsole) -> CommandExit {
+    let plan: EnvironmentPlan
+    do {
+      try selection.check()
+      plan = try selection.environmentPlan(environment)
+    } catch {
+      return console.fail(error, command: "config", environment: environment, app: selection.app)
+    }
+    // Should a secret's value also be written somewhere in the plan, it is masked all the same.
+    let values = Array(selection.secrets(for: plan).values)
+    return console.finish(ResolvedConfig(plan, environment: selection.environment), secrets: values)
+  }
+}
+
+/// The JSON document of `deployctl config`.
+public struct ResolvedConfig: Codable, Sendable, Equatable {
+  public var command = "config"
+  public var environment: String
+  public var app: String
+  public var result = CommandResult.success
+  public var exitCode: Int32 = 0
+  public var image: String
+  public var rollout: Rollout
+  public var rollback: Rollback
+  public var hosts: [HostConfig]
+
+  public struct Rollout: Codable, Sendable, Equatable {
+    public var batch: String
+    public var maxFailures: Int
+
+    enum CodingKeys: String, CodingKey {
+      case batch
+      case maxFailures = "max_failures"
+    }
+  }
+
+  public struct Rollback: Codable, Sendable, Equatable {
+    public var auto: Bool
+    public var keep: Int
+  }
+
+  public struct Secret: Codable, Sendable, Equatable {
+    public var name: String
+    /// Whether deployctl's environment holds a value for it now (the value is never shown).
+    public var set: Bool
+  }
+
+  public struct Container: Codable, Sendable, Equatable {
+    public var name: String
+    public var ports: [String]
+    public var volumes: [String]
+    public var env: [String: String]
+    public var secrets: [Secret]
+    /// nil: the image's own command.
+    public var command: [String]?
+    public var restart: String
+    public var stopTimeout: String
+    public var log: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+      case name, ports, volumes, env, secrets, command, restart, log
+      case stopTimeout = "stop_timeout"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(name, forKey: .name)
+      try c.encode(ports, forKey: .ports)
+      try c.encode(volumes, forKey: .volumes)
+      try c.encode(env, forKey: .env)
+      try c.encode(secrets, forKey: .secrets)
+      try c.encode(command, forKey: .command)
+      try c.encode(restart, forKey: .restart)
+      try c.encode(stopTimeout, forKey: .stopTimeout)
+      try c.encode(log, forKey: .log)
+    }
+  }
+
+  public struct Health: Codable, Sendable, Equatable {
+    /// `http://HOST:PORT/PATH` as probed, or `docker` (the image's own HEALTHCHECK).
+    public var check: String
+    public var expect: Int?
+    public var contains: String?
+    public var via: String
+    public var interval: String
+    public var timeout: String
+    public var retries: Int
+    public var startPeriod: String
+
+    enum CodingKeys: String, CodingKey {
+      case check, expect, contains, via, interval, timeout, retries
+      case startPeriod = "start_period"
+    }
+  }
+
+  public struct HostConfig: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var port: Int
+    public var user: String
+    public var jump: String?
+    public var vars: [String: String]
+    public var container: Container
+    /// nil: no health check, a host is healthy once its container runs.
+    public var health: Health?
+
+    public func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(name, forKey: .name)
+      try c.encode(address, forKey: .address)
+      try c.encode(port, forKey: .port)
+      try c.encode(user, forKey: .user)
+      try c.encode(jump, forKey: .jump)
+      try c.encode(vars, forKey: .vars)
+      try c.encode(container, forKey: .container)
+      try c.encode(health, forKey: .health)
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case command, environment, app, result, image, rollout, rollback, hosts
+    case exitCode = "exit_code"
+  }
+
+  public init(_ plan: EnvironmentPlan, environment values: [String: String]) {
+    environment = plan.environment
+    app = plan.app
+    image = plan.image.description
+    rollout = Rollout(batch: plan.rollout.batch.description, maxFailures: plan.rollout.maxFailures)
+    rollback = Rollback(auto: plan.rollback.auto, keep: plan.rollback.keep)
+    hosts = plan.hosts.map { resolved in
+      let spec = resolved.container
+      let container = Container(
+        name: spec.name, ports: spec.ports.map(\.argument), volumes: spec.volumes.map(\.argument),
+        env: Dictionary(spec.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }),
+        secrets: spec.secrets.map { Secret(name: $0, set: values[$0] != nil) }, command: spec.command,
+        restart: spec.restart.description, stopTimeout: Self.format(spec.stopTimeout),
+        log: ["max_size": spec.log.maxSize, "max_files": String(spec.log.maxFiles)])
+      let health = resolved.health.map { health in
+        var check = "docker"
+        var expect: Int?
+        var contains: String?
+        if case .http(let http) = health.probe {
+          let host = health.via == .ssh ? "127.0.0.1" : resolved.host.address
+          check = http.url(host: host)
+          expect = http.expectStatus
+          contains = http.bodyContains
+        }
+        return Health(
+          check: check, expect: expect, contains: contains, via: health.via.rawValue,
+          interval: Self.format(health.interval), timeout: Self.format(health.timeout),
+          retries: health.retries,
+          startPeriod: Self.format(health.startPeriod))
+      }
+      let host = resolved.host
+      return HostConfig(
+        name: host.name, address: host.address, port: host.port, user: host.user,
+        jump: host.jump?.description,
+        vars: host.vars, container: container, health: health)
+    }
+  }
+
+  /// `10s`, `1m30s`, `500ms`: the way the plan writes durations.
+  static func format(_ duration: Duration) -> String {
+    var ms = duration.milliseconds
+    if ms == 0 { return "0" }
+    var text = ""
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] where ms >= size {
+      text += "\(ms / size)\(unit)"
+      ms %= size
+    }
+    return text
+  }
+}
+
+extension ResolvedConfig: CommandOutcome {
+  /// A YAML-like page per host, on stdout.
+  public func printSummary(on console: CommandConsole, masker: SecretMasker) {
+    guard console.format == .text else { return }
+    var lines = [
+      "# \(app) in \(environment): the plan each host gets (overrides merged, variables substituted)",
+      "app: \(app)", "environment: \(environment)", "image: \(image)",
+      "rollout: {batch: \(rollout.batch), max_failures: \(rollout.maxFailures)}",
+      "rollback: {auto: \(rollback.auto), keep: \(rollback.keep)}", "hosts:",
+    ]
+    func list(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
+    for host in hosts {
+      let c = host.container
+      lines += [
+        "  \(host.name):",
+        "    ssh: \(host.user)@\(host.address):\(host.port)" + (host.jump.map { " via \($0)" } ?? ""),
+      ]
+      if !host.vars.isEmpty {
+        lines.append(
+          "    vars: {"
+            + host.vars.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            + "}")
+      }
+      lines += [
+        "    container:", "      name: \(c.name)", "      ports: \(list(c.ports))",
+        "      volumes: \(list(c.volumes))",
+      ]
+      lines.append(c.env.isEmpty ? "      env: {}" : "      env:")
+      for (name, value) in c.env.sorted(by: { $0.key < $1.key }) { lines.append("        \(name): \(value)") }
+      lines.append(
+        "      secrets: "
+          + list(c.secrets.map { "\($0.name) (\($0.set ? "set" : "not set in this environment"))" }))
+      lines += [
+        "      command: " + (c.command.map { list($0) } ?? "(the image's)"), "      restart: \(c.restart)",
+        "      stop_timeout: \(c.stopTimeout)",
+        "      log: {max_size: \(c.log["max_size"] ?? ""), max_files: \(c.log["max_files"] ?? "")}",
+      ]
+      if let h = host.health {
+        var check = h.check
+        if let expect = h.expect { check += " expect \(expect)" }
+        if let contains = h.contains { check += " containing \"\(contains)\"" }
+        lines += [
+          "    health: \(check) via \(h.via)",
+          "      interval: \(h.interval), timeout: \(h.timeout), retries: \(h.retries), start_period: \(h.startPeriod)",
+        ]
+      } else {
+        lines.append("    health: none (healthy once the container runs)")
+      }
+    }
+    console.standardOutput.line(masker.mask(lines.joined(separator: "\n")))
+  }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// `deployctl exec ENV [--shell] -- COMMAND...`: the command on every (`--limit`) host, each
+/// host's output as it arrives, prefixed with its name, and a per-host summary.
+public struct ExecCommand: Sendable {
+  public var environment: String
+  public var arguments: [String]
+  /// The one argument is a command line for the host's shell.
+  public var shell: Bool
+  /// `--timeout`, as typed (`30s`).
+  public var timeout: String?
+  public var selection: ProjectSelection
+
+  public init(
+    environment: String, arguments: [String], shell: Bool = false, timeout: String? = nil,
+    selection: ProjectSelection
+  ) {
+    self.environment = environment
+    self.arguments = arguments
+    self.shell = shell
+    self.timeout = timeout
+    self.selection = selection
+  }
+
+  /// What `prepare` found: where to run what, and the secret values to mask in the output.
+  public struct Prepared: Sendable {
+    public var targets: [SSHTarget]
+    public var command: AdHocCommand
+    public var masker: SecretMasker
+  }
+
+  /// Checks the arguments and reads the files; throws before any host is touched (exit 2).
+  public func prepare() throws -> Prepared {
+    if arguments.isEmpty {
+      throw RolloutError.refused("give the command after `--`, e.g. deployctl exec \(environment) -- uptime")
+    }
+    if shell && arguments.count > 1 {
+      throw RolloutError.refused(
+        "--shell takes one command line after `--`, quoted as for ssh, e.g. deployctl exec \(environment) --shell -- 'docker ps | grep web'; got \(arguments.count) arguments"
+      )
+    }
+    try selection.check()
+    var limit: Duration?
+    if let timeout {
+      do {
+        limit = try Duration(parsing: timeout)
+      } catch {
+        throw RolloutError.refused("--timeout: \(error)")
+      }
+      if limit! <= .zero { throw RolloutError.refused("--timeout must be more than 0") }
+    }
+    let project = try selection.loadProject()
+    let inventory = try project.inventory(named: environment)
+    let targets = try selection.hosts(of: inventory).map(\.sshTarget)
+    // A command can print what a container was given (`docker exec web env`): the values
+    // of every plan's secrets that deployctl's environment holds are masked.
+    let plans = project.playbooks.compactMap { try? $0.resolved(for: inventory) }
+    let masker = SecretMasker(secrets: plans.flatMap { selection.secrets(for: $0).values })
+    return Prepared(
+      targets: targets, command: AdHocCommand(arguments: arguments, timeout: limit, shell: shell),
+      masker: masker)
+  }
+
+  /// Runs the prepared command; SIGINT or SIGTERM closes the sessions and reports every host
+  /// not done as interrupted.
+  public func run(_ prepared: Prepared, console: CommandConsole) async -> AdHocReport {
+    let output = ExecOutput(console: console, masker: prepared.masker)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let parallel = selection.parallel ?? min(prepared.targets.count, 100)
+    let run = Task {
+      await prepared.command.run(on: prepared.targets, parallel: parallel) { host, line in
+        output.line(host, line)
+      }
+    }
+    let interrupt = InterruptHandler { run.cancel() }
+    let outcomes = await run.value
+    interrupt.stop()
+    return AdHocReport(
+      environment: environment, remoteCommand: prepared.command.commandLine, outcomes: outcomes,
+      duration: clock.now - start)
+  }
+}
+
+/// Prints each host's lines as they arrive (stdout to stdout, stderr to stderr, prefixed with
+/// the host). With `--output json` stdout holds only the report, so every line goes to stderr.
+final class ExecOutput: Sendable {
+  let stdoutIsReport: Bool
+  let masker: SecretMasker
+  private let lock = NSLock()
+
+  init(console: CommandConsole, masker: SecretMasker) {
+    self.stdoutIsReport = console.format == .json
+    self.masker = masker
+  }
+
+  func line(_ host: String, _ line: OutputLine) {
+    let text = Data("\(host): \(masker.mask(line.text))\n".utf8)
+    lock.withLock {
+      if line.stream == .stdout && !stdoutIsReport {
+        FileHandle.standardOutput.write(text)
+      } else {
+        FileHandle.standardError.write(text)
+      }
+    }
+  }
+}
+
+extension AdHocReport: CommandOutcome {
+  /// Per host: result, exit status, time and error; then how many hosts exited 0 (stderr).
+  public func printSummary(on console: CommandConsole, masker: SecretMasker) {
+    let terminal = console.terminal
+    let rows = hosts.map { host in
+      [
+        host.name, host.result, host.exitStatus.map(String.init) ?? "-",
+        ProgressLog.format(.milliseconds(host.durationMs)),
+        host.error.map { String($0.split(separator: "\n").first ?? "") } ?? "",
+      ]
+    }
+    let lines = TextTable.lines(["HOST", "RESULT", "EXIT", "TIME", "ERROR"], rows).map(masker.mask)
+    terminal.line("")
+    terminal.line(terminal.paint(lines[0], .bold))
+    for (line, host) in zip(lines.dropFirst(), hosts) {
+      terminal.line(host.result == "ok" ? line : terminal.paint(line, .red))
+    }
+    let ok = hosts.filter { $0.result == "ok" }.count
+    let line = "exec \(environment): \(ok) of \(hosts.count) hosts exited 0"
+    terminal.line(terminal.paint(line, ok == hosts.count ? .green : .red))
+    if terminal.githubActions {
+      for host in hosts where host.result != "ok" {
+        terminal.line(
+          GitHubActions.annotation(
+            .error, masker.mask(host.error ?? "\(host.name): exit status \(host.exitStatus ?? -1)")))
+      }
+    }
+  }
+}
+
+/// SIGINT and SIGTERM cancel the run: sessions close and every host not done reports
+/// `interrupted`.
+final class InterruptHandler: @unchecked Sendable {
+  private var sources: [DispatchSourceSignal] = []
+
+  init(_ action: @escaping @Sendable () -> Void) {
+    for number in [SIGINT, SIGTERM] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        FileHandle.standardError.write(Data("interrupted: closing the sessions\n".utf8))
+        action()
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  func stop() {
+    for source in sources { source.cancel() }
+  }
+}

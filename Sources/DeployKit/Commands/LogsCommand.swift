@@ -1,0 +1,106 @@
+import Foundation
+
+/// `deployctl logs ENV [--follow] [--since] [--tail]`: the app container's log from every
+/// targeted host, each line prefixed with its host, stdout to stdout and stderr to stderr.
+public struct LogsCommand: Sendable {
+  public var environment: String
+  public var follow: Bool
+  public var since: String?
+  public var tail: Int?
+  public var selection: ProjectSelection
+
+  public init(environment: String, follow: Bool, since: String?, tail: Int?, selection: ProjectSelection) {
+    self.environment = environment
+    self.follow = follow
+    self.since = since
+    self.tail = tail
+    self.selection = selection
+  }
+
+  public func run(on console: CommandConsole) async -> CommandExit {
+    let plan: EnvironmentPlan
+    let logs: ContainerLogs
+    do {
+      if let tail, tail < 0 { throw RolloutError.refused("--tail must be 0 or more, got \(tail)") }
+      let since = try since.map { text in
+        do throws(ValueError) {
+          return try ContainerLogs.since(parsing: text)
+        } catch {
+          throw RolloutError.refused("--since: \(error.message)")
+        }
+      }
+      logs = ContainerLogs(follow: follow, since: since, tail: tail)
+      plan = try selection.environmentPlan(environment)
+    } catch {
+      return console.fail(error, command: "logs", environment: environment, app: selection.app)
+    }
+    let sources = plan.hosts.map {
+      ContainerLogs.Source(target: $0.host.sshTarget, container: $0.container.name)
+    }
+    let output = LogLines(
+      stdoutIsReport: console.format == .json,
+      masker: SecretMasker(secrets: selection.secrets(for: plan).values))
+    let run = Task {
+      await logs.run(sources, onLine: output.line) { host, message in output.failure(host, message) }
+    }
+    let signals = CancelOnSignal(run)
+    let results = await run.value
+    signals.stop()
+
+    let report = LogsReport(environment: plan.environment, app: plan.app, results: results)
+    if console.format == .json { console.standardOutput.line(report.jsonString()) }
+    return CommandExit(report.exitCode)
+  }
+}
+
+/// Log lines as they arrive, `host: text`, on the stream they came from (all on stderr when
+/// stdout holds the JSON report), with the plan's secret values masked.
+private final class LogLines: Sendable {
+  let stdoutIsReport: Bool
+  let masker: SecretMasker
+  private let lock = NSLock()
+
+  init(stdoutIsReport: Bool, masker: SecretMasker) {
+    self.stdoutIsReport = stdoutIsReport
+    self.masker = masker
+  }
+
+  func line(_ host: String, _ line: OutputLine) {
+    write("\(host): \(masker.mask(line.text))\n", toStdout: line.stream == .stdout && !stdoutIsReport)
+  }
+
+  func failure(_ host: String, _ message: String) {
+    write("\(host): error: \(masker.mask(message))\n", toStdout: false)
+  }
+
+  private func write(_ text: String, toStdout: Bool) {
+    lock.withLock {
+      (toStdout ? FileHandle.standardOutput : FileHandle.standardError).write(Data(text.utf8))
+    }
+  }
+}
+
+/// SIGINT and SIGTERM cancel `task`: every host's stream stops, its channel closes.
+private final class CancelOnSignal: @unchecked Sendable {
+  private var sources: [DispatchSourceSignal] = []
+
+  init<T>(_ task: Task<T, Never>) {
+    // A parent may have started us with these signals blocked (test runners, CI agents).
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    for number in [SIGINT, SIGTERM] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler { task.cancel() }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  func stop() {
+    for source in sources { source.cancel() }
+  }
+}
