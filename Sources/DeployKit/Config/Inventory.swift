@@ -6,6 +6,9 @@ public struct Inventory: Sendable {
   /// How long a release must have been live and healthy in the source environment before
   /// `promote` takes it here (`promote_min_age: 30m`); `--min-age` can only ask for longer.
   public var promoteMinAge: Duration?
+  /// `promote_requires: verified`: `promote FROM here` only takes a release that passed
+  /// verification on every FROM host.
+  public var promoteRequires: PromoteRequirement? = nil
   /// In file order.
   public var hosts: [Host]
   /// The file as messages show it (`inventories/prod.yml`).
@@ -110,7 +113,8 @@ extension Inventory {
     let path = ConfigPath.root
     guard
       let top = reader.mapping(
-        root, path, known: ["environment", "promote_from", "promote_min_age", "ssh", "hosts"],
+        root, path,
+        known: ["environment", "promote_from", "promote_min_age", "promote_requires", "ssh", "hosts"],
         required: ["environment", "hosts"])
     else {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }
@@ -130,6 +134,14 @@ extension Inventory {
       reader.name($0, path.key("promote_from"), .environmentName)
     }
     let promoteMinAge = top["promote_min_age"].flatMap { reader.duration($0, path.key("promote_min_age")) }
+    let promoteRequires = top["promote_requires"].flatMap { node in
+      reader.parse(node, path.key("promote_requires"), "`verified`") { (text: String) throws(ValueError) in
+        guard let requirement = PromoteRequirement(rawValue: text) else {
+          throw ValueError("`\(text)` is not a promotion requirement; the one there is: `verified`")
+        }
+        return requirement
+      }
+    }
     var defaults = SSHSettings()
     if let node = top["ssh"], let ssh = reader.mapping(node, path.key("ssh"), known: sshKeys) {
       defaults = readSSH(ssh, reader: reader, home: home)
@@ -150,10 +162,12 @@ extension Inventory {
       }
     }
     guard let environment, !hosts.isEmpty, !reader.hasErrors else { return nil }
-    return Inventory(
+    var inventory = Inventory(
       environment: environment, promoteFrom: promoteFrom, promoteMinAge: promoteMinAge, hosts: hosts,
       file: file,
       sourceMap: reader.sourceMap)
+    inventory.promoteRequires = promoteRequires
+    return inventory
   }
 
   private static func decodeHost(_ pair: YAMLPair, defaults: SSHSettings, home: String, reader: NodeReader)

@@ -26,17 +26,21 @@ final class CurlEasy: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
   private let errorBuffer: UnsafeMutablePointer<CChar>
   private let bodyLimit: Int
+  /// Bytes past `bodyLimit` are dropped and the transfer goes on (a load test reads whole
+  /// responses but keeps none), instead of stopping it there.
+  private let discardsExcess: Bool
   private(set) var body: [UInt8] = []
   /// The body was longer than `bodyLimit`; the write callback stopped the transfer there.
   private(set) var bodyTruncated = false
 
-  init(bodyLimit: Int) throws(HealthError) {
+  init(bodyLimit: Int, discardsExcess: Bool = false) throws(HealthError) {
     try CurlGlobal.ensureInitialized()
     guard let handle = curl_easy_init() else {
       throw .curl(call: "curl_easy_init", code: -1, message: "out of memory", detail: "")
     }
     self.handle = handle
     self.bodyLimit = max(0, bodyLimit)
+    self.discardsExcess = discardsExcess
     errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
     errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     try check(
@@ -87,9 +91,9 @@ final class CurlEasy: @unchecked Sendable {
       body.append(contentsOf: data)
       return true
     }
-    body.append(contentsOf: data.prefix(room))
+    body.append(contentsOf: data.prefix(max(0, room)))
     bodyTruncated = true
-    return false
+    return discardsExcess
   }
 }
 
