@@ -134,10 +134,12 @@ final class LoadTally: @unchecked Sendable {
 }
 
 extension HealthError {
-  /// libcurl's own words for a failed request, without the call name.
+  /// libcurl's message for the error's code ("Couldn't connect to server", "Timeout was
+  /// reached"): the same for every request that failed the same way, so failures group. (Its
+  /// error buffer carries timings, "after 3 ms", which would not.)
   fileprivate var shortDescription: String {
     switch self {
-    case .curl(_, _, let message, let detail): return detail.isEmpty ? message : detail
+    case .curl(_, _, let message, _): return message
     default: return description
     }
   }
