@@ -53,9 +53,28 @@ final class CurlEasy: @unchecked Sendable {
       "curl_easy_setopt(CURLOPT_WRITEDATA)")
   }
 
+  /// Request headers (`CURLOPT_HTTPHEADER`), which libcurl does not copy: kept until `deinit`.
+  private var headerList: UnsafeMutablePointer<curl_slist>?
+
   deinit {
     curl_easy_cleanup(handle)
+    curl_slist_free_all(headerList)
     errorBuffer.deallocate()
+  }
+
+  /// Makes the request a POST of `body` (copied by libcurl) with `headers` (`Name: value`).
+  func setPost(body: String, headers: [String]) throws(HealthError) {
+    for header in headers {
+      guard let list = curl_slist_append(headerList, header) else {
+        throw .curl(call: "curl_slist_append", code: -1, message: "out of memory", detail: "")
+      }
+      headerList = list
+    }
+    try check(
+      dc_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList), "curl_easy_setopt(CURLOPT_HTTPHEADER)")
+    try set(CURLOPT_POST, 1, "CURLOPT_POST")
+    try set(CURLOPT_POSTFIELDSIZE, body.utf8.count, "CURLOPT_POSTFIELDSIZE")
+    try set(CURLOPT_COPYPOSTFIELDS, body, "CURLOPT_COPYPOSTFIELDS")
   }
 
   /// The one place a CURLcode becomes a Swift error.
