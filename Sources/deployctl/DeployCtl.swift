@@ -24,6 +24,7 @@ struct DeployCtl: AsyncParsableCommand {
       Status.self,
       History.self,
       Lock.self,
+      LoadTestCommand.self,
     ]
   )
 

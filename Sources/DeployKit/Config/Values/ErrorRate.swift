@@ -15,3 +15,11 @@ enum ErrorRate {
     return value / 100
   }
 }
+
+/// The load test's limits as the command line takes them, with the plan's syntax.
+public enum LoadTestLimits {
+  /// `1%` → 0.01.
+  public static func errorRate(_ text: String) throws(ValueError) -> Double {
+    try ErrorRate.parse(text)
+  }
+}
