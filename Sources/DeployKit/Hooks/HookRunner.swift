@@ -219,32 +219,42 @@ final class HookProcess: @unchecked Sendable {
   }
 
   /// Reads what the hook printed and reaps it, sleeping between turns. Past `timeout` its group
-  /// gets SIGTERM, `killAfter` later SIGKILL.
+  /// gets SIGTERM, `killAfter` later SIGKILL. When the waiting task is cancelled, the group gets
+  /// SIGTERM at once and a task of its own finishes the job (SIGKILL, reaping).
   func wait(timeout: Duration, killAfter: Duration, lines: LineSplitter) async -> Outcome {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     var terminatedAt: ContinuousClock.Instant?
-    var cancelled = false
     var pause = Duration.milliseconds(1)
     while true {
       let read = drain(lines)
       if let status = reap() {
         _ = drain(lines)
-        if terminatedAt != nil { return cancelled ? .cancelled : .timedOut }
-        return status
+        return terminatedAt == nil ? status : .timedOut
       }
       let now = clock.now
       if let terminatedAt {
         if now >= terminatedAt + killAfter { kill(-pid, SIGKILL) }
-      } else if now >= deadline || Task.isCancelled {
-        cancelled = Task.isCancelled
+      } else if now >= deadline {
         kill(-pid, SIGTERM)
         terminatedAt = now
       }
       pause = read ? .milliseconds(1) : min(pause * 2, .milliseconds(20))
-      // Sleeps even when cancelled (a cancelled Task.sleep returns at once): the loop then
-      // polls until SIGKILL has done its work, bounded by `killAfter`.
-      try? await Task.sleep(for: pause)
+      do {
+        try await Task.sleep(for: pause)
+      } catch {
+        kill(-pid, SIGTERM)
+        Task.detached { await self.stopAfterCancellation(killAfter: killAfter) }
+        return .cancelled
+      }
+    }
+  }
+
+  private func stopAfterCancellation(killAfter: Duration) async {
+    let deadline = ContinuousClock.now + killAfter
+    while !reaped && reap() == nil {
+      if ContinuousClock.now >= deadline { kill(-pid, SIGKILL) }
+      try? await Task.sleep(for: .milliseconds(20))
     }
   }
 

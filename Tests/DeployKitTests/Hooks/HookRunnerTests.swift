@@ -113,6 +113,24 @@ import Testing
     #expect(await eventually { kill(child, 0) != 0 })
   }
 
+  @Test func cancellingTheRunStopsTheHook() async throws {
+    let folder = try TemporaryDirectory()
+    defer { folder.remove() }
+    let pidFile = folder.url.appendingPathComponent("hook.pid").path
+    let hook = try script(folder, "slow", "echo $$ > '\(pidFile)'\nexec sleep 60")
+    let task = Task { await run(.preDeploy, [hook]) }
+    #expect(
+      await eventually { (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") == true })
+    task.cancel()
+    let (result, _) = await task.value
+    #expect(result?.result == .failed)
+    #expect(result?.error == "\(hook) was stopped: the run was interrupted")
+    let pid = try #require(
+      pid_t(
+        try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(await eventually { kill(pid, 0) != 0 })
+  }
+
   @Test func secretValuesAreMaskedInOutputAndErrors() async throws {
     let folder = try TemporaryDirectory()
     defer { folder.remove() }
