@@ -27,6 +27,7 @@ struct DeployCtl: AsyncParsableCommand {
       History.self,
       Lock.self,
       Config.self,
+      LoadTestCommand.self,
     ]
   )
 

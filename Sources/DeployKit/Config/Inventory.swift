@@ -10,6 +10,9 @@ public struct Inventory: Sendable {
   /// or is cut off loses the lock this long after its last renewal.
   public var lockTTL: Duration = Inventory.defaultLockTTL
   public static let defaultLockTTL: Duration = .seconds(60)
+  /// `promote_requires: verified`: `promote FROM here` only takes a release that passed
+  /// verification on every FROM host.
+  public var promoteRequires: PromoteRequirement? = nil
   /// In file order.
   public var hosts: [Host]
   /// The file as messages show it (`inventories/prod.yml`).
@@ -114,7 +117,8 @@ extension Inventory {
     let path = ConfigPath.root
     guard
       let top = reader.mapping(
-        root, path, known: ["environment", "promote_from", "promote_min_age", "lock", "ssh", "hosts"],
+        root, path,
+        known: ["environment", "promote_from", "promote_min_age", "promote_requires", "lock", "ssh", "hosts"],
         required: ["environment", "hosts"])
     else {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }
@@ -142,6 +146,14 @@ extension Inventory {
         lockTTL = ttl
       }
     }
+    let promoteRequires = top["promote_requires"].flatMap { node in
+      reader.parse(node, path.key("promote_requires"), "`verified`") { (text: String) throws(ValueError) in
+        guard let requirement = PromoteRequirement(rawValue: text) else {
+          throw ValueError("`\(text)` is not a promotion requirement; the one there is: `verified`")
+        }
+        return requirement
+      }
+    }
     var defaults = SSHSettings()
     if let node = top["ssh"], let ssh = reader.mapping(node, path.key("ssh"), known: sshKeys) {
       defaults = readSSH(ssh, reader: reader, home: home)
@@ -167,6 +179,7 @@ extension Inventory {
       file: file,
       sourceMap: reader.sourceMap)
     inventory.lockTTL = lockTTL
+    inventory.promoteRequires = promoteRequires
     return inventory
   }
 

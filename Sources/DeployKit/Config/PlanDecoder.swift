@@ -25,10 +25,18 @@ struct PlanDecoder {
     let health = top["health"].flatMap { self.health($0, container: container) }
     let rollout = self.rollout(top["rollout"])
     let rollback = self.rollback(top["rollback"])
+    let verify = self.verify(top["verify"])
+    let hooks = self.hooks(top["hooks"])
+    let notify = self.notify(top["notify"])
     guard let image, let container, let rollout, let rollback, !reader.hasErrors else { return nil }
-    return ResolvedPlan(
+    guard case .success(let verify) = verify, let hooks, let notify else { return nil }
+    var plan = ResolvedPlan(
       app: app, environment: environment, host: host, image: image, container: container, health: health,
       rollout: rollout, rollback: rollback, file: file, sourceMap: reader.sourceMap)
+    plan.verify = verify
+    plan.hooks = hooks
+    plan.notify = notify
+    return plan
   }
 
   // MARK: container

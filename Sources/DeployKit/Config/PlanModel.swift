@@ -11,6 +11,12 @@ public struct ResolvedPlan: Sendable {
   public var health: HealthSpec?
   public var rollout: RolloutPolicy
   public var rollback: RollbackPolicy
+  /// nil: no verification after the rollout.
+  public var verify: VerifySpec? = nil
+  /// Commands run on deployctl's machine around the run.
+  public var hooks = HooksSpec()
+  /// Sent when deploy, promote or rollback ends.
+  public var notify: [NotifyTarget] = []
   /// The playbook file as messages show it.
   public var file: String
   /// Where each value came from (`container.ports[0]`, `health.http.port`); values from an
@@ -154,6 +160,9 @@ public struct EnvironmentPlan: Sendable {
   public var image: ImageRepository
   public var rollout: RolloutPolicy
   public var rollback: RollbackPolicy
+  /// `hooks:` and `notify:` are the same on every host (only `${environment}` is substituted).
+  public var hooks = HooksSpec()
+  public var notify: [NotifyTarget] = []
   /// In inventory order.
   public var hosts: [ResolvedPlan]
   /// The lease of the environment's lock (inventory `lock.ttl`).

@@ -17,7 +17,9 @@ public struct Playbook: Sendable {
     var plan: YAMLNode
   }
 
-  static let topKeys = ["app", "image", "container", "health", "rollout", "rollback", "environments"]
+  static let topKeys =
+    ["app", "image", "container", "health", "rollout", "rollback", "environments"]
+    + ["verify", "hooks", "notify"]
 
   /// The plan for `host` of `inventory`: the environment's override merged in, `${environment}`
   /// and the host's `vars` substituted, every value checked.
@@ -52,9 +54,12 @@ public struct Playbook: Sendable {
           ]
           : diagnostics)
     }
-    return EnvironmentPlan(
+    var plan = EnvironmentPlan(
       app: app, environment: inventory.environment, image: first.image, rollout: first.rollout,
       rollback: first.rollback, hosts: hosts, lockTTL: inventory.lockTTL)
+    plan.hooks = first.hooks
+    plan.notify = first.notify
+    return plan
   }
 
   /// Reads a playbook file's tree; `expectedApp` is the file's name without `.yml`.

@@ -1,6 +1,6 @@
 /// `${environment}` and `${NAME}` (a host's `vars`) in a plan's values. Keys are never
 /// substituted, `app` never, and the parts that are the same on every host (`image`, `rollout`,
-/// `rollback`) only take `${environment}`. `$${` writes a literal `${`; a lone `$` is just a `$`.
+/// `rollback`, `hooks`, `notify`) only take `${environment}`. `$${` writes a literal `${`; a lone `$` is just a `$`.
 struct Substitution {
   let environment: String
   let host: Host
@@ -19,7 +19,7 @@ struct Substitution {
       let section = pairs[i].key.scalar?.text ?? ""
       switch section {
       case "app": continue
-      case "image", "rollout", "rollback":
+      case "image", "rollout", "rollback", "hooks", "notify":
         pairs[i].value = walk(pairs[i].value, section: section, hostVars: false)
       default:
         pairs[i].value = walk(pairs[i].value, section: section, hostVars: true)

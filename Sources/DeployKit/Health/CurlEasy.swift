@@ -26,17 +26,21 @@ final class CurlEasy: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
   private let errorBuffer: UnsafeMutablePointer<CChar>
   private let bodyLimit: Int
+  /// Bytes past `bodyLimit` are dropped and the transfer goes on (a load test reads whole
+  /// responses but keeps none), instead of stopping it there.
+  private let discardsExcess: Bool
   private(set) var body: [UInt8] = []
   /// The body was longer than `bodyLimit`; the write callback stopped the transfer there.
   private(set) var bodyTruncated = false
 
-  init(bodyLimit: Int) throws(HealthError) {
+  init(bodyLimit: Int, discardsExcess: Bool = false) throws(HealthError) {
     try CurlGlobal.ensureInitialized()
     guard let handle = curl_easy_init() else {
       throw .curl(call: "curl_easy_init", code: -1, message: "out of memory", detail: "")
     }
     self.handle = handle
     self.bodyLimit = max(0, bodyLimit)
+    self.discardsExcess = discardsExcess
     errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
     errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     try check(
@@ -49,9 +53,28 @@ final class CurlEasy: @unchecked Sendable {
       "curl_easy_setopt(CURLOPT_WRITEDATA)")
   }
 
+  /// Request headers (`CURLOPT_HTTPHEADER`), which libcurl does not copy: kept until `deinit`.
+  private var headerList: UnsafeMutablePointer<curl_slist>?
+
   deinit {
     curl_easy_cleanup(handle)
+    curl_slist_free_all(headerList)
     errorBuffer.deallocate()
+  }
+
+  /// Makes the request a POST of `body` (copied by libcurl) with `headers` (`Name: value`).
+  func setPost(body: String, headers: [String]) throws(HealthError) {
+    for header in headers {
+      guard let list = curl_slist_append(headerList, header) else {
+        throw .curl(call: "curl_slist_append", code: -1, message: "out of memory", detail: "")
+      }
+      headerList = list
+    }
+    try check(
+      dc_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList), "curl_easy_setopt(CURLOPT_HTTPHEADER)")
+    try set(CURLOPT_POST, 1, "CURLOPT_POST")
+    try set(CURLOPT_POSTFIELDSIZE, body.utf8.count, "CURLOPT_POSTFIELDSIZE")
+    try set(CURLOPT_COPYPOSTFIELDS, body, "CURLOPT_COPYPOSTFIELDS")
   }
 
   /// The one place a CURLcode becomes a Swift error.
@@ -87,9 +110,9 @@ final class CurlEasy: @unchecked Sendable {
       body.append(contentsOf: data)
       return true
     }
-    body.append(contentsOf: data.prefix(room))
+    body.append(contentsOf: data.prefix(max(0, room)))
     bodyTruncated = true
-    return false
+    return discardsExcess
   }
 }
 

@@ -1,0 +1,269 @@
+/// `verify:`, `hooks:` and `notify:` of a plan (SPEC.md "Additions (second round)").
+extension PlanDecoder {
+  static let verifyKeys = ["via", "smoke", "load"]
+  static let smokeKeys = ["port", "path", "expect", "contains"]
+  static let loadKeys = ["port", "path", "requests", "concurrency", "max_error_rate", "p95", "timeout"]
+  static let hookKeys = ["pre_deploy", "post_deploy", "on_failure", "timeout"]
+
+  // MARK: verify
+
+  /// nil with no error: no `verify:`. `.failure` when something in it is wrong (reported).
+  func verify(_ node: YAMLNode?) -> Result<VerifySpec?, Invalid> {
+    guard let node else { return .success(nil) }
+    let path = ConfigPath.root.key("verify")
+    guard let m = reader.mapping(node, path, known: Self.verifyKeys) else { return .failure(Invalid()) }
+    var spec = VerifySpec()
+    var ok = true
+    if let n = m["via"] {
+      if let via = reader.parse(n, path.key("via"), "`ssh` or `direct`", Self.parseVia) {
+        spec.via = via
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["smoke"], let items = reader.list(n, path.key("smoke")) {
+      for (i, item) in items.enumerated() {
+        if let check = smoke(item, path.key("smoke").index(i)) {
+          spec.smoke.append(check)
+        } else {
+          ok = false
+        }
+      }
+    } else if m["smoke"] != nil {
+      ok = false
+    }
+    if let n = m["load"] {
+      if let load = load(n, path.key("load")) { spec.load = load } else { ok = false }
+    }
+    if ok && spec.smoke.isEmpty && spec.load == nil {
+      reader.error(
+        node.location,
+        "`verify` has nothing to check: add `smoke: [{port: 8080, path: /version}]` or `load: {port: 8080, requests: 1000, concurrency: 10}`"
+      )
+      ok = false
+    }
+    return ok ? .success(spec) : .failure(Invalid())
+  }
+
+  struct Invalid: Error {}
+
+  static func parseVia(_ text: String) throws(ValueError) -> HealthSpec.Via {
+    guard let via = HealthSpec.Via(rawValue: text) else {
+      throw ValueError(
+        "`\(text)` is not a way to check: `ssh` (from the host, through SSH) or `direct` (from here to the host's address)"
+      )
+    }
+    return via
+  }
+
+  private func smoke(_ node: YAMLNode, _ path: ConfigPath) -> SmokeCheckSpec? {
+    guard let m = reader.mapping(node, path, known: Self.smokeKeys, required: ["port"]),
+      let portNode = m["port"]
+    else { return nil }
+    var ok = true
+    let port = reader.port(portNode, path.key("port"))
+    if port == nil { ok = false }
+    var check = SmokeCheckSpec(port: port ?? 0)
+    if let n = m["path"] {
+      if let p = urlPath(n, path.key("path")) { check.path = p } else { ok = false }
+    }
+    if let n = m["expect"] {
+      if let status = reader.integer(n, path.key("expect"), 100...599, "an HTTP status") {
+        check.expectStatus = status
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["contains"] {
+      if let text = reader.string(n, path.key("contains")) {
+        if text.isEmpty {
+          reader.error(
+            n.location, "`\(path.key("contains"))` is empty; remove it or give the text to look for")
+          ok = false
+        } else {
+          check.bodyContains = text
+        }
+      } else {
+        ok = false
+      }
+    }
+    return ok ? check : nil
+  }
+
+  private func load(_ node: YAMLNode, _ path: ConfigPath) -> LoadTestSpec? {
+    guard let m = reader.mapping(node, path, known: Self.loadKeys, required: ["port"]),
+      let portNode = m["port"]
+    else { return nil }
+    var ok = true
+    let port = reader.port(portNode, path.key("port"))
+    if port == nil { ok = false }
+    var spec = LoadTestSpec(port: port ?? 0)
+    if let n = m["path"] {
+      if let p = urlPath(n, path.key("path")) { spec.path = p } else { ok = false }
+    }
+    if let n = m["requests"] {
+      if let v = reader.integer(n, path.key("requests"), 1...10_000_000, "a number of requests") {
+        spec.requests = v
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["concurrency"] {
+      if let v = reader.integer(n, path.key("concurrency"), 1...1000, "a number of requests in flight") {
+        spec.concurrency = v
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["max_error_rate"] {
+      if let v = reader.parse(n, path.key("max_error_rate"), "a percentage like `1%`", ErrorRate.parse) {
+        spec.maxErrorRate = v
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["p95"] {
+      if let d = reader.duration(n, path.key("p95"), minimum: .milliseconds(1)) {
+        spec.p95 = d
+      } else {
+        ok = false
+      }
+    }
+    if let n = m["timeout"] {
+      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) {
+        spec.requestTimeout = d
+      } else {
+        ok = false
+      }
+    }
+    if ok, spec.concurrency > spec.requests, let n = m["concurrency"] {
+      reader.warning(
+        n.location,
+        "`\(path.key("concurrency"))` is \(spec.concurrency), more than the \(spec.requests) requests; at most \(spec.requests) are in flight"
+      )
+    }
+    return ok ? spec : nil
+  }
+
+  /// A URL path as `health.http.path` takes it.
+  private func urlPath(_ node: YAMLNode, _ path: ConfigPath) -> String? {
+    guard let text = reader.string(node, path) else { return nil }
+    if !text.hasPrefix("/") {
+      reader.error(node.location, "\(path.quoted) must start with `/`, e.g. `/version`")
+      return nil
+    }
+    if let bad = Names.firstOffending(text, allowed: { $0 > 0x20 && $0 < 0x7F }) {
+      reader.error(node.location, "\(path.quoted) contains \(bad); percent-encode it")
+      return nil
+    }
+    return text
+  }
+
+  // MARK: hooks
+
+  func hooks(_ node: YAMLNode?) -> HooksSpec? {
+    var spec = HooksSpec()
+    guard let node else { return spec }
+    let path = ConfigPath.root.key("hooks")
+    guard let m = reader.mapping(node, path, known: Self.hookKeys) else { return nil }
+    var ok = true
+    for stage in HooksSpec.Stage.allCases {
+      guard let n = m[stage.rawValue] else { continue }
+      guard let argv = hookCommand(n, path.key(stage.rawValue)) else {
+        ok = false
+        continue
+      }
+      switch stage {
+      case .preDeploy: spec.preDeploy = argv
+      case .postDeploy: spec.postDeploy = argv
+      case .onFailure: spec.onFailure = argv
+      }
+    }
+    if let n = m["timeout"] {
+      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) {
+        spec.timeout = d
+      } else {
+        ok = false
+      }
+    }
+    return ok ? spec : nil
+  }
+
+  private func hookCommand(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
+    guard node.sequence != nil else {
+      reader.error(
+        node.location,
+        "\(path.quoted) must be a command as a list of arguments (no shell), e.g. `[\"./hooks/announce\", \"--channel\", \"ops\"]`, found \(node.kindDescription)"
+      )
+      return nil
+    }
+    guard let items = reader.list(node, path) else { return nil }
+    if items.isEmpty {
+      reader.error(node.location, "\(path.quoted) is an empty command; remove the key or name a program")
+      return nil
+    }
+    var argv: [String] = []
+    var ok = true
+    for (i, item) in items.enumerated() {
+      guard let arg = reader.string(item, path.index(i)) else {
+        ok = false
+        continue
+      }
+      if arg.contains("\0") {
+        reader.error(item.location, "\(path.index(i).quoted) contains a NUL character")
+        ok = false
+      } else if i == 0 && arg.isEmpty {
+        reader.error(item.location, "\(path.index(i).quoted) is empty; name the program to run")
+        ok = false
+      }
+      argv.append(arg)
+    }
+    return ok ? argv : nil
+  }
+
+  // MARK: notify
+
+  func notify(_ node: YAMLNode?) -> [NotifyTarget]? {
+    guard let node else { return [] }
+    let path = ConfigPath.root.key("notify")
+    guard let items = reader.list(node, path) else { return nil }
+    var targets: [NotifyTarget] = []
+    var ok = true
+    for (i, item) in items.enumerated() {
+      let itemPath = path.index(i)
+      guard let m = reader.mapping(item, itemPath, known: ["slack", "webhook"]) else {
+        if item.isNull {
+          reader.error(
+            item.location,
+            "\(itemPath.quoted) is empty; write `slack: {webhook_secret: NAME}` or `webhook: {url_secret: NAME}`"
+          )
+        }
+        ok = false
+        continue
+      }
+      let kinds = ["slack", "webhook"].filter { m.node[$0] != nil }
+      guard kinds.count == 1, let kind = kinds.first, let value = m.node[kind] else {
+        if m.node.mapping?.allSatisfy({ ["slack", "webhook"].contains($0.key.scalar?.text ?? "") }) ?? false {
+          reader.error(
+            item.location,
+            kinds.isEmpty
+              ? "\(itemPath.quoted) names no channel; write `slack: {webhook_secret: NAME}` or `webhook: {url_secret: NAME}`"
+              : "\(itemPath.quoted) has both `slack` and `webhook`; make them two entries")
+        }
+        ok = false
+        continue
+      }
+      let secretKey = kind == "slack" ? "webhook_secret" : "url_secret"
+      guard
+        let settings = reader.mapping(value, itemPath.key(kind), known: [secretKey], required: [secretKey]),
+        let nameNode = settings[secretKey],
+        let name = reader.name(nameNode, itemPath.key(kind).key(secretKey), .variableName)
+      else {
+        ok = false
+        continue
+      }
+      targets.append(kind == "slack" ? .slack(webhookSecret: name) : .webhook(urlSecret: name))
+    }
+    return ok ? targets : nil
+  }
+}
