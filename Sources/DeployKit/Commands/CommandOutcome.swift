@@ -37,6 +37,18 @@ extension CommandReport: CommandOutcome {
       terminal.line("")
       terminal.line(masker.mask(SummaryTable.text(self, terminal: terminal)))
     }
+    if let verification {
+      terminal.line("")
+      terminal.line("verification (via \(verification.via)): \(verification.passed ? "passed" : "failed")")
+      for host in verification.hosts { terminal.line("  " + masker.mask(host.summary)) }
+    }
+    for hook in hooks where hook.result == .failed {
+      terminal.line(
+        masker.mask("hook \(hook.name.rawValue) failed: \(hook.error ?? "exit \(hook.exitStatus ?? -1)")"))
+    }
+    for notification in notifications {
+      if let warning = notification.warning { terminal.line(masker.mask(warning)) }
+    }
     if let error { terminal.error(masker.mask(error)) }
     for host in hosts where terminal.githubActions {
       if let error = host.error {

@@ -118,7 +118,9 @@ extension Inventory {
     guard
       let top = reader.mapping(
         root, path,
-        known: ["environment", "promote_from", "promote_min_age", "promote_requires", "lock", "ssh", "hosts"],
+        known: [
+          "environment", "promote_from", "promote_min_age", "promote_requires", "lock", "ssh", "hosts",
+        ],
         required: ["environment", "hosts"])
     else {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }

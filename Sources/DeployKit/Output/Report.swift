@@ -131,6 +131,12 @@ public struct CommandReport: Codable, Sendable, Equatable {
   public var durationMs: Int
   /// How long the run waited for another run's lock (`--lock-wait`).
   public var waitedMs: Int = 0
+  /// The plan's verification (`verify:`), when it ran.
+  public var verification: VerificationReport?
+  /// `hooks:` that ran, in order.
+  public var hooks: [HookResult] = []
+  /// `notify:` targets, as sent.
+  public var notifications: [NotificationResult] = []
 
   public init(
     command: String, environment: String?, app: String?, result: CommandResult,
@@ -159,6 +165,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
     case dryRun = "dry_run"
     case durationMs = "duration_ms"
     case waitedMs = "waited_ms"
+    case verification, hooks, notifications
   }
 
   // Optional fields are written as `null` rather than left out, so CI scripts can rely on
@@ -179,6 +186,9 @@ public struct CommandReport: Codable, Sendable, Equatable {
     try c.encode(error, forKey: .error)
     try c.encode(durationMs, forKey: .durationMs)
     try c.encode(waitedMs, forKey: .waitedMs)
+    try c.encode(verification, forKey: .verification)
+    try c.encode(hooks, forKey: .hooks)
+    try c.encode(notifications, forKey: .notifications)
   }
 }
 

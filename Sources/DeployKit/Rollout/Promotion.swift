@@ -79,14 +79,25 @@ public struct PromotionGate: Sendable {
       "reading \(from.environment): what runs on its \(from.hosts.count) host(s), one health probe each")
     let entries = await EnvironmentStatus(plan: from, progress: progress, parallel: parallel, auditLines: 500)
       .read()
-    return try Self.judge(entries, environment: from.environment, requiredAge: requiredAge, now: now)
+    return try Self.judge(
+      entries, environment: from.environment, requiredAge: requiredAge, now: now,
+      requirement: to.promoteRequires, to: to.environment)
   }
 
   /// The decision, from what the hosts reported.
   static func judge(
-    _ entries: [EnvironmentStatus.Entry], environment: String, requiredAge: Duration?, now: Date
+    _ entries: [EnvironmentStatus.Entry], environment: String, requiredAge: Duration?, now: Date,
+    requirement: PromoteRequirement? = nil, to: String = ""
   ) throws(RolloutError) -> PromotionSource {
     var problems: [String] = []
+    if let requirement {
+      // TO takes only what passed verification on every FROM host (`promote_requires`).
+      problems += requirement.problems(
+        from: environment, to: to,
+        hosts: entries.filter(\.status.reachable).map {
+          LiveVerification(host: $0.status.name, release: $0.current?.id, verified: $0.current?.verified)
+        })
+    }
     for entry in entries {
       let host = entry.status
       guard host.reachable else {

@@ -68,8 +68,78 @@ public struct Rollout: Sendable {
     self.stop = stop
   }
 
-  /// Over SSH with Docker, one session per host (jump hosts shared).
+  /// Over SSH with Docker, one session per host (jump hosts shared). The plan's hooks run around
+  /// it (`pre_deploy` once every host is read, before any changes) and its notifications go out
+  /// when it ends.
   public func run() async -> CommandReport {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let urls: [String: String]
+    do {
+      urls = try request.plan.notify.secretValues(in: ProcessInfo.processInfo.environment)
+    } catch {
+      var report = CommandReport(
+        command: request.commandName, environment: request.plan.environment, app: request.plan.app,
+        result: .refused, dryRun: request.dryRun, error: String(describing: error))
+      report.exitCode = ExitStatus.refused.rawValue
+      return report
+    }
+    let secrets = Array(request.secrets.values) + Array(urls.values)
+    let hooks = HookRunner(hooks: request.plan.hooks, masker: SecretMasker(secrets: secrets))
+    var report = await rollOut(hooks: hooks)
+    guard !request.dryRun else { return report }
+    let interrupted = stop.requested != nil
+    let stage: HooksSpec.Stage? =
+      report.result == .success
+      ? .postDeploy
+      : [.failed, .needsAttention].contains(report.result) || interrupted ? .onFailure : nil
+    if let stage, request.plan.hooks.command(stage) != nil {
+      let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "deployctl-report-\(request.runID).json"
+      ).path
+      let masker = SecretMasker(secrets: secrets)
+      FileManager.default.createFile(
+        atPath: path, contents: Data(masker.mask(report.jsonString()).utf8),
+        attributes: [.posixPermissions: 0o600])
+      defer { try? FileManager.default.removeItem(atPath: path) }
+      var environment = hookEnvironment(report)
+      environment.result = interrupted && report.result != .success ? "interrupted" : report.result.rawValue
+      environment.exitCode = report.exitCode
+      environment.error = report.error
+      environment.reportPath = path
+      let progress = progress
+      // A second signal during on_failure still ends the process at once (StopRequest).
+      if let result = await hooks.run(
+        stage, environment: environment,
+        output: { line in
+          Task { await progress.say(line) }
+        })
+      {
+        report.hooks.append(result)
+      }
+    }
+    if !request.plan.notify.isEmpty {
+      report.durationMs = (clock.now - start).milliseconds
+      var tag: String?
+      if case .deploy(let image) = request.kind { tag = image.tag }
+      if case .promote(_, _, let image) = request.kind { tag = image.tag }
+      let notifier = Notifier(
+        targets: request.plan.notify, urls: urls, secrets: Array(request.secrets.values))
+      let message = NotificationMessage(report: report, tag: tag, user: request.user)
+      report.notifications = await notifier.send(message, report: report.jsonString())
+    }
+    report.durationMs = (clock.now - start).milliseconds
+    return report
+  }
+
+  func hookEnvironment(_ report: CommandReport) -> HookEnvironment {
+    HookEnvironment(
+      command: request.commandName, environment: request.plan.environment, app: request.plan.app,
+      release: report.release?.id, image: report.release?.image, previousRelease: report.previousRelease?.id,
+      hosts: request.plan.hosts.map(\.host.name), user: request.user)
+  }
+
+  private func rollOut(hooks: HookRunner) async -> CommandReport {
     let connections = SSHConnections()
     var hosts: [DockerHost] = []
     for plan in request.plan.hosts {
@@ -83,7 +153,15 @@ public struct Rollout: Sendable {
         return report
       }
     }
-    let engine = RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
+    var engine = RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
+    if !request.dryRun, request.plan.hooks.preDeploy != nil {
+      let progress = progress
+      engine.preDeploy = { report in
+        await hooks.run(.preDeploy, environment: hookEnvironment(report)) { line in
+          Task { await progress.say(line) }
+        }
+      }
+    }
     var report = await engine.run()
     if let wait = request.lockWait, report.result == .locked {
       // Another run holds the lock: ours is released again, and the whole run starts over when the
@@ -126,6 +204,9 @@ public struct RolloutEngine: Sendable {
   public var progress: ProgressLog
   public var stop: StopRequest
   public var holder: LockHolder
+  /// The plan's `pre_deploy` hook, run once every host is read and the release is known, before
+  /// any host changes; a failed one refuses the run (exit 2).
+  public var preDeploy: (@Sendable (CommandReport) async -> HookResult?)?
 
   public init(
     request: RolloutRequest, hosts: [any RolloutHost], progress: ProgressLog, stop: StopRequest,
@@ -145,6 +226,7 @@ public struct RolloutEngine: Sendable {
     case prepared(Int, PrepareResult)
     case interrupted(String)
     case renewing
+    case verifiedHosts([(Int, HostVerification?)])
   }
 
   /// What the engine knows per host as it goes.
@@ -152,6 +234,7 @@ public struct RolloutEngine: Sendable {
     var snapshot: HostSnapshot?
     var pulled: ImageDigest?
     var install: InstallPlan?
+    var verification: HostVerification?
     var started = ContinuousClock.now
     var finished: ContinuousClock.Instant?
   }
@@ -274,9 +357,23 @@ public struct RolloutEngine: Sendable {
                 return .event(.restored(host: i, error: String(describing: error)))
               }
             }
-          case .verify:
+          case .verify(let members):
             // Smoke and load checks come with `verify:`; without it there is nothing to check.
-            pending += machine.handle(.verified(error: nil))
+            guard plan.hosts.contains(where: { $0.verify != nil }) else {
+              pending += machine.handle(.verified(error: nil))
+              continue
+            }
+            running += 1
+            let chosen = members.map { ($0, hosts[$0]) }
+            group.addTask {
+              let results = await withTaskGroup(of: (Int, HostVerification?).self) { checks in
+                for (i, host) in chosen { checks.addTask { (i, await host.verify()) } }
+                var all: [(Int, HostVerification?)] = []
+                for await result in checks { all.append(result) }
+                return all.sorted { $0.0 < $1.0 }
+              }
+              return .verifiedHosts(results)
+            }
           case .commit(let i):
             if facts[i].finished == nil, Self.isChange(machine.phases[i]) { facts[i].finished = .now }
             let snapshot =
@@ -284,7 +381,7 @@ public struct RolloutEngine: Sendable {
               ?? HostSnapshot(releases: HostReleases(current: nil, records: [], unreadable: []))
             let commit = RolloutDecisions.commit(
               request, phase: machine.phases[i], target: facts[i].install?.release, snapshot: snapshot,
-              holder: holder, keep: plan.rollback.keep)
+              holder: holder, keep: plan.rollback.keep, verified: facts[i].verification?.passed)
             let host = hosts[i]
             running += 1
             group.addTask {
@@ -308,6 +405,15 @@ public struct RolloutEngine: Sendable {
         switch done {
         case .interrupted, .renewing:
           break
+        case .verifiedHosts(let results):
+          running -= 1
+          for (i, result) in results { facts[i].verification = result }
+          let checked = results.compactMap(\.1)
+          for result in checked { await progress.host(result.name, "verify", .note(result.summary)) }
+          let failed = checked.filter { !$0.passed }.map(\.name)
+          pending += machine.handle(
+            .verified(
+              error: failed.isEmpty ? nil : "verification failed on \(failed.joined(separator: ", "))"))
         case .prepared(let i, let result):
           running -= 1
           facts[i].snapshot = result.snapshot
@@ -355,6 +461,11 @@ public struct RolloutEngine: Sendable {
         durationMs: ((facts[i].finished ?? clock.now) - facts[i].started).milliseconds,
         error: [error, commitError].compactMap { $0 }.joined(separator: "\n").nilIfEmpty,
         steps: hosts[i].steps)
+    }
+    let verified = facts.compactMap(\.verification)
+    if !verified.isEmpty {
+      report.verification = VerificationReport(
+        via: plan.hosts.first?.verify?.via ?? .ssh, hosts: verified)
     }
     report.result = machine.verdict
     report.exitCode = report.result.exitStatus.rawValue
@@ -405,6 +516,20 @@ public struct RolloutEngine: Sendable {
         facts[i].install = InstallPlan(
           release: release, previous: snapshots[i]?.current, replacing: snapshots[i]?.container,
           envFile: release.container.envFile == nil ? nil : envFileContent)
+      }
+      if let preDeploy, let first = snapshots.keys.sorted().first {
+        if let current = snapshots[first]?.current {
+          report.previousRelease = ReleaseRef(id: current.id, image: current.image)
+        }
+        if let result = await preDeploy(report) {
+          report.hooks.append(result)
+          if result.result == .failed {
+            return .chosen(
+              refusal:
+                "pre_deploy hook failed: \(result.error ?? "exit \(result.exitStatus ?? -1)"); nothing was changed",
+              settled: [:])
+          }
+        }
       }
       if request.dryRun {
         for i in snapshots.keys.sorted() {

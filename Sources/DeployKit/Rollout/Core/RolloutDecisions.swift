@@ -169,6 +169,7 @@ public enum RolloutDecisions {
       } else {
         var record = target
         record.result = undone ? .rolledBack : .failed
+        if let verified { record.verified = verified }
         commit.records = [record]
         commit.current = back.map { .set($0.id) } ?? .remove
       }

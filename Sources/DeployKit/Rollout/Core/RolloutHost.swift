@@ -18,6 +18,9 @@ public protocol RolloutHost: Sendable {
   /// Records what the host runs now, appends the audit line, forgets releases beyond `keep`, and
   /// releases the lock.
   func commit(_ commit: HostCommit) async throws
+  /// The plan's verification (smoke checks, then the load test) against what runs here; nil when
+  /// the plan has no `verify:`.
+  func verify() async -> HostVerification?
   /// Extends the lock's lease (a separate channel: it never waits for a step). false: the lock
   /// is no longer this run's.
   func renew(_ holder: LockHolder, ttl: Duration) async -> Bool
@@ -27,6 +30,7 @@ public protocol RolloutHost: Sendable {
 
 extension RolloutHost {
   public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool { true }
+  public func verify() async -> HostVerification? { nil }
 }
 
 public struct PrepareRequest: Sendable, Equatable {

@@ -321,6 +321,38 @@ public final class DockerHost: RolloutHost {
       checking: commit.records.indices.map { "record\($0)" } + ["current", "audit", "unlock"])
   }
 
+  public func verify() async -> HostVerification? {
+    guard let spec = plan.verify else { return nil }
+    let forwards = Locked<[Int: PortForward]>([:])
+    defer {
+      let open = forwards.current.values
+      Task { for forward in open { await forward.close() } }
+    }
+    let address = plan.host.address
+    let target = plan.host.sshTarget
+    let connections = connections
+    let ports = plan.container.ports
+    let verification = try? await timed("verify") {
+      try await HostVerifier(spec).run(host: name) { port in
+        switch spec.via {
+        case .direct:
+          return HTTPProbe.url(host: address, port: port, path: "")
+        case .ssh:
+          if let open = forwards.current[port] {
+            return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
+          }
+          let bound = ports.first { $0.hostPort == port }?.hostIP
+          let remote = (bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!
+          let forward = try await connections.session(for: target).forward(
+            remotePort: port, remoteHost: remote)
+          forwards.withLock { $0[port] = forward }
+          return HTTPProbe.url(host: "127.0.0.1", port: forward.localPort, path: "")
+        }
+      }
+    }
+    return verification ?? HostVerification(name: name, passed: false, error: "interrupted")
+  }
+
   // MARK: Health
 
   func gate(_ container: ContainerRunSpec) -> HealthGate {
