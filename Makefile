@@ -1,12 +1,16 @@
 # The front door. `make demo` and `make test` are the README's first two commands.
 SHELL := /bin/bash
 APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
-                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils shellcheck
+                libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils \
+                shellcheck
 # Subnet of the testbed `make test` brings up; `auto` takes a free one, so several
 # checkouts can test at once.
 TESTBED_SUBNET ?= auto
 
-.PHONY: setup build demo test lint format clean dist bench bench-ssh
+# Every shell script under scripts/ and .ci/ (by its #! line), for shellcheck.
+SHELL_SCRIPTS = $(shell grep -rlE '^\#!(/usr/bin/env |/bin/)(ba)?sh' scripts .ci)
+
+.PHONY: setup build demo test lint format clean dist bench bench-ssh bench-fanout
 
 # Installs the Debian packages deployctl and its testbed need, then builds.
 setup:
@@ -42,7 +46,7 @@ test: setup
 
 lint:
 	swift format lint --strict --recursive Package.swift Sources Tests
-	shellcheck scripts/dist scripts/install-deb .ci/run
+	shellcheck $(SHELL_SCRIPTS)
 
 format:
 	swift format --in-place --recursive Package.swift Sources Tests
@@ -63,3 +67,7 @@ bench: setup
 # deployctl exec vs parallel OpenSSH on 10, 50 and 200 local sshd servers (root).
 bench-ssh: setup
 	scripts/bench-ssh 10 50 200
+
+# deployctl exec to 1,000 SSH endpoints (63 local sshd processes x 16 loopback addresses; root).
+bench-fanout: setup
+	scripts/bench-fanout 1000

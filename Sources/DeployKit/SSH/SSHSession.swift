@@ -153,7 +153,7 @@ public actor SSHSession {
         host: target.name, operation: "libssh2_knownhost_init", code: handle.lastErrno,
         message: handle.lastError)
     }
-    try knownHosts.load(Self.expandingTilde(target.knownHostsFile))
+    try knownHosts.load(Self.expandingTilde(target.knownHostsFile), for: target.knownHostsName)
     configureAlgorithms(knownAlgorithms: knownHosts.knownAlgorithms(for: target.knownHostsName))
 
     let fd = handle.socket.fd

@@ -98,6 +98,7 @@ enum Sockets {
   static func connect(to addresses: [SocketAddress], until deadline: ContinuousClock.Instant)
     async throws -> SocketHandle
   {
+    _ = DescriptorLimit.raised
     var lastFailure = ConnectFailure.notResolved("no addresses")
     for address in addresses {
       let fd = socket(
@@ -180,4 +181,20 @@ enum Sockets {
     _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
     return SocketHandle(fd)
   }
+}
+
+/// A run holds one socket per host until it ends, so a fan-out to 1,000 hosts needs more file
+/// descriptors than the usual soft limit of 1,024 (hosts past it failed with "Too many open
+/// files"). Before the first connect the soft limit is raised once, up to the hard limit (at
+/// most 65,536), as Go programs do; descriptors are waited on with poll, which has no
+/// FD_SETSIZE bound.
+enum DescriptorLimit {
+  static let raised: Bool = {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return false }
+    let wanted = min(limit.rlim_max, 65_536)
+    guard limit.rlim_cur < wanted else { return true }
+    limit.rlim_cur = wanted
+    return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0
+  }()
 }

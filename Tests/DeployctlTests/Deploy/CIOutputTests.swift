@@ -1,3 +1,4 @@
+import DeployKit
 import Foundation
 import Testing
 
@@ -32,8 +33,8 @@ struct CIOutputTests {
       #expect(try await s.deployctl(["deploy", "staging", "--image", "v1"]).status == 0)
       let run = try await s.deployctl(["deploy", "staging", "--image", "broken"])
       #expect(run.status == 1)
-      #expect(run.json["exit_code"] as? Int == 1)
-      #expect(run.json["result"] as? String == "failed")
+      #expect(try run.report.exitCode == 1)
+      #expect(try run.report.result == .failed)
       for host in s.hosts("staging") { #expect(try await s.version(on: host) == "v1") }
     }
   }
@@ -43,13 +44,13 @@ struct CIOutputTests {
     try await Scenario.with { s in
       let badArgument = try await s.deployctl(["deploy", "prod", "--image", "v1", "--parallel", "0"])
       #expect(badArgument.status == 2)
-      #expect(badArgument.json["result"] as? String == "refused", "\(badArgument.stdout)")
+      #expect(try badArgument.report.result == .refused, "\(badArgument.stdout)")
       let unknownOption = try await s.deployctl(["deploy", "prod", "--imag", "v1"])
       #expect(unknownOption.status == 2)
-      #expect(unknownOption.json["exit_code"] as? Int == 2, "\(unknownOption.stdout)")
+      #expect(try unknownOption.report.exitCode == 2, "\(unknownOption.stdout)")
       let unknownEnvironment = try await s.deployctl(["deploy", "qa", "--image", "v1"])
       #expect(unknownEnvironment.status == 2)
-      #expect((unknownEnvironment.json["error"] as? String ?? "").contains("qa"))
+      #expect(try (unknownEnvironment.report.error ?? "").contains("qa"))
 
       try s.appendToPlan("rollout:\n  batch: lots\n")
       let invalid = try await s.deployctl(["deploy", "prod", "--image", "v1"], json: false)
@@ -78,9 +79,9 @@ struct CIOutputTests {
         let run = try await broken.finish()
         try await s.testbed.startEngine(staging)
         #expect(run.status == 3, "\(run.stderr)")
-        #expect(run.json["result"] as? String == "needs_attention")
-        #expect(run.json["exit_code"] as? Int == 3)
-        #expect(run.host(staging.name)["result"] as? String == "restore_failed")
+        #expect(try run.report.result == .needsAttention)
+        #expect(try run.report.exitCode == 3)
+        #expect(try run.host(staging.name)?.result == .restoreFailed)
         #expect(run.stderr.contains("\(staging.name): "), "the output names the host")
         let audit = try await s.testbed.sshChecked(staging, "cat /var/lib/deployctl/\(s.app)/audit.log")
         #expect(audit.contains("needs_attention"))
@@ -105,8 +106,8 @@ struct CIOutputTests {
       }
       let locked = try await s.deployctl(["deploy", "staging", "--image", "v1"])
       #expect(locked.status == 4, "\(locked.stderr)")
-      #expect(locked.json["result"] as? String == "locked")
-      #expect((locked.json["error"] as? String ?? "").contains("bob@ci-runner-7"))
+      #expect(try locked.report.result == .locked)
+      #expect(try (locked.report.error ?? "").contains("bob@ci-runner-7"))
       let status = try await s.deployctl(["lock", "staging", "status"])
       #expect(status.status == 4)
       #expect(status.stdout.contains("bob@ci-runner-7"))

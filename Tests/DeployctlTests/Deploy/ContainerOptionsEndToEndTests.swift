@@ -76,7 +76,7 @@ struct ContainerOptionsEndToEndTests {
       try Self.writePlan(s, options)
       let deploy = try await s.deployctl(["deploy", "prod", "--image", "v1"])
       #expect(deploy.status == 0, "\(deploy.stderr)")
-      let release1 = (deploy.json["release"] as? [String: Any])?["id"] as? String
+      let release1 = try deploy.report.release?.id
       for host in s.hosts("prod") {
         #expect(try await s.version(on: host) == "v1")
         let c = try await Self.inspect(s, host)
@@ -113,7 +113,7 @@ struct ContainerOptionsEndToEndTests {
       try Self.writePlan(s, options.replacingOccurrences(of: "memory: 64m", with: "memory: 96m"))
       let again = try await s.deployctl(["deploy", "prod", "--image", "v1"])
       #expect(again.status == 0, "\(again.stderr)")
-      let release2 = (again.json["release"] as? [String: Any])?["id"] as? String
+      let release2 = try again.report.release?.id
       #expect(release2 != nil && release2 != release1)
       for host in s.hosts("prod") {
         let c = try await Self.inspect(s, host)
@@ -147,7 +147,7 @@ struct ContainerOptionsEndToEndTests {
       try Self.writePlan(s, "labels: {team: web}")
       let first = try await s.deployctl(["deploy", "staging", "--image", "v1"])
       #expect(first.status == 0, "\(first.stderr)")
-      let release1 = try #require((first.json["release"] as? [String: Any])?["id"] as? String)
+      let release1 = try #require(try first.report.release?.id)
       var startedAt: [String: String] = [:]
       for host in s.hosts("staging") {
         startedAt[host.name] = try await s.testbed.sshChecked(
@@ -157,7 +157,7 @@ struct ContainerOptionsEndToEndTests {
       try Self.writePlan(s, "network: \(network)")
       let second = try await s.deployctl(["deploy", "staging", "--image", "v2"])
       #expect(second.status == 1, "\(second.stderr)")
-      #expect(second.hosts.allSatisfy { $0["result"] as? String == "failed" }, "\(second.stdout)")
+      #expect(try second.hosts.allSatisfy { $0.result == .failed }, "\(second.stdout)")
       #expect(second.stderr.contains("docker network create \(network)"), "\(second.stderr)")
       for host in s.hosts("staging") {
         #expect(try await s.version(on: host) == "v1")

@@ -1,3 +1,4 @@
+import DeployKit
 import Foundation
 import Testing
 
@@ -10,13 +11,13 @@ struct DeployTests {
     try await Scenario.with { s in
       let v1 = try await s.deployctl(["deploy", "prod", "--image", "v1"])
       #expect(v1.status == 0, "\(v1.stderr)")
-      #expect(v1.json["result"] as? String == "success")
-      let release1 = try #require((v1.json["release"] as? [String: Any])?["id"] as? String)
-      let image1 = try #require((v1.json["release"] as? [String: Any])?["image"] as? String)
+      #expect(try v1.report.result == .success)
+      let release1 = try #require(try v1.report.release?.id)
+      let image1 = try #require(try v1.report.release?.image)
       #expect(image1.hasPrefix(s.testbed.image + "@sha256:"))
       for host in s.hosts("prod") {
         #expect(try await s.version(on: host) == "v1")
-        #expect(v1.host(host.name)["result"] as? String == "deployed")
+        #expect(try v1.host(host.name)?.result == .deployed)
         let labels = try await s.testbed.sshChecked(
           host, "docker inspect --format '{{json .Config.Labels}}' \(s.app)")
         #expect(labels.contains("\"deployctl.release\":\"\(release1)\""))
@@ -28,12 +29,15 @@ struct DeployTests {
         try await s.testbed.sshChecked(
           host, "docker exec \(s.app) sh -c 'echo kept-\(host.name) > /data/note.txt'")
       }
-      #expect(v1.stderr.contains("pull"))
-      #expect(v1.stderr.contains("health"))
+      // The progress a user watches: every host pulled the image and passed its health check.
+      for host in s.hosts("prod") {
+        #expect(v1.stepDone(host.name, "pull"), "\(v1.stderr)")
+        #expect(v1.stepDone(host.name, "health"), "\(v1.stderr)")
+      }
 
       let v2 = try await s.deployctl(["deploy", "prod", "--image", "v2"])
       #expect(v2.status == 0, "\(v2.stderr)")
-      #expect((v2.json["previous_release"] as? [String: Any])?["id"] as? String == release1)
+      #expect(try v2.report.previousRelease?.id == release1)
       for host in s.hosts("prod") {
         #expect(try await s.version(on: host) == "v2")
         let note = try await s.testbed.sshChecked(host, "cat /srv/\(s.app)/data/note.txt")
@@ -50,10 +54,10 @@ struct DeployTests {
       #expect(try await s.deployctl(["deploy", "prod", "--image", "v2"]).status == 0)
       let broken = try await s.deployctl(["deploy", "prod", "--image", "broken"])
       #expect(broken.status == 1, "\(broken.stderr)")
-      #expect(broken.json["result"] as? String == "failed")
-      let results = Set(broken.hosts.compactMap { $0["result"] as? String })
-      #expect(results.isSubset(of: ["rolled_back", "skipped"]))
-      #expect(results.contains("rolled_back"))
+      #expect(try broken.report.result == .failed)
+      let results = Set(try broken.hosts.map(\.result))
+      #expect(results.isSubset(of: [.rolledBack, .skipped]))
+      #expect(results.contains(.rolledBack))
       #expect(broken.stderr.contains("/healthz") || broken.stderr.contains("404"))
       for host in s.hosts("prod") {
         #expect(try await s.version(on: host) == "v2")
@@ -84,7 +88,7 @@ struct DeployTests {
       let slow = try await s.deployctl(["deploy", "dev", "--image", "slow"])
       #expect(slow.status == 0, "\(slow.stderr)")
       for host in s.hosts("dev") {
-        #expect(try await s.version(on: host).isEmpty == false)
+        #expect(try await s.version(on: host) == "slow")
       }
     }
   }
@@ -172,7 +176,10 @@ struct DeployTests {
       for host in s.hosts("dev") {
         seen += try await s.testbed.ssh(host, "ps -eo args").stdout
       }
-      seen += try String(contentsOfFile: "/proc/self/cmdline", encoding: .utf8)
+      // deployctl's own command line (the secret comes through its environment only).
+      let cmdline = try String(contentsOfFile: "/proc/\(run.pid)/cmdline", encoding: .utf8)
+      #expect(cmdline.contains("deploy\0dev\0--image\0v1"), "read deployctl's command line: \(cmdline)")
+      seen += cmdline
       let result = try await run.finish()
       #expect(result.status == 0, "\(result.stderr)")
       #expect(!seen.contains(secret))
@@ -205,7 +212,7 @@ struct DeployTests {
         let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
         #expect(run.status == 1, "\(run.stderr)")
         #expect(run.stdout.contains("SHA256:"))
-        #expect(run.host(victim.name)["result"] as? String == "unreachable")
+        #expect(try run.host(victim.name)?.result == .unreachable)
       } catch {
         try await s.testbed.restoreKey(victim)
         throw error
@@ -236,7 +243,7 @@ struct DeployTests {
       #expect(result.status == 1 || result.status == 3, "\(result.stderr)")
       #expect(try await s.version(on: hosts[0]) == "v1")
       if result.status == 3 {
-        #expect(result.host(hosts[1].name)["result"] as? String == "restore_failed")
+        #expect(try result.host(hosts[1].name)?.result == .restoreFailed)
       } else {
         #expect(try await s.version(on: hosts[1]) == "v1")
       }
@@ -250,7 +257,7 @@ struct DeployTests {
       let dry = try await s.deployctl(["deploy", "prod", "--image", "v2", "--dry-run"])
       #expect(dry.status == 0, "\(dry.stderr)")
       #expect(dry.stderr.contains("would run"))
-      #expect(dry.json["dry_run"] as? Bool == true)
+      #expect(try dry.report.dryRun)
       for host in s.hosts("prod") { #expect(try await s.version(on: host) == "v1") }
     }
   }
@@ -259,15 +266,16 @@ struct DeployTests {
   func statusPerHost() async throws {
     try await Scenario.with { s in
       let deploy = try await s.deployctl(["deploy", "prod", "--image", "v1"])
-      let image = (deploy.json["release"] as? [String: Any])?["image"] as? String
+      let image = try #require(try deploy.report.release?.image)
       let status = try await s.deployctl(["status", "prod"])
       #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
-      #expect(status.hosts.count == 2)
-      for host in status.hosts {
-        #expect(host["reachable"] as? Bool == true)
-        #expect(host["state"] as? String == "running")
-        #expect(host["health"] as? String == "healthy")
-        #expect(host["image"] as? String == image)
+      let report = try status.document(StatusReport.self)
+      #expect(Set(report.hosts.map(\.name)) == Set(s.hosts("prod").map(\.name)))
+      for host in report.hosts {
+        #expect(host.reachable)
+        #expect(host.state == "running")
+        #expect(host.health == "healthy")
+        #expect(host.image == image)
       }
     }
   }

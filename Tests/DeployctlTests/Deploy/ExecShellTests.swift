@@ -43,8 +43,8 @@ struct ExecShellTests {
 
       let json = try await exec(s, "prod", ["--shell", "--output", "json"], ["true && false"])
       #expect(json.status == 1)
-      #expect(json.json["remote_command"] as? String == "true && false")
-      #expect(json.hosts.allSatisfy { $0["exit_status"] as? Int == 1 })
+      #expect(json.raw["remote_command"] as? String == "true && false")
+      #expect((json.raw["hosts"] as? [[String: Any]] ?? []).allSatisfy { $0["exit_status"] as? Int == 1 })
     }
   }
 }

@@ -1,3 +1,4 @@
+import DeployKit
 import Foundation
 import Testing
 
@@ -12,20 +13,20 @@ struct PromoteTests {
       try await s.testbed.tag("v1", as: candidate)
       let staged = try await s.deployctl(["deploy", "staging", "--image", candidate])
       #expect(staged.status == 0, "\(staged.stderr)")
-      let stagingRelease = try #require(staged.release["id"] as? String)
-      let stagingImage = try #require(staged.release["image"] as? String)
+      let stagingRelease = try #require(try staged.report.release?.id)
+      let stagingImage = try #require(try staged.report.release?.image)
       // The tag moves on after staging got it: promote must take the digest, not the tag.
       try await s.testbed.tag("v2", as: candidate)
 
       let promoted = try await s.deployctl(["promote", "staging", "prod"])
       #expect(promoted.status == 0, "\(promoted.stderr)")
-      #expect(promoted.json["command"] as? String == "promote")
-      #expect(promoted.json["promoted_from"] as? String == "staging")
-      #expect(promoted.release["image"] as? String == stagingImage)
-      let source = try #require(promoted.json["source"] as? [String: Any])
-      #expect(source["release"] as? String == stagingRelease)
-      #expect(source["image"] as? String == stagingImage)
-      let prodRelease = try #require(promoted.release["id"] as? String)
+      #expect(try promoted.report.command == "promote")
+      #expect(try promoted.report.promotedFrom == "staging")
+      #expect(try promoted.report.release?.image == stagingImage)
+      let source = try #require(try promoted.report.source)
+      #expect(source.release == stagingRelease)
+      #expect(source.image == stagingImage)
+      let prodRelease = try #require(try promoted.report.release?.id)
       for host in s.hosts("prod") {
         #expect(try await s.version(on: host) == "v1")
         let record = try await s.testbed.sshChecked(
@@ -38,13 +39,13 @@ struct PromoteTests {
 
       let history = try await s.deployctl(["history", "prod"])
       #expect(history.status == 0, "\(history.stderr)")
-      let first = try #require((history.json["releases"] as? [[String: Any]])?.first)
-      #expect(first["how"] as? String == "promote")
-      #expect(first["from"] as? String == "staging")
-      #expect(first["release"] as? String == prodRelease)
-      #expect(first["result"] as? String == "succeeded")
-      #expect(first["live"] as? Bool == true)
-      #expect((first["hosts"] as? [Any])?.count == 2)
+      let first = try #require(try history.document(HistoryReport.self).releases.first)
+      #expect(first.how == "promote")
+      #expect(first.from == "staging")
+      #expect(first.release == prodRelease)
+      #expect(first.result == "succeeded")
+      #expect(first.live)
+      #expect(first.hosts.count == 2)
     }
   }
 
@@ -58,11 +59,11 @@ struct PromoteTests {
       #expect(try await s.deployctl(["deploy", "prod", "--image", "v2", "--limit", "prod-1"]).status == 0)
       let refused = try await s.deployctl(["promote", "prod", "staging"])
       #expect(refused.status == 2, "\(refused.stderr)")
-      #expect(refused.json["result"] as? String == "refused")
-      let error = refused.json["error"] as? String ?? ""
+      #expect(try refused.report.result == .refused)
+      let error = try refused.report.error ?? ""
       #expect(error.contains("not on one image digest"), "\(error)")
       #expect(error.contains("prod-1 runs sha256:") && error.contains("prod-2 runs sha256:"))
-      #expect(((refused.json["source"] as? [String: Any])?["hosts"] as? [Any])?.count == 2)
+      #expect(try refused.report.source?.hosts.count == 2)
       for host in s.hosts("staging") {
         #expect(try await s.version(on: host) == "", "staging must not have been touched")
       }
@@ -78,7 +79,7 @@ struct PromoteTests {
       try await s.testbed.sshChecked(staging, "docker exec \(s.app) rm /www/healthz")
       let refused = try await s.deployctl(["promote", "staging", "prod"])
       #expect(refused.status == 2, "\(refused.stderr)")
-      let error = refused.json["error"] as? String ?? ""
+      let error = try refused.report.error ?? ""
       #expect(error.contains("\(staging.name): unhealthy"), "\(error)")
       for host in s.hosts("prod") { #expect(try await s.version(on: host) == "v2") }
     }
@@ -90,7 +91,7 @@ struct PromoteTests {
       #expect(try await s.deployctl(["deploy", "dev", "--image", "v1"]).status == 0)
       let refused = try await s.deployctl(["promote", "dev", "prod"])
       #expect(refused.status == 2)
-      let error = refused.json["error"] as? String ?? ""
+      let error = try refused.report.error ?? ""
       #expect(error.contains("prod accepts releases only from staging"), "\(error)")
       #expect(error.contains("prod.yml:"), "the message points at promote_from: \(error)")
       #expect(!refused.stderr.contains("reading dev"), "no host should have been read")
@@ -104,13 +105,13 @@ struct PromoteTests {
       #expect(try await s.deployctl(["deploy", "staging", "--image", "v1"]).status == 0)
       let young = try await s.deployctl(["promote", "staging", "prod", "--min-age", "1h"])
       #expect(young.status == 2, "\(young.stderr)")
-      #expect((young.json["error"] as? String ?? "").contains("promotion needs 1h"), "\(young.json)")
+      #expect(try (young.report.error ?? "").contains("promotion needs 1h"), "\(young.stdout)")
       try s.edit(
         "inventories/prod.yml", replacing: "promote_from: staging",
         with: "promote_from: staging\npromote_min_age: 2h")
       let byInventory = try await s.deployctl(["promote", "staging", "prod", "--min-age", "1s"])
       #expect(byInventory.status == 2)
-      #expect((byInventory.json["error"] as? String ?? "").contains("promotion needs 2h"))
+      #expect(try (byInventory.report.error ?? "").contains("promotion needs 2h"))
       try s.edit("inventories/prod.yml", replacing: "promote_min_age: 2h", with: "promote_min_age: 1s")
       try await Task.sleep(for: .seconds(1.5))
       let old = try await s.deployctl(["promote", "staging", "prod"])
@@ -128,14 +129,14 @@ struct PromoteTests {
       try s.appendToPlan("environments:\n  prod:\n    container:\n      env: {PORT: \"9999\"}\n")
       let failed = try await s.deployctl(["promote", "staging", "prod"])
       #expect(failed.status == 1, "\(failed.stderr)")
-      #expect(failed.json["result"] as? String == "failed")
-      #expect(failed.hosts.contains { $0["result"] as? String == "rolled_back" })
+      #expect(try failed.report.result == .failed)
+      #expect(try failed.hosts.contains { $0.result == .rolledBack })
       for host in s.hosts("prod") { #expect(try await s.version(on: host) == "v2") }
       let history = try await s.deployctl(["history", "prod"])
-      let first = try #require((history.json["releases"] as? [[String: Any]])?.first)
-      #expect(first["how"] as? String == "promote")
-      #expect(first["result"] as? String == "rolled_back")
-      #expect(first["live"] as? Bool == false)
+      let first = try #require(try history.document(HistoryReport.self).releases.first)
+      #expect(first.how == "promote")
+      #expect(first.result == "rolled_back")
+      #expect(!first.live)
     }
   }
 
@@ -148,19 +149,17 @@ struct PromoteTests {
       #expect(try await s.deployctl(["rollback", "staging"]).status == 0)
       let history = try await s.deployctl(["history", "staging"], environment: ["USER": "alice"])
       #expect(history.status == 0, "\(history.stderr)")
-      let releases = try #require(history.json["releases"] as? [[String: Any]])
-      let rows = releases.map {
-        "\($0["how"] as? String ?? "?") \($0["tag"] as? String ?? "-") \($0["result"] as? String ?? "?")"
-      }
+      let releases = try history.document(HistoryReport.self).releases
+      let rows = releases.map { "\($0.how) \($0.tag ?? "-") \($0.result)" }
       #expect(
         rows == [
           "rollback v1 succeeded", "deploy broken rolled_back", "deploy v2 succeeded", "deploy v1 succeeded",
         ], "\(rows)")
-      #expect(releases.first?["live"] as? Bool == true)
-      #expect(releases.filter { $0["live"] as? Bool == true }.count == 1)
-      #expect(releases.allSatisfy { ($0["digest"] as? String ?? "").hasPrefix("sha256:") })
-      #expect(releases.allSatisfy { ($0["user"] as? String ?? "").isEmpty == false })
-      #expect(releases[0]["release"] as? String == releases[3]["release"] as? String)
+      #expect(releases.first?.live == true)
+      #expect(releases.filter(\.live).count == 1)
+      #expect(releases.allSatisfy { ($0.digest ?? "").hasPrefix("sha256:") })
+      #expect(releases.allSatisfy { !$0.user.isEmpty })
+      #expect(releases.count == 4 && releases[0].release == releases[3].release)
 
       let text = try await s.deployctl(["history", "staging"], json: false)
       #expect(text.status == 0)
@@ -188,10 +187,6 @@ extension Testbed {
     let result = try await Testbed.run("/bin/sh", ["-c", script, "tag", registry, repository, existing, new])
     #expect(result.status == 0, "tagging \(existing) as \(new): \(result.stderr)")
   }
-}
-
-extension Scenario.Run {
-  var release: [String: Any] { json["release"] as? [String: Any] ?? [:] }
 }
 
 extension Scenario {

@@ -56,12 +56,12 @@ struct RolloutPolicyTests {
 
       let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
       #expect(run.status == 1, "\(run.stderr)")
-      #expect(run.host("prod-1")["result"] as? String == "deployed")
-      #expect(run.host("prod-2")["result"] as? String == "rolled_back")
+      #expect(try run.host("prod-1")?.result.rawValue == "deployed")
+      #expect(try run.host("prod-2")?.result.rawValue == "rolled_back")
       #expect(try await s.version(on: hosts[0]) == "v2")
       #expect(try await s.version(on: hosts[1]) == "v1")
       // Each host's own records say what it runs.
-      let release = try #require((run.json["release"] as? [String: Any])?["id"] as? String)
+      let release = try #require(try run.report.release?.id)
       let current1 = try await s.testbed.sshChecked(
         hosts[0], "cat /var/lib/deployctl/\(s.app)/releases/prod/current")
       #expect(current1.trimmingCharacters(in: .whitespacesAndNewlines) == release)
@@ -79,8 +79,8 @@ struct RolloutPolicyTests {
       #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
       let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
       #expect(run.status == 1, "\(run.stderr)")
-      #expect(run.host("prod-1")["result"] as? String == "rolled_back")
-      #expect(run.host("prod-2")["result"] as? String == "rolled_back")
+      #expect(try run.host("prod-1")?.result.rawValue == "rolled_back")
+      #expect(try run.host("prod-2")?.result.rawValue == "rolled_back")
       for host in hosts { #expect(try await s.version(on: host) == "v1") }
     }
   }
@@ -93,8 +93,8 @@ struct RolloutPolicyTests {
       #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
       let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
       #expect(run.status == 1, "\(run.stderr)")
-      #expect(run.host("prod-1")["result"] as? String == "deployed")
-      #expect(run.host("prod-2")["result"] as? String == "rolled_back")
+      #expect(try run.host("prod-1")?.result.rawValue == "deployed")
+      #expect(try run.host("prod-2")?.result.rawValue == "rolled_back")
       #expect(try await s.version(on: hosts[0]) == "v2")
       #expect(try await s.version(on: hosts[1]) == "v1")
       #expect(run.stderr.contains("max_failures: 0"))

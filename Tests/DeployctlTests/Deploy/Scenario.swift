@@ -62,11 +62,29 @@ struct Scenario {
     var status: Int32
     var stdout: String
     var stderr: String
-    var json: [String: Any] {
+    /// stdout as the JSON document of deploy, promote or rollback.
+    var report: CommandReport { get throws { try document(CommandReport.self) } }
+    var hosts: [HostReport] { get throws { try report.hosts } }
+    func host(_ name: String) throws -> HostReport? { try hosts.first { $0.name == name } }
+
+    /// stdout as JSON of a document with no report type here (`exec`), for its keys.
+    var raw: [String: Any] {
       (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
     }
-    var hosts: [[String: Any]] { json["hosts"] as? [[String: Any]] ?? [] }
-    func host(_ name: String) -> [String: Any] { hosts.first { $0["name"] as? String == name } ?? [:] }
+
+    /// stdout as the JSON document of another command (`StatusReport`, `HistoryReport`).
+    func document<T: Decodable>(_ type: T.Type) throws -> T {
+      do {
+        return try ReportDecoding.decode(type, from: stdout)
+      } catch {
+        throw TestFailure("stdout is not a \(type) document (\(error)):\n\(stdout)\n\(stderr)")
+      }
+    }
+
+    /// Whether the progress on stderr shows `step` done on `host` (`12:00:01 prod-1 pull ok 0.4s`).
+    func stepDone(_ host: String, _ step: String) -> Bool {
+      stderr.split(separator: "\n").contains { $0.contains(" \(host) \(step) ok") }
+    }
   }
 
   /// Runs deployctl with this scenario's folders; `--output json` so results can be read.
@@ -141,6 +159,8 @@ final class DeployctlProcess: Sendable {
 
   var stderrSoFar: String { program.stderrSoFar }
   var stdoutSoFar: String { program.stdoutSoFar }
+
+  var pid: pid_t { program.process.pid }
 
   func signal(_ number: Int32) { program.process.signal(number) }
 
