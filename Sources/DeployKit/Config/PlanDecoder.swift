@@ -28,15 +28,73 @@ struct PlanDecoder {
     let verify = self.verify(top["verify"])
     let hooks = self.hooks(top["hooks"])
     let notify = self.notify(top["notify"])
+    let registry = self.registry(top["registry"])
     guard let image, let container, let rollout, let rollback, !reader.hasErrors else { return nil }
-    guard case .success(let verify) = verify, let hooks, let notify else { return nil }
+    guard case .success(let verify) = verify, let hooks, let notify, case .success(let registry) = registry
+    else {
+      return nil
+    }
     var plan = ResolvedPlan(
       app: app, environment: environment, host: host, image: image, container: container, health: health,
       rollout: rollout, rollback: rollback, file: file, sourceMap: reader.sourceMap)
     plan.verify = verify
     plan.hooks = hooks
     plan.notify = notify
+    plan.registry = registry
     return plan
+  }
+
+  // MARK: registry
+
+  /// nil with no error: no `registry:`.
+  func registry(_ node: YAMLNode?) -> Result<RegistrySpec?, Invalid> {
+    guard let node else { return .success(nil) }
+    let path = ConfigPath.root.key("registry")
+    guard
+      let m = reader.mapping(
+        node, path, known: ["server", "username", "username_secret", "password_secret"],
+        required: ["password_secret"])
+    else { return .failure(Invalid()) }
+    var server: String?
+    if let n = m["server"] {
+      guard let text = reader.string(n, path.key("server")) else { return .failure(Invalid()) }
+      let valid =
+        !text.isEmpty && !text.contains("/") && !text.hasPrefix("-")
+        && text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "@" }
+      guard valid else {
+        reader.error(
+          n.location,
+          "`\(path.key("server"))` must be a registry host like `ghcr.io` or `registry.example.com:5000`")
+        return .failure(Invalid())
+      }
+      server = text
+    }
+    let username: RegistrySpec.Username
+    switch (m["username"], m["username_secret"]) {
+    case (let n?, nil):
+      guard let text = reader.string(n, path.key("username")), !text.isEmpty,
+        !text.unicodeScalars.contains(where: { $0.value < 0x20 })
+      else {
+        reader.error(n.location, "`\(path.key("username"))` must be a non-empty user name")
+        return .failure(Invalid())
+      }
+      username = .literal(text)
+    case (nil, let n?):
+      guard let name = reader.name(n, path.key("username_secret"), .variableName) else {
+        return .failure(Invalid())
+      }
+      username = .secret(name)
+    case (let a?, _?):
+      reader.error(a.location, "`registry` has both `username` and `username_secret`; keep one")
+      return .failure(Invalid())
+    case (nil, nil):
+      reader.error(node.location, "`registry` needs `username: NAME` or `username_secret: VARIABLE`")
+      return .failure(Invalid())
+    }
+    guard let n = m["password_secret"],
+      let password = reader.name(n, path.key("password_secret"), .variableName)
+    else { return .failure(Invalid()) }
+    return .success(RegistrySpec(server: server, username: username, passwordSecret: password))
   }
 
   // MARK: container

@@ -17,6 +17,8 @@ public struct ResolvedPlan: Sendable {
   public var hooks = HooksSpec()
   /// Sent when deploy, promote or rollback ends.
   public var notify: [NotifyTarget] = []
+  /// `registry:`: credentials for pulls from a private registry.
+  public var registry: RegistrySpec? = nil
   /// The playbook file as messages show it.
   public var file: String
   /// Where each value came from (`container.ports[0]`, `health.http.port`); values from an
@@ -163,6 +165,8 @@ public struct EnvironmentPlan: Sendable {
   /// `hooks:` and `notify:` are the same on every host (only `${environment}` is substituted).
   public var hooks = HooksSpec()
   public var notify: [NotifyTarget] = []
+  /// `registry:`: credentials for pulls from a private registry.
+  public var registry: RegistrySpec? = nil
   /// In inventory order.
   public var hosts: [ResolvedPlan]
   /// The lease of the environment's lock (inventory `lock.ttl`).

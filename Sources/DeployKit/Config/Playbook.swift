@@ -19,7 +19,7 @@ public struct Playbook: Sendable {
 
   static let topKeys =
     ["app", "image", "container", "health", "rollout", "rollback", "environments"]
-    + ["verify", "hooks", "notify"]
+    + ["verify", "hooks", "notify", "registry"]
 
   /// The plan for `host` of `inventory`: the environment's override merged in, `${environment}`
   /// and the host's `vars` substituted, every value checked.
@@ -59,6 +59,7 @@ public struct Playbook: Sendable {
       rollback: first.rollback, hosts: hosts, lockTTL: inventory.lockTTL)
     plan.hooks = first.hooks
     plan.notify = first.notify
+    plan.registry = first.registry
     return plan
   }
 

@@ -31,4 +31,29 @@ public enum DockerScripts {
     return "if \(DockerCommand.inspectContainer(parked).line) >/dev/null 2>&1; then "
       + "\(DockerCommand.rename(parked, to: name).line) && \(DockerCommand.start(name).line) >/dev/null; fi"
   }
+
+  /// `docker pull REF` (by digest once resolved), quietly. With `login`, through a Docker client config of its own: a 0700
+  /// folder made under `folder` for this pull, logged in with the password on `docker login`'s
+  /// stdin (a here-document: the script itself reaches the host on the SSH channel's stdin, never
+  /// on a command line), and removed when the pull ends, also when it fails or is interrupted. No
+  /// `~/.docker/config.json` on the host ever holds the credential.
+  public static func pull(_ image: ImageReference, login: RegistryLogin?, folder: String) -> String {
+    let pull = DockerCommand.pull(image)
+    guard let login else { return pull.line + " >/dev/null" }
+    var delimiter = "DEPLOYCTL_PASSWORD"
+    while login.password == delimiter { delimiter += "_" }
+    let config = "\"$deployctl_config\""
+    let docker = "docker --config \(config)"
+    return """
+      (
+        deployctl_config=$(umask 077 && mktemp -d \(ShellQuote.quote(folder + "/.docker-config.XXXXXX"))) || exit 1
+        trap 'rm -rf "$deployctl_config"' EXIT
+        trap 'exit 129' HUP INT TERM
+        \(docker) login --username \(ShellQuote.quote(login.username)) --password-stdin \(ShellQuote.quote(login.server)) >"$deployctl_config/login.log" 2>&1 <<'\(delimiter)' || { cat "$deployctl_config/login.log" >&2; exit 1; }
+      \(login.password)
+      \(delimiter)
+        \(docker) \(ShellQuote.join(Array(pull.argv!.dropFirst()))) >/dev/null
+      )
+      """
+  }
 }

@@ -84,9 +84,23 @@ public struct Rollout: Sendable {
       report.exitCode = ExitStatus.refused.rawValue
       return report
     }
-    let secrets = Array(request.secrets.values) + Array(urls.values)
+    var login: RegistryLogin?
+    do {
+      login = try request.plan.registry?.login(
+        for: request.plan.image, environment: ProcessInfo.processInfo.environment)
+    } catch  where { if case .rollback = request.kind { true } else { false } }() {
+      // A rollback re-creates kept releases from images still on the hosts: no registry needed.
+      login = nil
+    } catch {
+      var report = CommandReport(
+        command: request.commandName, environment: request.plan.environment, app: request.plan.app,
+        result: .refused, dryRun: request.dryRun, error: String(describing: error))
+      report.exitCode = ExitStatus.refused.rawValue
+      return report
+    }
+    let secrets = Array(request.secrets.values) + Array(urls.values) + (login.map { [$0.password] } ?? [])
     let hooks = HookRunner(hooks: request.plan.hooks, masker: SecretMasker(secrets: secrets))
-    var report = await rollOut(hooks: hooks)
+    var report = await rollOut(hooks: hooks, registry: login)
     guard !request.dryRun else { return report }
     let interrupted = stop.requested != nil
     let stage: HooksSpec.Stage? =
@@ -139,12 +153,14 @@ public struct Rollout: Sendable {
       hosts: request.plan.hosts.map(\.host.name), user: request.user)
   }
 
-  private func rollOut(hooks: HookRunner) async -> CommandReport {
+  private func rollOut(hooks: HookRunner, registry: RegistryLogin?) async -> CommandReport {
     let connections = SSHConnections()
     var hosts: [DockerHost] = []
     for plan in request.plan.hosts {
       do {
-        hosts.append(try DockerHost(plan: plan, connections: connections, progress: progress, stop: stop))
+        hosts.append(
+          try DockerHost(
+            plan: plan, connections: connections, progress: progress, stop: stop, registry: registry))
       } catch {
         var report = CommandReport(
           command: request.commandName, environment: request.plan.environment, app: request.plan.app,

@@ -13,6 +13,8 @@ public final class DockerHost: RolloutHost {
   let connections: SSHConnections
   let progress: ProgressLog
   let stop: StopRequest
+  /// The plan's `registry:` credentials, for every pull.
+  let registry: RegistryLogin?
   private let shell = Locked<RemoteShell?>(nil)
   private let timings = Locked<[StepTiming]>([])
   /// The id `docker run` printed for the container `install` started (the health check starts
@@ -20,8 +22,10 @@ public final class DockerHost: RolloutHost {
   private let startedID = Locked<String?>(nil)
 
   public init(
-    plan: ResolvedPlan, connections: SSHConnections, progress: ProgressLog, stop: StopRequest
+    plan: ResolvedPlan, connections: SSHConnections, progress: ProgressLog, stop: StopRequest,
+    registry: RegistryLogin? = nil
   ) throws {
+    self.registry = registry
     name = plan.host.name
     self.plan = plan
     paths = try HostPaths(app: plan.app, environment: plan.environment)
@@ -159,7 +163,7 @@ public final class DockerHost: RolloutHost {
       script.section(
         "pull",
         RemoteCommand(
-          script: DockerCommand.pull(image).line + " >/dev/null && "
+          script: DockerScripts.pull(image, login: registry, folder: paths.appDirectory) + " && "
             + DockerCommand.imageRepoDigests(image).line))
     }
     let step = request.pull == nil ? "lock, read state" : "lock, read state, pull"
@@ -187,7 +191,9 @@ public final class DockerHost: RolloutHost {
       let snapshot = HostSnapshot(releases: releases, container: container)
       var pulled: ImageDigest?
       if let image = request.pull {
-        pulled = try DockerOutput.repoDigest(output["pull"]?.output ?? "", repository: image.repository)
+        // The last line is `docker image inspect`'s; a registry may print warnings before it.
+        let answer = output["pull"]?.lines.last { !$0.isEmpty } ?? ""
+        pulled = try DockerOutput.repoDigest(answer, repository: image.repository)
       }
       return PrepareResult(outcome: .ready, snapshot: snapshot, pulled: pulled)
     } catch {
@@ -234,7 +240,7 @@ public final class DockerHost: RolloutHost {
       RemoteCommand(
         script: DockerCommand.imageID(spec.image.pinned ?? spec.image.description).line
           + " >/dev/null 2>&1 || "
-          + DockerCommand.pull(spec.image).line + " >/dev/null"))
+          + DockerScripts.pull(spec.image, login: registry, folder: paths.appDirectory)))
     if let old = plan.replacing, !old.isRelease(of: spec) {
       // A container deployctl did not start (the one a hand-written step ran): kept, stopped and
       // renamed, so a failed first deploy can bring it back.
