@@ -26,10 +26,6 @@ static inline CURLcode dc_curl_getinfo_long(CURL *handle, CURLINFO info, long *v
   return curl_easy_getinfo(handle, info, value);
 }
 
-static inline CURLcode dc_curl_getinfo_double(CURL *handle, CURLINFO info, double *value) {
-  return curl_easy_getinfo(handle, info, value);
-}
-
 static inline CURLcode dc_curl_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value) {
   return curl_easy_getinfo(handle, info, value);
 }

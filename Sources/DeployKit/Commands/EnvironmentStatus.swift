@@ -39,10 +39,11 @@ public struct EnvironmentStatus: Sendable {
   }
 
   public func read() async -> [Entry] {
+    let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
-      try await SSHSession.with(plan.host.sshTarget) { session in
+      try await connections.with(plan.host.sshTarget) { session in
         let remote = RemoteHost(
-          name: plan.host.name, session: session,
+          name: plan.host.name, connections: connections, target: plan.host.sshTarget,
           paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
         let snapshot = try await remote.snapshot(containerName: plan.container.name)
         var health = "unknown"
@@ -85,6 +86,7 @@ public struct EnvironmentStatus: Sendable {
           current: current, healthProblem: problem, audit: audit)
       }
     }
+    await connections.closeAll()
     return outcomes.map { outcome in
       outcome.value
         ?? Entry(

@@ -123,10 +123,11 @@ public struct EnvironmentHistory: Sendable {
   private static let separator = "--deployctl-audit--"
 
   public func read() async -> HistoryReport {
+    let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
-      try await SSHSession.with(plan.host.sshTarget) { session in
+      try await connections.with(plan.host.sshTarget) { session in
         let remote = RemoteHost(
-          name: plan.host.name, session: session,
+          name: plan.host.name, connections: connections, target: plan.host.sshTarget,
           paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
         let script =
           HostState.readReleases(remote.paths).line + "\nprintf '%s\\n' \(Self.separator)\n"
@@ -139,6 +140,7 @@ public struct EnvironmentHistory: Sendable {
           audit: parts.count > 1 ? AuditEntry.parseLines(parts[1]) : [])
       }
     }
+    await connections.closeAll()
     var kept: [(host: String, Kept)] = []
     var hosts: [HistoryHost] = []
     for outcome in outcomes {

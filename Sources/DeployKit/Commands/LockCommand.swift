@@ -46,10 +46,11 @@ public struct LockCommand: Sendable {
   /// Reads (or with `release`, breaks) the lock on every host. Exit 0 when free (or broken),
   /// 4 when held, 1 when a host could not be read.
   public func run(release: Bool, user: String) async -> Report {
+    let connections = SSHConnections()
     let outcomes = await FanOut.run(
       plan.hosts, parallel: min(max(plan.hosts.count, 1), 64), name: { $0.host.name }
     ) { plan in
-      try await SSHSession.with(plan.host.sshTarget) { session in
+      try await connections.with(plan.host.sshTarget) { session in
         let paths = try HostPaths(app: plan.app, environment: plan.environment)
         if release {
           let result = try await session.exec(HostLock.forceRelease(paths).line, timeout: .seconds(30))
@@ -83,6 +84,7 @@ public struct LockCommand: Sendable {
         }
       }
     }
+    await connections.closeAll()
     let hosts = outcomes.map { outcome in
       outcome.value
         ?? HostLockState(name: outcome.host, state: "unknown", error: outcome.error.map { "\($0)" })

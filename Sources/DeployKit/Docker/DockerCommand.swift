@@ -2,11 +2,6 @@
 /// `RemoteCommand` whose every value is quoted. Nothing here removes volumes (`docker rm` is
 /// never given `-v`), so volume data survives every command.
 public enum DockerCommand {
-  /// `docker version --format '{{.Server.Version}}'`: is the engine there and reachable.
-  public static func serverVersion() -> RemoteCommand {
-    RemoteCommand(["docker", "version", "--format", "{{.Server.Version}}"])
-  }
-
   /// `docker pull REF`: by digest once resolved (`repo@sha256:…`), so every host gets the same bytes.
   public static func pull(_ image: ImageReference) -> RemoteCommand {
     RemoteCommand(["docker", "pull", image.pinned ?? image.description])
@@ -35,16 +30,6 @@ public enum DockerCommand {
     RemoteCommand(["docker", "container", "inspect", "--format", "{{json .}}", name])
   }
 
-  /// Every container of `app` (optionally one environment), running or not, one JSON object
-  /// per line; read with `ContainerSummary.parse`.
-  public static func listContainers(app: String, environment: String? = nil) -> RemoteCommand {
-    var argv = [
-      "docker", "ps", "--all", "--no-trunc", "--filter", "label=\(ContainerRunSpec.appLabel)=\(app)",
-    ]
-    if let environment { argv += ["--filter", "label=\(ContainerRunSpec.environmentLabel)=\(environment)"] }
-    return RemoteCommand(argv + ["--format", "{{json .}}"])
-  }
-
   /// `docker stop --time N NAME`: SIGTERM, then SIGKILL after N seconds.
   public static func stop(_ name: String, timeoutSeconds: Int? = nil) -> RemoteCommand {
     var argv = ["docker", "stop"]
@@ -63,19 +48,10 @@ public enum DockerCommand {
 
   /// `docker rename FROM TO`.
   ///
-  /// Keeping the old container under another name until the new one is healthy works with
-  /// fixed host ports only if the old one is stopped first (a stopped container holds no port
-  /// binding, `docker start` takes it again). Two caveats the engine must handle: give the
-  /// parked container `--restart no` (`updateRestart`) so a daemon restart cannot start it and
-  /// take the port back, and remove it once the new release is healthy. SPEC.md's flow (stop →
-  /// remove → run, re-create from the record on failure) does not need this.
+  /// Used to keep a container deployctl did not start (`DockerScripts.park`); it is stopped first,
+  /// so it holds no port binding, and `docker start` takes it again if it comes back.
   public static func rename(_ name: String, to newName: String) -> RemoteCommand {
     RemoteCommand(["docker", "rename", name, newName])
-  }
-
-  /// `docker update --restart POLICY NAME`.
-  public static func updateRestart(_ name: String, _ policy: RestartPolicy) -> RemoteCommand {
-    RemoteCommand(["docker", "update", "--restart", policy.description, name])
   }
 
   /// `docker logs --tail N NAME` (both streams; the SSH layer keeps stdout and stderr apart).

@@ -40,6 +40,13 @@ public actor SSHConnections {
     return try await task.value
   }
 
+  /// Runs `body` with the session for `target` (made on first use, replaced when lost).
+  public nonisolated func with<T: Sendable>(
+    _ target: SSHTarget, _ body: @Sendable (SSHSession) async throws -> T
+  ) async throws -> T {
+    try await body(try await session(for: target))
+  }
+
   /// Closes every session (targets first, then jump hosts), concurrently.
   public func closeAll() async {
     let open = Array(sessions.values)

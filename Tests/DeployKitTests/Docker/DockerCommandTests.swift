@@ -81,12 +81,10 @@ func fullSpec() throws -> ContainerRunSpec {
       DockerCommand.pull(spec.image),
       DockerCommand.stop("we'b$(x)", timeoutSeconds: 7),
       DockerCommand.logs("web", tail: 50, timestamps: true),
-      DockerCommand.listContainers(app: "web", environment: "prod"),
       DockerCommand.inspectContainer("web"),
       DockerCommand.imageRepoDigests(spec.image),
       DockerCommand.removeImages(["a@" + digestA, "b:v1"]),
       DockerCommand.rename("web", to: "web-previous"),
-      DockerCommand.updateRestart("web-previous", .no),
     ]
     for command in commands {
       let result = try await LocalProcess.sh(
@@ -116,10 +114,6 @@ func fullSpec() throws -> ContainerRunSpec {
     #expect(DockerCommand.rename("web", to: "web-old").line == "docker rename web web-old")
     #expect(DockerCommand.logs("web", tail: 100).line == "docker logs --tail 100 web")
     #expect(DockerCommand.removeImages(["a:v1", "b:v2"]).line == "docker image rm a:v1 b:v2")
-    #expect(
-      DockerCommand.listContainers(app: "web").line
-        == "docker ps --all --no-trunc --filter label=deployctl.app=web --format '{{json .}}'")
-    #expect(DockerCommand.serverVersion().line == "docker version --format '{{.Server.Version}}'")
   }
 
   @Test func invalidSpecListsEveryProblem() throws {

@@ -4,36 +4,31 @@ import Foundation
 /// state lives, and the remote commands sent to it, each timed and shown as progress.
 public final class RemoteHost: Sendable {
   public let name: String
-  private let connection: Locked<SSHSession>
+  private let connections: SSHConnections
+  private let target: SSHTarget
   public let paths: HostPaths
   let progress: ProgressLog
   private let timings = Locked<[StepTiming]>([])
 
-  public init(name: String, session: SSHSession, paths: HostPaths, progress: ProgressLog) {
+  public init(
+    name: String, connections: SSHConnections, target: SSHTarget, paths: HostPaths, progress: ProgressLog
+  ) {
     self.name = name
-    self.connection = Locked(session)
+    self.connections = connections
+    self.target = target
     self.paths = paths
     self.progress = progress
-    if let connected = session.connectDuration.current {
+  }
+
+  /// The host's session, from the run's `SSHConnections`: made on first use (timed as `connect`),
+  /// replaced there when it was lost.
+  public func liveSession() async throws -> SSHSession {
+    let session = try await connections.session(for: target)
+    if timings.current.isEmpty, let connected = session.connectDuration.current {
       timings.withLock { $0.append(StepTiming(step: "connect", durationMs: connected.milliseconds)) }
     }
+    return session
   }
-
-  /// The host's session. A session that was lost (a cut link, an interrupted read) is replaced
-  /// by a new connection before the next command, so a restore or the lock's release still gets
-  /// its chance; a host that is really gone then fails within its connect timeout.
-  public func liveSession() async throws -> SSHSession {
-    let current = connection.current
-    if await current.isUsable { return current }
-    await progress.host(name, "reconnect", .note("the connection was lost; connecting again"))
-    let fresh = try await SSHSession.connect(to: current.target)
-    connection.withLock { $0 = fresh }
-    await current.close()
-    return fresh
-  }
-
-  /// The session as it is now (for closing it at the end).
-  public var session: SSHSession { connection.current }
 
   /// Time spent per step so far, in order.
   public var steps: [StepTiming] { timings.current }
@@ -136,29 +131,5 @@ extension RemoteHost {
     let container = try ContainerInfo.parseInspect(
       stdout: status == 0 ? output : "", stderr: status == 0 ? "" : output, exitStatus: status)
     return HostSnapshot(releases: releases, container: container)
-  }
-}
-
-extension SSHSession {
-  /// Closes sessions together and waits for them, so the process never exits under a
-  /// session still talking to libssh2.
-  static func closeAll(_ sessions: [SSHSession]) async {
-    await withTaskGroup(of: Void.self) { group in
-      for session in sessions { group.addTask { await session.close() } }
-    }
-  }
-
-  /// Connects, runs `body`, and closes the session whatever happened.
-  static func with<T: Sendable>(_ target: SSHTarget, _ body: (SSHSession) async throws -> T) async throws -> T
-  {
-    let session = try await connect(to: target)
-    do {
-      let value = try await body(session)
-      await session.close()
-      return value
-    } catch {
-      await session.close()
-      throw error
-    }
   }
 }
