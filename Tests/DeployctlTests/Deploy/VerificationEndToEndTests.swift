@@ -60,7 +60,8 @@ struct VerificationEndToEndTests {
 
   // MARK: 1. Smoke checks
 
-  @Test("a release whose /version smoke check fails is rolled back on every host (exit 1); passes are recorded")
+  @Test(
+    "a release whose /version smoke check fails is rolled back on every host (exit 1); passes are recorded")
   func failingSmokeCheckRollsBackEverywhere() async throws {
     try await Scenario.with { s in
       try writePlan(
@@ -81,6 +82,8 @@ struct VerificationEndToEndTests {
       #expect(passed.passed)
       #expect(passed.hosts.map(\.name).sorted() == ["prod-1", "prod-2"])
       #expect(passed.hosts.allSatisfy { $0.passed && $0.smoke.count == 1 && $0.smoke[0].status == 200 })
+      // Progress names each host once: `… prod-1 verify: verified: smoke 1/1`.
+      #expect(first.stderr.contains(" prod-1 verify: verified: smoke 1/1"), "\(first.stderr)")
       for host in hosts {
         let record = try await record(s, host, "prod", v1)
         #expect(record["verified"] as? Bool == true, "\(host.name): \(record)")
@@ -130,8 +133,9 @@ struct VerificationEndToEndTests {
       // host's one sshd process must open (a round trip, and sshd connects on to docker-proxy),
       // then a busybox httpd that forks per connection, and back the same way. With 40 in
       // flight, Little's law asks for over 40,000 requests/s through that chain for a mean under
-      // 1ms, on 2 cores that also run sshd, dockerd and the test. Errors are allowed (100%), so
-      // the latency limit is the one that fails.
+      // 1ms, on 2 cores that also run sshd, dockerd and the test (measured here: about 200-800
+      // requests/s, p50 10-80ms, p95 50ms-1s). Errors are allowed (100%), so the latency limit
+      // is the one that fails.
       try writePlan(
         s,
         """
@@ -168,8 +172,10 @@ struct VerificationEndToEndTests {
       let prod = s.hosts("prod")
       let inventory = s.inventories + "/prod.yml"
       let text = try String(contentsOfFile: inventory, encoding: .utf8)
-      try text.replacingOccurrences(of: "promote_from: staging", with: "promote_from: staging\npromote_requires: verified")
-        .write(toFile: inventory, atomically: true, encoding: .utf8)
+      try text.replacingOccurrences(
+        of: "promote_from: staging", with: "promote_from: staging\npromote_requires: verified"
+      )
+      .write(toFile: inventory, atomically: true, encoding: .utf8)
       #expect(try String(contentsOfFile: inventory, encoding: .utf8).contains("promote_requires: verified"))
 
       // Without `verify:`, staging's release is not verified: prod refuses it.
@@ -248,7 +254,9 @@ struct VerificationEndToEndTests {
     for name in names { try? FileManager.default.removeItem(atPath: folder + "/" + name) }
   }
 
-  @Test("pre_deploy, post_deploy and on_failure run with the documented variables; a failing pre_deploy refuses (exit 2)")
+  @Test(
+    "pre_deploy, post_deploy and on_failure run with the documented variables; a failing pre_deploy refuses (exit 2)"
+  )
   func hooksRunWithTheirVariables() async throws {
     try await Scenario.with { s in
       let folder = s.dir.appendingPathComponent("hooks").path
@@ -269,11 +277,9 @@ struct VerificationEndToEndTests {
           timeout: 1m
         """
       try writePlan(s, hooks)
-      // Who runs deployctl: USER, with no DEPLOYCTL_USER set (the CI actor would win, as documented).
-      let ci = ProcessInfo.processInfo.environment
-      let user = (ci["GITHUB_ACTOR"].map { "github:\($0)" } ?? ci["GITLAB_USER_LOGIN"].map { "gitlab:\($0)" })
-        ?? "e2e-alice"
-      let env = ["DEPLOYCTL_USER": "", "USER": "e2e-alice"]
+      // Who runs deployctl: USER, with DEPLOYCTL_USER and the CI actors empty (unset).
+      let user = "e2e-alice"
+      let env = ["DEPLOYCTL_USER": "", "GITHUB_ACTOR": "", "GITLAB_USER_LOGIN": "", "USER": user]
 
       let first = try await s.deployctl(["deploy", "prod", "--image", "v1"], environment: env)
       #expect(first.status == 0, "\(first.stderr)")
@@ -379,7 +385,8 @@ struct VerificationEndToEndTests {
 
   // MARK: 5. Notifications
 
-  @Test("Slack and webhook notifications reach a real HTTP server, secrets masked; a down endpoint only warns")
+  @Test(
+    "Slack and webhook notifications reach a real HTTP server, secrets masked; a down endpoint only warns")
   func notificationsAreReceived() async throws {
     try await Scenario.with { s in
       try await withRecorder { recorder in
@@ -512,12 +519,16 @@ final class RecordingServer: Sendable {
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         guard chmod(path, 0o755) == 0 else { throw TestFailure("chmod \(path) failed") }
       }
-      let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
+      let busybox = ["/bin/busybox", "/usr/bin/busybox"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+      }
       guard let busybox else { throw TestFailure("busybox not found; install busybox-static (make setup)") }
       for _ in 0..<5 {
         let port = try ClosedLoopbackPort().port
         let process = try ChildProcess.spawn(busybox, ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", root])
-        if await eventually(timeout: .seconds(5), { !process.isRunning || canConnect(port) }), process.isRunning {
+        if await eventually(timeout: .seconds(5), { !process.isRunning || canConnect(port) }),
+          process.isRunning
+        {
           return RecordingServer(root: root, port: port, process: process)
         }
         await process.stop()
@@ -532,7 +543,8 @@ final class RecordingServer: Sendable {
   func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 
   func count(_ name: String) -> Int {
-    ((try? String(contentsOfFile: "\(root)/\(name).count", encoding: .utf8)) ?? "").split(separator: "\n").count
+    ((try? String(contentsOfFile: "\(root)/\(name).count", encoding: .utf8)) ?? "").split(separator: "\n")
+      .count
   }
 
   func body(_ name: String) throws -> String {
