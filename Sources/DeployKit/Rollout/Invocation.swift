@@ -5,8 +5,11 @@ public enum Invocation {
   /// Who runs deployctl: `DEPLOYCTL_USER`, else the CI actor, else the login name.
   public static func user(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
     let candidates = [
-      environment["DEPLOYCTL_USER"], environment["GITHUB_ACTOR"].map { "github:\($0)" },
-      environment["GITLAB_USER_LOGIN"].map { "gitlab:\($0)" }, environment["USER"], environment["LOGNAME"],
+      // An empty variable counts as unset (not as the user "github:").
+      environment["DEPLOYCTL_USER"],
+      environment["GITHUB_ACTOR"].flatMap { $0.isEmpty ? nil : "github:\($0)" },
+      environment["GITLAB_USER_LOGIN"].flatMap { $0.isEmpty ? nil : "gitlab:\($0)" }, environment["USER"],
+      environment["LOGNAME"],
     ]
     for case let name? in candidates where !name.isEmpty { return name }
     if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }

@@ -425,7 +425,7 @@ public struct RolloutEngine: Sendable {
           running -= 1
           for (i, result) in results { facts[i].verification = result }
           let checked = results.compactMap(\.1)
-          for result in checked { await progress.host(result.name, "verify", .note(result.summary)) }
+          for result in checked { await progress.host(result.name, "verify", .note(result.outcome)) }
           let failed = checked.filter { !$0.passed }.map(\.name)
           pending += machine.handle(
             .verified(

@@ -102,7 +102,11 @@ public struct HostVerification: Codable, Sendable, Equatable {
   /// One line for the text summary:
   /// `web1: verified: smoke 2/2; load 2000 requests, 0 errors (0.00%), 1843 req/s, p50 …` or
   /// `web1: verification failed: GET :8080/version: HTTP 500, expected 200`.
-  public var summary: String {
+  public var summary: String { "\(name): \(outcome)" }
+
+  /// `summary` without the host's name, for a progress line that already starts with it
+  /// (`prod-1 verify: verified: smoke 1/1; …`).
+  public var outcome: String {
     var parts: [String] = []
     if !smoke.isEmpty {
       let failed = smoke.filter { !$0.passed }
@@ -117,7 +121,7 @@ public struct HostVerification: Codable, Sendable, Equatable {
           + (load.verdict.passed ? "" : " — " + load.verdict.reasons.joined(separator: "; ")))
     }
     if let error { parts.append(error) }
-    return "\(name): \(passed ? "verified" : "verification failed"): " + parts.joined(separator: "; ")
+    return "\(passed ? "verified" : "verification failed"): " + parts.joined(separator: "; ")
   }
 }
 
