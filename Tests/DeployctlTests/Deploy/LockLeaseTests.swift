@@ -172,8 +172,10 @@ struct LockLeaseTests {
       #expect(!run.stderr.contains("no longer ours"), "\(run.stderr)")
       #expect(try run.report.durationMs >= 3 * ttl * 1000, "the rollout lasted several TTLs")
       #expect(probes >= 3, "runs tried while it held the lock: \(probes)")
+      #expect(try run.hosts.allSatisfy { $0.result == .deployed }, "\(run.stdout)")
+      // (The run that raced its end may have deployed v2 after it: what the hosts run now is not
+      // the point; that nobody took the lock from it is.)
       for host in hosts {
-        #expect(try await s.version(on: host) == "slow")
         #expect(try await audit(s, host).allSatisfy { $0.command != .lockTakeover })
       }
       let (free, _) = try await lockStatus(s)
