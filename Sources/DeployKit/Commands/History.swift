@@ -1,7 +1,8 @@
 import Foundation
 
 /// One run that put a release on an environment's hosts (`deployctl history`), put together
-/// from the audit lines and release records the hosts keep.
+/// from the audit lines and release records the hosts keep; or one lock takeover (`how:
+/// lock-takeover`, no release), the trace a run that was killed or cut off leaves behind.
 public struct HistoryEntry: Codable, Sendable, Equatable {
   public struct Host: Codable, Sendable, Equatable {
     public var name: String
@@ -9,14 +10,15 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var result: String
   }
 
-  public var release: String
+  /// Nil for a lock takeover.
+  public var release: String?
   /// `repo@sha256:…`.
   public var image: String?
   public var digest: String?
   public var tag: String?
   public var user: String
   public var time: Date
-  /// `deploy`, `promote` or `rollback`.
+  /// `deploy`, `promote`, `rollback` or `lock-takeover`.
   public var how: String
   /// `promote`: the environment the digest came from.
   public var from: String?
@@ -28,9 +30,14 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
   public var hosts: [Host]
   /// Runs now on at least one host.
   public var live: Bool
+  /// `lock-takeover`: the run whose lock was taken over (user@machine, pid, command, start).
+  public var holder: String? = nil
+  /// `lock-takeover`: how long before the takeover that run last renewed its lease, in seconds.
+  public var staleS: Int? = nil
 
   enum CodingKeys: String, CodingKey {
-    case release, image, digest, tag, user, time, how, from, previous, result, hosts, live
+    case release, image, digest, tag, user, time, how, from, previous, result, hosts, live, holder
+    case staleS = "stale_s"
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -47,9 +54,11 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     try c.encode(result, forKey: .result)
     try c.encode(hosts, forKey: .hosts)
     try c.encode(live, forKey: .live)
+    try c.encodeIfPresent(holder, forKey: .holder)
+    try c.encodeIfPresent(staleS, forKey: .staleS)
   }
 
-  /// `promote from staging`, `rollback`, `deploy`.
+  /// `promote from staging`, `rollback`, `deploy`, `lock-takeover`.
   public var howText: String {
     from.map { "\(how) from \($0)" } ?? how
   }
@@ -161,7 +170,9 @@ public struct EnvironmentHistory: Sendable {
 
   /// One entry per run: audit lines of the same run (same `run` id; older lines without one:
   /// same command and release) on several hosts become one entry; release records fill in the
-  /// tag and origin, and stand in for runs whose audit lines were cut off.
+  /// tag and origin, and stand in for runs whose audit lines were cut off. A lock takeover is an
+  /// entry of its own (one per taking run, or per previous holder), so a run that was killed
+  /// before it recorded anything still shows, by the takeover that ended its lock.
   static func merge(_ kept: [(host: String, Kept)], environment: String) -> [HistoryEntry] {
     let installs: Set<AuditCommand> = [.deploy, .promote, .rollback]
     var records: [String: ReleaseRecord] = [:]
@@ -181,6 +192,15 @@ public struct EnvironmentHistory: Sendable {
         let key = entry.run.map { "run \($0)" } ?? "\(entry.command.rawValue) \(release)"
         if groups[key] == nil { order.append(key) }
         groups[key, default: Group()].lines.append((name, entry))
+      }
+    }
+    var takeovers: [String: Group] = [:]
+    var takeoverOrder: [String] = []
+    for (name, host) in kept {
+      for entry in host.audit where entry.command == .lockTakeover && entry.environment == environment {
+        let key = entry.run.map { "run \($0)" } ?? "holder \(entry.holder ?? "")"
+        if takeovers[key] == nil { takeoverOrder.append(key) }
+        takeovers[key, default: Group()].lines.append((name, entry))
       }
     }
     var entries: [HistoryEntry] = order.compactMap { key in
@@ -206,8 +226,24 @@ public struct EnvironmentHistory: Sendable {
         },
         live: live.contains(release))
     }
+    entries += takeoverOrder.compactMap { key in
+      guard let lines = takeovers[key]?.lines,
+        let first = lines.min(by: { $0.entry.time < $1.entry.time })?.entry
+      else { return nil }
+      var entry = HistoryEntry(
+        release: nil, image: nil, digest: nil, tag: nil, user: first.user, time: first.time,
+        how: AuditCommand.lockTakeover.rawValue, from: nil, previous: nil,
+        result: Self.overall(lines.map(\.entry.result)),
+        hosts: lines.sorted { $0.host < $1.host }.map {
+          HistoryEntry.Host(name: $0.host, result: $0.entry.result.rawValue)
+        },
+        live: false)
+      entry.holder = lines.lazy.compactMap(\.entry.holder).first
+      entry.staleS = lines.compactMap(\.entry.stale).max()
+      return entry
+    }
     // Releases whose audit lines are gone (log cut off, or written by hand) still show.
-    let seen = Set(entries.map(\.release))
+    let seen = Set(entries.compactMap(\.release))
     for record in records.values where !seen.contains(record.id) {
       let how: String
       var from: String?
@@ -227,12 +263,12 @@ public struct EnvironmentHistory: Sendable {
           time: record.createdAt, how: how, from: from, previous: nil, result: result,
           hosts: holders.map { HistoryEntry.Host(name: $0, result: result) }, live: live.contains(record.id)))
     }
-    entries.sort { ($0.time, $0.release) > ($1.time, $1.release) }
+    entries.sort { ($0.time, $0.release ?? "") > ($1.time, $1.release ?? "") }
     // A release that went out more than once (deployed, later rolled back to) is live only in
     // its newest run.
     var marked = Set<String>()
     for i in entries.indices where entries[i].live {
-      entries[i].live = marked.insert(entries[i].release).inserted
+      entries[i].live = entries[i].release.map { marked.insert($0).inserted } ?? false
     }
     return entries
   }

@@ -94,8 +94,16 @@ public enum HistoryTable {
   public static func text(_ report: HistoryReport, terminal: Terminal) -> String {
     let rows = report.releases.map { entry in
       let done = entry.hosts.filter { $0.result == AuditResult.succeeded.rawValue }.count
+      if entry.how == AuditCommand.lockTakeover.rawValue {
+        // The run it took the lock from was killed or cut off: say whose it was.
+        let stale = entry.staleS.map { "; it had stopped renewing \($0)s before" } ?? ""
+        return [
+          "-", when(entry.time), entry.user, entry.howText, "-",
+          "took over \(done)/\(entry.hosts.count) from \(entry.holder ?? "an unknown holder")\(stale)",
+        ]
+      }
       return [
-        entry.release, when(entry.time), entry.user, entry.howText,
+        entry.release ?? "-", when(entry.time), entry.user, entry.howText,
         (entry.tag ?? "-") + " " + (entry.digest.map { "sha256:" + $0.dropFirst(7).prefix(12) } ?? "-"),
         "\(entry.result) \(done)/\(entry.hosts.count)" + (entry.live ? "  (live)" : ""),
       ]

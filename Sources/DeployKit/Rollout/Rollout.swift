@@ -192,11 +192,14 @@ public struct Rollout: Sendable {
             "waiting up to \(ProgressLog.format(deadline - clock.now)) for the lock: \(holder)")
           said = holder
         }
-        while clock.now < min(deadline, clock.now + .seconds(2)), stop.requested == nil {
+        // Try again every 2 s (the bound is fixed before the loop: recomputed in its condition, it
+        // would move with the clock and the run would only ever retry at the deadline).
+        let retry = min(deadline, clock.now + .seconds(2))
+        while clock.now < retry, stop.requested == nil {
           try? await Task.sleep(for: .milliseconds(100))
-          if clock.now >= deadline { break }
         }
-        if stop.requested != nil || clock.now >= deadline { break }
+        if stop.requested != nil { break }
+        // At the deadline too: a lock freed just then is still taken.
         report = await engine.run()
       }
       report.waitedMs = (clock.now - start).milliseconds
@@ -289,6 +292,7 @@ public struct RolloutEngine: Sendable {
     let hosts = hosts
     let stop = stop
     let ttl = plan.lockTTL
+    let runID = request.runID
     /// Hosts where this run holds the lock: their lease is renewed every third of the TTL, on a
     /// channel of its own, so no step waits for it.
     let holding = Locked<Set<Int>>([])
@@ -330,7 +334,8 @@ public struct RolloutEngine: Sendable {
             group.addTask {
               .prepared(
                 i,
-                await host.prepare(PrepareRequest(holder: holder, pull: toPull, attempt: attempt, ttl: ttl)))
+                await host.prepare(
+                  PrepareRequest(holder: holder, pull: toPull, attempt: attempt, ttl: ttl, run: runID)))
             }
           case .choose:
             let event = await choose(&facts, &report, secrets: secrets)

@@ -130,4 +130,49 @@ import Testing
     #expect(entries[1].tag == "v2")
     #expect(entries[1].hosts.map(\.name) == ["web1", "web2"])
   }
+  @Test func historyShowsALockTakeoverAsARowOfItsOwn() throws {
+    let v1 = try record("r1", at: Self.t0)
+    func takeover(_ at: Double, run: String?, holder: String, stale: Int) -> AuditEntry {
+      var entry = AuditEntry(
+        time: Self.t0.addingTimeInterval(at), user: "bob", origin: "ci", command: .lockTakeover,
+        environment: "staging", release: nil, image: nil, result: .succeeded, run: run)
+      entry.holder = holder
+      entry.stale = stale
+      return entry
+    }
+    let deploy = AuditEntry(
+      time: Self.t0, user: "alice", origin: "laptop", command: .deploy, environment: "staging",
+      release: "r1", image: v1.container.image, result: .succeeded, run: "a")
+    let kept = [
+      (
+        "web1",
+        EnvironmentHistory.Kept(
+          releases: HostReleases(current: "r1", records: [v1], unreadable: []),
+          audit: [deploy, takeover(100, run: "b", holder: "alice@laptop (pid 7)", stale: 61)])
+      ),
+      (
+        "web2",
+        EnvironmentHistory.Kept(
+          releases: HostReleases(current: "r1", records: [v1], unreadable: []),
+          audit: [
+            deploy, takeover(101, run: "b", holder: "alice@laptop (pid 7)", stale: 62),
+            // Older lines without a run id: one row per previous holder.
+            takeover(50, run: nil, holder: "carol@box (pid 9)", stale: 70),
+          ])
+      ),
+    ]
+    let entries = EnvironmentHistory.merge(kept, environment: "staging")
+    #expect(entries.map(\.how) == ["lock-takeover", "lock-takeover", "deploy"])
+    #expect(entries[0].hosts.map(\.name) == ["web1", "web2"])
+    #expect(entries[0].holder == "alice@laptop (pid 7)")
+    #expect(entries[0].staleS == 62)
+    #expect(entries[0].release == nil && !entries[0].live)
+    #expect(entries[0].user == "bob")
+    #expect(entries[1].holder == "carol@box (pid 9)")
+    #expect(entries[2].live)
+    let report = HistoryReport(environment: "staging", app: "web", releases: entries, hosts: [])
+    #expect(try ReportDecoding.decode(HistoryReport.self, from: report.jsonString()) == report)
+    let text = HistoryTable.text(report, terminal: Terminal(colors: false, write: { _ in }))
+    #expect(text.contains("took over 2/2 from alice@laptop (pid 7); it had stopped renewing 62s before"))
+  }
 }

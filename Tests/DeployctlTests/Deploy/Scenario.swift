@@ -162,6 +162,8 @@ final class DeployctlProcess: Sendable {
 
   var pid: pid_t { program.process.pid }
 
+  var isRunning: Bool { program.process.isRunning }
+
   func signal(_ number: Int32) { program.process.signal(number) }
 
   /// Waits (bounded: 5 minutes, then it is stopped) and returns what it printed.

@@ -41,14 +41,18 @@ public struct PrepareRequest: Sendable, Equatable {
   public var attempt: Int
   /// The lock's lease (inventory `lock.ttl`).
   public var ttl: Duration
+  /// The run's id, in the audit line of a lock takeover (so `history` shows one row per run).
+  public var run: String?
 
   public init(
-    holder: LockHolder, pull: ImageReference?, attempt: Int = 0, ttl: Duration = Inventory.defaultLockTTL
+    holder: LockHolder, pull: ImageReference?, attempt: Int = 0, ttl: Duration = Inventory.defaultLockTTL,
+    run: String? = nil
   ) {
     self.holder = holder
     self.pull = pull
     self.attempt = attempt
     self.ttl = ttl
+    self.run = run
   }
 }
 

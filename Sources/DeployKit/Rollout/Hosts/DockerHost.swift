@@ -212,7 +212,7 @@ public final class DockerHost: RolloutHost {
       name, "lock", .note("took over the lock of \(who): it stopped renewing its lease \(renewedAgo)s ago"))
     var entry = AuditEntry(
       time: Date(), user: request.holder.user, origin: request.holder.host, command: .lockTakeover,
-      environment: plan.environment, release: nil, image: nil, result: .succeeded)
+      environment: plan.environment, release: nil, image: nil, result: .succeeded, run: request.run)
     entry.holder = who
     entry.stale = renewedAgo
     var script = RemoteScript()
