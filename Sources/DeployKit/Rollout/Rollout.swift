@@ -340,44 +340,14 @@ public struct RolloutEngine: Sendable {
           case .choose:
             let event = await choose(&facts, &report, secrets: secrets)
             pending += machine.handle(event)
-          case .install(let i):
-            facts[i].started = .now
+          case .install(let i), .check(let i), .restore(let i, _):
             guard let plan = facts[i].install else { continue }
-            let host = hosts[i]
-            running += 1
-            group.addTask {
-              do {
-                try await host.install(plan)
-                return .event(.installed(host: i, error: nil))
-              } catch {
-                return .event(.installed(host: i, error: String(describing: error)))
-              }
+            if case .install = action { facts[i].started = .now }
+            if case .restore = action {
+              await progress.host(hosts[i].name, "failed", .note(Self.reason(machine.phases[i])))
             }
-          case .check(let i):
-            guard let plan = facts[i].install else { continue }
-            let host = hosts[i]
             running += 1
-            group.addTask {
-              do {
-                try await host.check(plan)
-                return .event(.checked(host: i, error: nil))
-              } catch {
-                return .event(.checked(host: i, error: String(describing: error)))
-              }
-            }
-          case .restore(let i, _):
-            guard let plan = facts[i].install else { continue }
-            let host = hosts[i]
-            await progress.host(host.name, "failed", .note(Self.reason(machine.phases[i])))
-            running += 1
-            group.addTask {
-              do {
-                try await host.restore(plan)
-                return .event(.restored(host: i, error: nil))
-              } catch {
-                return .event(.restored(host: i, error: String(describing: error)))
-              }
-            }
+            group.addTask { .event(await Self.perform(action, on: hosts[i], plan)) }
           case .verify(let members):
             // Smoke and load checks come with `verify:`; without it there is nothing to check.
             guard plan.hosts.contains(where: { $0.verify != nil }) else {
@@ -406,12 +376,8 @@ public struct RolloutEngine: Sendable {
             let host = hosts[i]
             running += 1
             group.addTask {
-              do {
-                try await host.commit(commit)
-                return .event(.committed(host: i, error: nil))
-              } catch {
-                return .event(.committed(host: i, error: String(describing: error)))
-              }
+              let error = await Self.failure { try await host.commit(commit) }
+              return .event(.committed(host: i, error: error))
             }
           }
         }
@@ -492,6 +458,28 @@ public struct RolloutEngine: Sendable {
     report.exitCode = report.result.exitStatus.rawValue
     report.durationMs = (clock.now - start).milliseconds
     return report
+  }
+
+  /// One host step of the machine's, its outcome as the event the machine expects.
+  private static func perform(
+    _ action: RolloutMachine.Action, on host: any RolloutHost, _ plan: InstallPlan
+  ) async -> RolloutMachine.Event {
+    switch action {
+    case .install(let i): .installed(host: i, error: await failure { try await host.install(plan) })
+    case .check(let i): .checked(host: i, error: await failure { try await host.check(plan) })
+    case .restore(let i, _): .restored(host: i, error: await failure { try await host.restore(plan) })
+    default: preconditionFailure("not a host step: \(action)")
+    }
+  }
+
+  /// nil when `body` succeeds, else what went wrong.
+  private static func failure(_ body: () async throws -> Void) async -> String? {
+    do {
+      try await body()
+      return nil
+    } catch {
+      return String(describing: error)
+    }
   }
 
   private static func isChange(_ phase: RolloutMachine.Phase) -> Bool {
