@@ -33,10 +33,7 @@ public struct RegistrySpec: Sendable, Hashable {
   {
     let missing = secretNames.filter { environment[$0] == nil }
     guard missing.isEmpty else {
-      throw .refused(
-        "secret\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) not set: export "
-          + "\(missing.count == 1 ? "it" : "them") in deployctl's environment (values are never read from files)"
-      )
+      throw .secretsNotSet(missing)
     }
     let user: String
     switch username {

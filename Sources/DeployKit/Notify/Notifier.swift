@@ -109,10 +109,7 @@ extension Array where Element == NotifyTarget {
     for name in map(\.secretName) where !names.contains(name) { names.append(name) }
     let missing = names.filter { environment[$0] == nil }
     guard missing.isEmpty else {
-      throw RolloutError.refused(
-        "secret\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) not set: export "
-          + "\(missing.count == 1 ? "it" : "them") in deployctl's environment (values are never read from files)"
-      )
+      throw RolloutError.secretsNotSet(missing)
     }
     return environment.filter { names.contains($0.key) }
   }

@@ -8,7 +8,7 @@ public final class RemoteHost: Sendable {
   private let target: SSHTarget
   public let paths: HostPaths
   let progress: ProgressLog
-  private let timings = Locked<[StepTiming]>([])
+  private let timings: HostSteps
 
   public init(
     name: String, connections: SSHConnections, target: SSHTarget, paths: HostPaths, progress: ProgressLog
@@ -18,40 +18,27 @@ public final class RemoteHost: Sendable {
     self.target = target
     self.paths = paths
     self.progress = progress
+    timings = HostSteps(host: name, progress: progress)
   }
 
   /// The host's session, from the run's `SSHConnections`: made on first use (timed as `connect`),
   /// replaced there when it was lost.
   public func liveSession() async throws -> SSHSession {
     let session = try await connections.session(for: target)
-    if timings.current.isEmpty, let connected = session.connectDuration.current {
-      timings.withLock { $0.append(StepTiming(step: "connect", durationMs: connected.milliseconds)) }
+    if timings.all.isEmpty, let connected = session.connectDuration.current {
+      timings.record("connect", connected)
     }
     return session
   }
 
   /// Time spent per step so far, in order.
-  public var steps: [StepTiming] { timings.current }
+  public var steps: [StepTiming] { timings.all }
 
   /// Runs `body` as a named step: progress on stderr when it starts and ends, its time kept.
   public func step<T: Sendable>(
     _ step: String, quiet: Bool = false, _ body: () async throws -> T
   ) async throws -> T {
-    let clock = ContinuousClock()
-    let start = clock.now
-    if !quiet { await progress.host(name, step, .started) }
-    do {
-      let value = try await body()
-      let elapsed = clock.now - start
-      timings.withLock { $0.append(StepTiming(step: step, durationMs: elapsed.milliseconds)) }
-      if !quiet { await progress.host(name, step, .done(elapsed)) }
-      return value
-    } catch {
-      let elapsed = clock.now - start
-      timings.withLock { $0.append(StepTiming(step: step, durationMs: elapsed.milliseconds)) }
-      await progress.host(name, step, .failed(elapsed, Self.firstLine(error)))
-      throw error
-    }
+    try await timings.run(step, quiet: quiet, body)
   }
 
   /// Runs a remote command; a non-zero exit status is an error naming the host and step.

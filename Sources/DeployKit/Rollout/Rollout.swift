@@ -580,10 +580,7 @@ public struct RolloutEngine: Sendable {
       return []
     }
     guard missing.isEmpty else {
-      throw RolloutError.refused(
-        "secret\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) not set: export "
-          + "\(missing.count == 1 ? "it" : "them") in deployctl's environment (values are never read from files)"
-      )
+      throw RolloutError.secretsNotSet(missing)
     }
     return names.map { EnvVar($0, request.secrets[$0]!) }
   }

@@ -52,3 +52,12 @@ public enum RolloutError: DeployctlError, LocalizedError {
 
   public var errorDescription: String? { description }
 }
+
+extension RolloutError {
+  /// Secrets the run needs but deployctl's environment does not have (exit 2, before any host).
+  public static func secretsNotSet(_ names: [String]) -> RolloutError {
+    .refused(
+      "secret\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) not set: export "
+        + "\(names.count == 1 ? "it" : "them") in deployctl's environment (values are never read from files)")
+  }
+}

@@ -16,7 +16,7 @@ public final class DockerHost: RolloutHost {
   /// The plan's `registry:` credentials, for every pull.
   let registry: RegistryLogin?
   private let shell = Locked<RemoteShell?>(nil)
-  private let timings = Locked<[StepTiming]>([])
+  private let timings: HostSteps
   /// The id `docker run` printed for the container `install` started (the health check starts
   /// from it, without asking Docker first).
   private let startedID = Locked<String?>(nil)
@@ -32,9 +32,10 @@ public final class DockerHost: RolloutHost {
     self.connections = connections
     self.progress = progress
     self.stop = stop
+    timings = HostSteps(host: plan.host.name, progress: progress)
   }
 
-  public var steps: [StepTiming] { timings.current }
+  public var steps: [StepTiming] { timings.all }
 
   // MARK: Running steps
 
@@ -45,9 +46,7 @@ public final class DockerHost: RolloutHost {
     let start = clock.now
     let session = try await connections.session(for: plan.host.sshTarget)
     if shell.current == nil {
-      timings.withLock {
-        $0.append(StepTiming(step: "connect", durationMs: (clock.now - start).milliseconds))
-      }
+      timings.record("connect", clock.now - start)
     } else {
       await progress.host(name, "reconnect", .note("the connection was lost; continuing on a new one"))
     }
@@ -99,22 +98,7 @@ public final class DockerHost: RolloutHost {
 
   func timed<T: Sendable>(_ step: String, quiet: Bool = false, _ body: () async throws -> T) async throws -> T
   {
-    let clock = ContinuousClock()
-    let start = clock.now
-    if !quiet { await progress.host(name, step, .started) }
-    do {
-      let value = try await body()
-      let elapsed = clock.now - start
-      timings.withLock { $0.append(StepTiming(step: step, durationMs: elapsed.milliseconds)) }
-      if !quiet { await progress.host(name, step, .done(elapsed)) }
-      return value
-    } catch {
-      let elapsed = clock.now - start
-      timings.withLock { $0.append(StepTiming(step: step, durationMs: elapsed.milliseconds)) }
-      await progress.host(
-        name, step, .failed(elapsed, String(String(describing: error).split(separator: "\n").first ?? "")))
-      throw error
-    }
+    try await timings.run(step, quiet: quiet, body)
   }
 
   /// A failed section as the step's error.
