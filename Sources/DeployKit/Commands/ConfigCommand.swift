@@ -14,11 +14,9 @@ public struct ConfigCommand: Sendable {
 
   public func run(on console: CommandConsole) -> CommandExit {
     let plan: EnvironmentPlan
-    do {
-      try selection.check()
-      plan = try selection.environmentPlan(environment)
-    } catch {
-      return console.fail(error, command: "config", environment: environment, app: selection.app)
+    switch selection.plan(environment, for: "config", on: console) {
+    case .success(let loaded): plan = loaded
+    case .failure(let exit): return exit
     }
     // Should a secret's value also be written somewhere in the plan, it is masked all the same.
     let values = Array(selection.secrets(for: plan).values)

@@ -49,6 +49,23 @@ public struct ProjectSelection: Sendable {
     return try project.plan(app: app).resolved(for: inventory).limited(to: limitedHosts)
   }
 
+  /// The prologue every command shares: the common options checked, the project loaded, the
+  /// environment's plan resolved, then `more` (the command's own checks). On failure the error
+  /// is printed (with `--output json` as a document) and the command ends with its exit.
+  public func plan(
+    _ environment: String, for command: String, on console: CommandConsole,
+    then more: (EnvironmentPlan) throws -> Void = { _ in }
+  ) -> Result<EnvironmentPlan, CommandExit> {
+    do {
+      try check()
+      let plan = try environmentPlan(environment)
+      try more(plan)
+      return .success(plan)
+    } catch {
+      return .failure(console.fail(error, command: command, environment: environment, app: app))
+    }
+  }
+
   /// The inventory's hosts named by `--limit` (all without it); an unknown name is refused.
   public func hosts(of inventory: Inventory) throws(RolloutError) -> [Host] {
     let limit = limitedHosts

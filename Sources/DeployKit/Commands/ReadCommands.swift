@@ -28,11 +28,9 @@ public struct StatusCommand: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    do {
-      try selection.check()
-      plan = try selection.environmentPlan(environment)
-    } catch {
-      return console.fail(error, command: "status", environment: environment, app: selection.app)
+    switch selection.plan(environment, for: "status", on: console) {
+    case .success(let loaded): plan = loaded
+    case .failure(let exit): return exit
     }
     let report = await EnvironmentStatus(
       plan: plan, progress: console.progress(), parallel: selection.parallel
@@ -57,12 +55,13 @@ public struct HistoryCommand: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    do {
-      try selection.check()
-      if last < 0 { throw RolloutError.refused("--last must be 0 or more, got \(last)") }
-      plan = try selection.environmentPlan(environment)
-    } catch {
-      return console.fail(error, command: "history", environment: environment, app: selection.app)
+    let last = last
+    switch selection.plan(
+      environment, for: "history", on: console,
+      then: { _ in if last < 0 { throw RolloutError.refused("--last must be 0 or more, got \(last)") } })
+    {
+    case .success(let loaded): plan = loaded
+    case .failure(let exit): return exit
     }
     var report = await EnvironmentHistory(
       plan: plan, progress: console.progress(), parallel: selection.parallel
@@ -89,12 +88,11 @@ public struct LockCommandLine: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    do {
-      try selection.check()
-      plan = try selection.environmentPlan(environment)
-      try action.check(force: force)
-    } catch {
-      return console.fail(error, command: "lock", environment: environment, app: selection.app)
+    switch selection.plan(
+      environment, for: "lock", on: console, then: { _ in try action.check(force: force) })
+    {
+    case .success(let loaded): plan = loaded
+    case .failure(let exit): return exit
     }
     let report = await LockCommand(plan: plan, progress: console.progress()).run(action)
     return console.finish(report)

@@ -18,14 +18,15 @@ public struct DeployCommand: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    let reference: ImageReference
-    do {
-      try selection.check()
-      plan = try selection.environmentPlan(environment)
-      reference = try ImageReference.parse(image, defaultRepository: plan.image.name)
-    } catch {
-      return console.fail(error, command: "deploy", environment: environment, app: selection.app)
+    var reference: ImageReference?
+    switch selection.plan(
+      environment, for: "deploy", on: console,
+      then: { plan in reference = try ImageReference.parse(image, defaultRepository: plan.image.name) })
+    {
+    case .success(let loaded): plan = loaded
+    case .failure(let exit): return exit
     }
+    guard let reference else { return CommandExit(.refused) }
     let secrets = selection.secrets(for: plan)
     let stop = StopRequest()
     stop.installSignalHandlers()
@@ -57,11 +58,9 @@ public struct RollbackCommand: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    do {
-      try selection.check()
-      plan = try selection.environmentPlan(environment)
-    } catch {
-      return console.fail(error, command: "rollback", environment: environment, app: selection.app)
+    switch selection.plan(environment, for: "rollback", on: console) {
+    case .success(let loaded): plan = loaded
+    case .failure(let exit): return exit
     }
     let stop = StopRequest()
     stop.installSignalHandlers()
