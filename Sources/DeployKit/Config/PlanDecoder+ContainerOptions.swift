@@ -88,17 +88,11 @@ extension PlanDecoder {
       }
       ok = false
     }
-    if let n = m["read_only"] {
-      if let value = reader.bool(n, path.key("read_only")) { o.readOnly = value } else { ok = false }
-    }
+    read(m["read_only"], &ok, { reader.bool($0, path.key("read_only")) }) { o.readOnly = $0 }
     o.tmpfs = list("tmpfs", "a path like `/tmp`", ContainerOptionValue.tmpfs)
     o.dockerArgs = list("docker_args", "a `docker run` flag", ContainerOptionValue.dockerArgument)
-    if let n = m["labels"] {
-      if let labels = labels(n, path.key("labels")) { spec.labels = labels } else { ok = false }
-    }
-    if let n = m["ulimits"] {
-      if let limits = ulimits(n, path.key("ulimits")) { o.ulimits = limits } else { ok = false }
-    }
+    read(m["labels"], &ok, { labels($0, path.key("labels")) }) { spec.labels = $0 }
+    read(m["ulimits"], &ok, { ulimits($0, path.key("ulimits")) }) { o.ulimits = $0 }
     spec.options = o
     return ok
   }

@@ -14,12 +14,8 @@ extension PlanDecoder {
     guard let m = reader.mapping(node, path, known: Self.verifyKeys) else { return .failure(Invalid()) }
     var spec = VerifySpec()
     var ok = true
-    if let n = m["via"] {
-      if let via = reader.parse(n, path.key("via"), "`ssh` or `direct`", Self.parseVia) {
-        spec.via = via
-      } else {
-        ok = false
-      }
+    read(m["via"], &ok, { reader.parse($0, path.key("via"), "`ssh` or `direct`", Self.parseVia) }) {
+      spec.via = $0
     }
     if let n = m["smoke"], let items = reader.list(n, path.key("smoke")) {
       for (i, item) in items.enumerated() {
@@ -32,9 +28,7 @@ extension PlanDecoder {
     } else if m["smoke"] != nil {
       ok = false
     }
-    if let n = m["load"] {
-      if let load = load(n, path.key("load")) { spec.load = load } else { ok = false }
-    }
+    read(m["load"], &ok, { load($0, path.key("load")) }) { spec.load = $0 }
     if ok && spec.smoke.isEmpty && spec.load == nil {
       reader.error(
         node.location,
@@ -64,15 +58,9 @@ extension PlanDecoder {
     let port = reader.port(portNode, path.key("port"))
     if port == nil { ok = false }
     var check = SmokeCheckSpec(port: port ?? 0)
-    if let n = m["path"] {
-      if let p = urlPath(n, path.key("path")) { check.path = p } else { ok = false }
-    }
-    if let n = m["expect"] {
-      if let status = reader.integer(n, path.key("expect"), 100...599, "an HTTP status") {
-        check.expectStatus = status
-      } else {
-        ok = false
-      }
+    read(m["path"], &ok, { urlPath($0, path.key("path")) }) { check.path = $0 }
+    read(m["expect"], &ok, { reader.integer($0, path.key("expect"), 100...599, "an HTTP status") }) {
+      check.expectStatus = $0
     }
     if let n = m["contains"] {
       if let text = reader.string(n, path.key("contains")) {
@@ -98,43 +86,21 @@ extension PlanDecoder {
     let port = reader.port(portNode, path.key("port"))
     if port == nil { ok = false }
     var spec = LoadTestSpec(port: port ?? 0)
-    if let n = m["path"] {
-      if let p = urlPath(n, path.key("path")) { spec.path = p } else { ok = false }
-    }
-    if let n = m["requests"] {
-      if let v = reader.integer(n, path.key("requests"), 1...10_000_000, "a number of requests") {
-        spec.requests = v
-      } else {
-        ok = false
-      }
-    }
-    if let n = m["concurrency"] {
-      if let v = reader.integer(n, path.key("concurrency"), 1...1000, "a number of requests in flight") {
-        spec.concurrency = v
-      } else {
-        ok = false
-      }
-    }
-    if let n = m["max_error_rate"] {
-      if let v = reader.parse(n, path.key("max_error_rate"), "a percentage like `1%`", ErrorRate.parse) {
-        spec.maxErrorRate = v
-      } else {
-        ok = false
-      }
-    }
-    if let n = m["p95"] {
-      if let d = reader.duration(n, path.key("p95"), minimum: .milliseconds(1)) {
-        spec.p95 = d
-      } else {
-        ok = false
-      }
-    }
-    if let n = m["timeout"] {
-      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) {
-        spec.requestTimeout = d
-      } else {
-        ok = false
-      }
+    read(m["path"], &ok, { urlPath($0, path.key("path")) }) { spec.path = $0 }
+    read(
+      m["requests"], &ok, { reader.integer($0, path.key("requests"), 1...10_000_000, "a number of requests") }
+    ) { spec.requests = $0 }
+    read(
+      m["concurrency"], &ok,
+      { reader.integer($0, path.key("concurrency"), 1...1000, "a number of requests in flight") }
+    ) { spec.concurrency = $0 }
+    read(
+      m["max_error_rate"], &ok,
+      { reader.parse($0, path.key("max_error_rate"), "a percentage like `1%`", ErrorRate.parse) }
+    ) { spec.maxErrorRate = $0 }
+    read(m["p95"], &ok, { reader.duration($0, path.key("p95"), minimum: .milliseconds(1)) }) { spec.p95 = $0 }
+    read(m["timeout"], &ok, { reader.duration($0, path.key("timeout"), minimum: .milliseconds(1)) }) {
+      spec.requestTimeout = $0
     }
     if ok, spec.concurrency > spec.requests, let n = m["concurrency"] {
       reader.warning(
@@ -179,12 +145,8 @@ extension PlanDecoder {
       case .onFailure: spec.onFailure = argv
       }
     }
-    if let n = m["timeout"] {
-      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) {
-        spec.timeout = d
-      } else {
-        ok = false
-      }
+    read(m["timeout"], &ok, { reader.duration($0, path.key("timeout"), minimum: .milliseconds(1)) }) {
+      spec.timeout = $0
     }
     return ok ? spec : nil
   }

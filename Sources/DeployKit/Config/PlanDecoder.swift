@@ -289,12 +289,8 @@ struct PlanDecoder {
         ok = false
       }
     }
-    if let n = m["max_files"] {
-      if let count = reader.integer(n, path.key("max_files"), 1...1000, "a number of files") {
-        options.maxFiles = count
-      } else {
-        ok = false
-      }
+    read(m["max_files"], &ok, { reader.integer($0, path.key("max_files"), 1...1000, "a number of files") }) {
+      options.maxFiles = $0
     }
     return ok ? options : nil
   }
@@ -345,30 +341,16 @@ struct PlanDecoder {
         ok = false
       }
     }
-    if let n = m["interval"] {
-      if let d = reader.duration(n, path.key("interval"), minimum: .milliseconds(1)) {
-        check.interval = d
-      } else {
-        ok = false
-      }
+    read(m["interval"], &ok, { reader.duration($0, path.key("interval"), minimum: .milliseconds(1)) }) {
+      check.interval = $0
     }
-    if let n = m["timeout"] {
-      if let d = reader.duration(n, path.key("timeout"), minimum: .milliseconds(1)) {
-        check.timeout = d
-      } else {
-        ok = false
-      }
+    read(m["timeout"], &ok, { reader.duration($0, path.key("timeout"), minimum: .milliseconds(1)) }) {
+      check.timeout = $0
     }
-    if let n = m["retries"] {
-      if let r = reader.integer(n, path.key("retries"), 1...10_000, "a number of checks") {
-        check.retries = r
-      } else {
-        ok = false
-      }
+    read(m["retries"], &ok, { reader.integer($0, path.key("retries"), 1...10_000, "a number of checks") }) {
+      check.retries = $0
     }
-    if let n = m["start_period"] {
-      if let d = reader.duration(n, path.key("start_period")) { check.startPeriod = d } else { ok = false }
-    }
+    read(m["start_period"], &ok, { reader.duration($0, path.key("start_period")) }) { check.startPeriod = $0 }
     return ok ? check : nil
   }
 
@@ -396,19 +378,14 @@ struct PlanDecoder {
     } else if m["path"] != nil {
       ok = false
     }
-    if let n = m["expect"] {
-      if let status = reader.integer(n, path.key("expect"), 100...599, "an HTTP status") {
-        probe.expectStatus = status
-      } else {
-        ok = false
-      }
+    read(m["expect"], &ok, { reader.integer($0, path.key("expect"), 100...599, "an HTTP status") }) {
+      probe.expectStatus = $0
     }
-    if let n = m["contains"] {
-      if let text = reader.string(n, path.key("contains")), !text.isEmpty {
-        probe.bodyContains = text
-      } else {
-        ok = false
-      }
+    read(
+      m["contains"], &ok,
+      { node in reader.string(node, path.key("contains")).flatMap { $0.isEmpty ? nil : $0 } }
+    ) {
+      probe.bodyContains = $0
     }
     if let port, let container,
       !container.ports.contains(where: { $0.hostPort == port && $0.proto == .tcp })
@@ -453,13 +430,10 @@ struct PlanDecoder {
       }
       policy.batch = BatchPolicy(sizes)
     }
-    if let n = m["max_failures"] {
-      if let v = reader.integer(n, path.key("max_failures"), 0...Int.max, "a number of hosts") {
-        policy.maxFailures = v
-      } else {
-        ok = false
-      }
-    }
+    read(
+      m["max_failures"], &ok,
+      { reader.integer($0, path.key("max_failures"), 0...Int.max, "a number of hosts") }
+    ) { policy.maxFailures = $0 }
     return ok ? policy : nil
   }
 
@@ -469,16 +443,19 @@ struct PlanDecoder {
     let path = ConfigPath.root.key("rollback")
     guard let m = reader.mapping(node, path, known: ["auto", "keep"]) else { return nil }
     var ok = true
-    if let n = m["auto"] {
-      if let v = reader.bool(n, path.key("auto")) { policy.auto = v } else { ok = false }
-    }
-    if let n = m["keep"] {
-      if let v = reader.integer(n, path.key("keep"), 1...1000, "a number of releases") {
-        policy.keep = v
-      } else {
-        ok = false
-      }
+    read(m["auto"], &ok, { reader.bool($0, path.key("auto")) }) { policy.auto = $0 }
+    read(m["keep"], &ok, { reader.integer($0, path.key("keep"), 1...1000, "a number of releases") }) {
+      policy.keep = $0
     }
     return ok ? policy : nil
+  }
+}
+
+extension PlanDecoder {
+  /// When `node` is there: `read` it and `assign` what it gave; a value `read` could not take
+  /// (it reported why, at its place) clears `ok`.
+  func read<T>(_ node: YAMLNode?, _ ok: inout Bool, _ read: (YAMLNode) -> T?, _ assign: (T) -> Void) {
+    guard let node else { return }
+    if let value = read(node) { assign(value) } else { ok = false }
   }
 }
