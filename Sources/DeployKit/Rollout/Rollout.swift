@@ -78,11 +78,7 @@ public struct Rollout: Sendable {
     do {
       urls = try request.plan.notify.secretValues(in: ProcessInfo.processInfo.environment)
     } catch {
-      var report = CommandReport(
-        command: request.commandName, environment: request.plan.environment, app: request.plan.app,
-        result: .refused, dryRun: request.dryRun, error: String(describing: error))
-      report.exitCode = ExitStatus.refused.rawValue
-      return report
+      return refused(error)
     }
     var login: RegistryLogin?
     do {
@@ -92,11 +88,7 @@ public struct Rollout: Sendable {
       // A rollback re-creates kept releases from images still on the hosts: no registry needed.
       login = nil
     } catch {
-      var report = CommandReport(
-        command: request.commandName, environment: request.plan.environment, app: request.plan.app,
-        result: .refused, dryRun: request.dryRun, error: String(describing: error))
-      report.exitCode = ExitStatus.refused.rawValue
-      return report
+      return refused(error)
     }
     let secrets = Array(request.secrets.values) + Array(urls.values) + (login.map { [$0.password] } ?? [])
     let hooks = HookRunner(hooks: request.plan.hooks, masker: SecretMasker(secrets: secrets))
@@ -153,6 +145,13 @@ public struct Rollout: Sendable {
       hosts: request.plan.hosts.map(\.host.name), user: request.user)
   }
 
+  /// Refused before any host was contacted (exit 2).
+  private func refused(_ error: any Error) -> CommandReport {
+    CommandReport(
+      command: request.commandName, environment: request.plan.environment, app: request.plan.app,
+      result: .refused, dryRun: request.dryRun, error: String(describing: error))
+  }
+
   private func rollOut(hooks: HookRunner, registry: RegistryLogin?) async -> CommandReport {
     let connections = SSHConnections()
     var hosts: [DockerHost] = []
@@ -162,11 +161,7 @@ public struct Rollout: Sendable {
           try DockerHost(
             plan: plan, connections: connections, progress: progress, stop: stop, registry: registry))
       } catch {
-        var report = CommandReport(
-          command: request.commandName, environment: request.plan.environment, app: request.plan.app,
-          result: .refused, dryRun: request.dryRun, error: String(describing: error))
-        report.exitCode = ExitStatus.refused.rawValue
-        return report
+        return refused(error)
       }
     }
     var engine = RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
