@@ -34,7 +34,23 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
   public var image: String
   public var rollout: Rollout
   public var rollback: Rollback
+  /// `registry:`: where pulls log in; the password (and a secret user name) by name only.
+  public var registry: Registry?
   public var hosts: [HostConfig]
+
+  public struct Registry: Codable, Sendable, Equatable {
+    public var server: String
+    /// The user name, or nil when it comes from a secret (`usernameSecret`).
+    public var username: String?
+    public var usernameSecret: Secret?
+    public var passwordSecret: Secret
+
+    enum CodingKeys: String, CodingKey {
+      case server, username
+      case usernameSecret = "username_secret"
+      case passwordSecret = "password_secret"
+    }
+  }
 
   public struct Rollout: Codable, Sendable, Equatable {
     public var batch: String
@@ -68,9 +84,11 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
     public var restart: String
     public var stopTimeout: String
     public var log: [String: String]
+    /// The container options (`network`, `memory`, `user`, …) as the `docker run` words they become.
+    public var options: [String] = []
 
     enum CodingKeys: String, CodingKey {
-      case name, ports, volumes, env, secrets, command, restart, log
+      case name, ports, volumes, env, secrets, command, restart, log, options
       case stopTimeout = "stop_timeout"
     }
 
@@ -85,6 +103,7 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
       try c.encode(restart, forKey: .restart)
       try c.encode(stopTimeout, forKey: .stopTimeout)
       try c.encode(log, forKey: .log)
+      try c.encode(options, forKey: .options)
     }
   }
 
@@ -130,7 +149,7 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case command, environment, app, result, image, rollout, rollback, hosts
+    case command, environment, app, result, image, rollout, rollback, registry, hosts
     case exitCode = "exit_code"
   }
 
@@ -140,6 +159,16 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
     image = plan.image.description
     rollout = Rollout(batch: plan.rollout.batch.description, maxFailures: plan.rollout.maxFailures)
     rollback = Rollback(auto: plan.rollback.auto, keep: plan.rollback.keep)
+    registry = plan.registry.map { spec in
+      var registry = Registry(
+        server: spec.server ?? plan.image.registry ?? "docker.io", username: nil, usernameSecret: nil,
+        passwordSecret: Secret(name: spec.passwordSecret, set: values[spec.passwordSecret] != nil))
+      switch spec.username {
+      case .literal(let name): registry.username = name
+      case .secret(let name): registry.usernameSecret = Secret(name: name, set: values[name] != nil)
+      }
+      return registry
+    }
     hosts = plan.hosts.map { resolved in
       let spec = resolved.container
       let container = Container(
@@ -147,7 +176,8 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
         env: Dictionary(spec.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }),
         secrets: spec.secrets.map { Secret(name: $0, set: values[$0] != nil) }, command: spec.command,
         restart: spec.restart.description, stopTimeout: Self.format(spec.stopTimeout),
-        log: ["max_size": spec.log.maxSize, "max_files": String(spec.log.maxFiles)])
+        log: ["max_size": spec.log.maxSize, "max_files": String(spec.log.maxFiles)],
+        options: spec.options.arguments)
       let health = resolved.health.map { health in
         var check = "docker"
         var expect: Int?
@@ -193,8 +223,20 @@ extension ResolvedConfig: CommandOutcome {
       "# \(app) in \(environment): the plan each host gets (overrides merged, variables substituted)",
       "app: \(app)", "environment: \(environment)", "image: \(image)",
       "rollout: {batch: \(rollout.batch), max_failures: \(rollout.maxFailures)}",
-      "rollback: {auto: \(rollback.auto), keep: \(rollback.keep)}", "hosts:",
+      "rollback: {auto: \(rollback.auto), keep: \(rollback.keep)}",
     ]
+    func secret(_ secret: Secret) -> String {
+      "\(secret.name) (\(secret.set ? "set" : "not set in this environment"))"
+    }
+    if let registry {
+      lines.append(
+        "registry: {server: \(registry.server), "
+          + (registry.username.map { "username: \($0)" } ?? registry.usernameSecret.map {
+            "username_secret: \(secret($0))"
+          } ?? "")
+          + ", password_secret: \(secret(registry.passwordSecret))}")
+    }
+    lines.append("hosts:")
     func list(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
     for host in hosts {
       let c = host.container
@@ -222,6 +264,7 @@ extension ResolvedConfig: CommandOutcome {
         "      stop_timeout: \(c.stopTimeout)",
         "      log: {max_size: \(c.log["max_size"] ?? ""), max_files: \(c.log["max_files"] ?? "")}",
       ]
+      if !c.options.isEmpty { lines.append("      options: " + ShellQuote.join(c.options)) }
       if let h = host.health {
         var check = h.check
         if let expect = h.expect { check += " expect \(expect)" }

@@ -55,19 +55,22 @@ struct PlanDecoder {
         node, path, known: ["server", "username", "username_secret", "password_secret"],
         required: ["password_secret"])
     else { return .failure(Invalid()) }
+    var ok = true
     var server: String?
-    if let n = m["server"] {
-      guard let text = reader.string(n, path.key("server")) else { return .failure(Invalid()) }
+    if let n = m["server"], let text = reader.string(n, path.key("server")) {
       let valid =
         !text.isEmpty && !text.contains("/") && !text.hasPrefix("-")
         && text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "@" }
-      guard valid else {
+      if !valid {
+        ok = false
         reader.error(
           n.location,
           "`\(path.key("server"))` must be a registry host like `ghcr.io` or `registry.example.com:5000`")
-        return .failure(Invalid())
+      } else {
+        server = text
       }
-      server = text
+    } else if m["server"] != nil {
+      ok = false
     }
     let username: RegistrySpec.Username
     switch (m["username"], m["username_secret"]) {
@@ -94,6 +97,7 @@ struct PlanDecoder {
     guard let n = m["password_secret"],
       let password = reader.name(n, path.key("password_secret"), .variableName)
     else { return .failure(Invalid()) }
+    guard ok else { return .failure(Invalid()) }
     return .success(RegistrySpec(server: server, username: username, passwordSecret: password))
   }
 
