@@ -171,15 +171,15 @@ struct DeployTests {
     try await Scenario.with(options) { s in
       let secret = "postgres://u:s3cr3t-\(UUID().uuidString)@db/app"
       let run = try await s.start(["deploy", "dev", "--image", "v1"], environment: ["DATABASE_URL": secret])
+      // deployctl's own command line (the secret comes through its environment only), read while
+      // it runs: a deploy to one host can be over before the hosts' process lists are read.
+      let cmdline = try String(contentsOfFile: "/proc/\(run.pid)/cmdline", encoding: .utf8)
+      #expect(cmdline.contains("deploy\0dev\0--image\0v1"), "read deployctl's command line: \(cmdline)")
       try await run.waitForOutput("replace container")
-      var seen = ""
+      var seen = cmdline
       for host in s.hosts("dev") {
         seen += try await s.testbed.ssh(host, "ps -eo args").stdout
       }
-      // deployctl's own command line (the secret comes through its environment only).
-      let cmdline = try String(contentsOfFile: "/proc/\(run.pid)/cmdline", encoding: .utf8)
-      #expect(cmdline.contains("deploy\0dev\0--image\0v1"), "read deployctl's command line: \(cmdline)")
-      seen += cmdline
       let result = try await run.finish()
       #expect(result.status == 0, "\(result.stderr)")
       #expect(!seen.contains(secret))
