@@ -76,7 +76,9 @@ public struct Rollout: Sendable {
     let start = clock.now
     let urls: [String: String]
     do {
-      urls = try request.plan.notify.secretValues(in: ProcessInfo.processInfo.environment)
+      // A dry run sends no notification, so it does not need their secrets.
+      urls =
+        request.dryRun ? [:] : try request.plan.notify.secretValues(in: ProcessInfo.processInfo.environment)
     } catch {
       return refused(error)
     }
@@ -84,8 +86,9 @@ public struct Rollout: Sendable {
     do {
       login = try request.plan.registry?.login(
         for: request.plan.image, environment: ProcessInfo.processInfo.environment)
-    } catch  where { if case .rollback = request.kind { true } else { false } }() {
-      // A rollback re-creates kept releases from images still on the hosts: no registry needed.
+    } catch  where request.dryRun || { if case .rollback = request.kind { true } else { false } }() {
+      // A rollback re-creates kept releases from images still on the hosts, and a dry run pulls
+      // nothing: neither needs the registry.
       login = nil
     } catch {
       return refused(error)
@@ -145,6 +148,11 @@ public struct Rollout: Sendable {
       hosts: request.plan.hosts.map(\.host.name), user: request.user)
   }
 
+  /// A lock message without its lease countdown (`; its lease expires in 41s unless renewed`).
+  static func withoutLease(_ message: String) -> String {
+    message.replacing(/; its lease expires in \d+s unless renewed/, with: "")
+  }
+
   /// Refused before any host was contacted (exit 2).
   private func refused(_ error: any Error) -> CommandReport {
     CommandReport(
@@ -182,10 +190,11 @@ public struct Rollout: Sendable {
       let deadline = start + wait
       var said = ""
       while report.result == .locked, clock.now < deadline, stop.requested == nil {
-        if let holder = report.error, holder != said {
+        // Said again only when the holder changes, not as its lease counts down.
+        if let holder = report.error, Self.withoutLease(holder) != said {
           await progress.say(
             "waiting up to \(ProgressLog.format(deadline - clock.now)) for the lock: \(holder)")
-          said = holder
+          said = Self.withoutLease(holder)
         }
         // Try again every 2 s (the bound is fixed before the loop: recomputed in its condition, it
         // would move with the clock and the run would only ever retry at the deadline).
