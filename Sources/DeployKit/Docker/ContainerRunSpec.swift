@@ -2,8 +2,8 @@ import Foundation
 
 /// Everything `docker run` needs for one release's container, independent of the config model:
 /// the engine maps a plan and an inventory onto it. It never holds a secret value: secrets reach
-/// the container through `envFile`, a file on the host (mode 0600) that the engine uploads over
-/// SFTP/SCP, so the spec can be printed, stored in release records and shown as JSON.
+/// the container through `envFile`, a file on the host (mode 0600) that the engine writes from
+/// the SSH channel's stdin, so the spec can be printed, stored in release records and shown as JSON.
 public struct ContainerRunSpec: Sendable, Equatable, Codable {
   public var name: String
   /// The image to run, pinned by digest (`repo@sha256:…`).

@@ -1,5 +1,6 @@
 /// The content of a `docker run --env-file` file, which is how secrets reach a container: the
-/// engine uploads it over SFTP/SCP with mode 0600, so no value ever appears on a command line.
+/// engine writes it with mode 0600 from a script on the SSH channel's stdin (`HostState.writePrivate`),
+/// so no value ever appears on a command line.
 ///
 /// Docker reads the file line by line as `KEY=VALUE`, without quotes or escapes, so a value
 /// cannot span lines: such a value is refused rather than silently cut.

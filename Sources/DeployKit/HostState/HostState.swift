@@ -2,8 +2,8 @@ import Foundation
 
 /// Shell snippets for the state deployctl keeps on a host (`HostPaths`), run over SSH by the
 /// engine. POSIX sh; every value single-quoted; files replaced atomically (write a temp file in
-/// the same folder, then `mv`). None of them ever carries a secret: env files with secrets are
-/// uploaded over SFTP/SCP, not written by a command line.
+/// the same folder, then `mv`). Only `writePrivate` carries a secret (an env file), inside the
+/// script on the SSH channel's stdin as a here-document, never on a command line.
 public enum HostState {
   /// Creates the app's folders; the secrets folder is private to the SSH user (0700).
   public static func prepare(_ paths: HostPaths) -> RemoteCommand {
