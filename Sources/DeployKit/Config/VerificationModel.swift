@@ -24,22 +24,9 @@ public struct VerifySpec: Sendable, Hashable {
   }
 }
 
-/// One `verify.smoke` entry: a GET that must answer `expect` (and hold `contains`).
-public struct SmokeCheckSpec: Sendable, Hashable {
-  public var port: Int
-  /// Default `/`.
-  public var path: String
-  /// Default 200.
-  public var expectStatus: Int
-  public var bodyContains: String?
-
-  public init(port: Int, path: String = "/", expectStatus: Int = 200, bodyContains: String? = nil) {
-    self.port = port
-    self.path = path
-    self.expectStatus = expectStatus
-    self.bodyContains = bodyContains
-  }
-}
+/// One `verify.smoke` entry: a GET that must answer `expect` (and hold `contains`), the same
+/// check as `health.http`.
+public typealias SmokeCheckSpec = HTTPHealthSpec
 
 /// `verify.load`: a bounded load test against one URL of each host.
 public struct LoadTestSpec: Sendable, Hashable {

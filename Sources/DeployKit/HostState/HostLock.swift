@@ -172,7 +172,7 @@ public enum HostLock {
         elif [ "$(cat \(file) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
           rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock) && echo released
         else
-          echo held; cat \(file) 2>/dev/null; true
+          echo held; echo; cat \(file) 2>/dev/null; true
         fi
         """)
   }
@@ -185,7 +185,7 @@ public enum HostLock {
     return RemoteCommand(
       script: """
         if [ -d \(lock) ]; then
-          echo broken; cat \(file) 2>/dev/null; echo
+          echo broken; echo; cat \(file) 2>/dev/null; echo
           rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock)
         else
           echo free
@@ -240,7 +240,7 @@ public enum HostLock {
   }
 
   public static func parseRelease(_ output: String) throws(DockerError) -> Release {
-    let (keyword, holder) = try split(output, command: "lock release")
+    let (keyword, _, holder) = try splitNumbered(output, command: "lock release")
     switch keyword {
     case "released": return .released
     case "free": return .notLocked
@@ -250,14 +250,6 @@ public enum HostLock {
     }
   }
 
-  private static func split(_ output: String, command: String) throws(DockerError) -> (String, LockHolder?) {
-    let lines = output.split(separator: "\n", omittingEmptySubsequences: true)
-    guard let first = lines.first else { throw .unexpectedOutput(command: command, detail: "no output") }
-    let json = lines.dropFirst().joined(separator: "\n")
-    let holder =
-      json.isEmpty ? nil : try? HostStateJSON.decoder().decode(LockHolder.self, from: Data(json.utf8))
-    return (first.trimmingCharacters(in: .whitespaces), holder)
-  }
 }
 
 private func q(_ value: String) -> String { ShellQuote.quote(value) }

@@ -94,7 +94,7 @@ final class BusyboxHTTPServer: Sendable {
         busybox, ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", root.path])
       for _ in 0..<200 {  // up to ~4 s
         if !process.isRunning { break }
-        if canConnect(port: port) { return (process, port) }
+        if loopbackPortAnswers(port) { return (process, port) }
         do {
           try await Task.sleep(for: .milliseconds(20))
         } catch {
@@ -125,68 +125,4 @@ func withHTTPServer<T>(
 struct FixtureError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }
-}
-
-/// A TCP socket on 127.0.0.1 with a kernel-chosen port. `listening`: connections complete (the
-/// kernel accepts them into the backlog) but nobody ever reads or answers, the "server that
-/// accepts but never answers". Not listening: the port is held but refuses connections.
-final class LoopbackSocket: @unchecked Sendable {
-  let fd: Int32
-  let port: Int
-
-  init(listening: Bool) throws {
-    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw FixtureError("socket: \(String(cString: strerror(errno)))") }
-    do {
-      port = try bindLoopback(fd)
-      if listening, listen(fd, 64) != 0 {
-        throw FixtureError("listen: \(String(cString: strerror(errno)))")
-      }
-    } catch {
-      close(fd)
-      throw error
-    }
-  }
-
-  var url: String { "http://127.0.0.1:\(port)/healthz" }
-
-  deinit { close(fd) }
-}
-
-private func bindLoopback(_ fd: Int32) throws -> Int {
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = 0
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  let bound = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  }
-  guard bound == 0 else { throw FixtureError("bind: \(String(cString: strerror(errno)))") }
-  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-  let named = withUnsafeMutablePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-  }
-  guard named == 0 else { throw FixtureError("getsockname: \(String(cString: strerror(errno)))") }
-  return Int(UInt16(bigEndian: address.sin_port))
-}
-
-func freeLoopbackPort() throws -> Int {
-  try LoopbackSocket(listening: false).port
-}
-
-private func canConnect(port: Int) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = UInt16(port).bigEndian
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  return withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  } == 0
 }

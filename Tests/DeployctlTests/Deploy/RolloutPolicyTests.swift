@@ -46,16 +46,22 @@ struct RolloutPolicyTests {
     }
   }
 
+  /// v1 on both prod hosts, then v2 under these policies (prod-2 refuses v2); the v2 run, which
+  /// fails with exit 1 whatever the policy.
+  func deployV2(_ s: Scenario, maxFailures: Int, auto: Bool) async throws -> Scenario.Run {
+    try configure(s, batch: "\"50%\"", maxFailures: maxFailures, auto: auto)
+    #expect(s.hosts("prod").map(\.name) == ["prod-1", "prod-2"])
+    #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+    let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+    #expect(run.status == 1, "\(run.stderr)")
+    return run
+  }
+
   @Test("batch 50% with max_failures 1: prod-2 fails and goes back, prod-1 keeps the release (exit 1)")
   func halfBatchesToleratingOneFailure() async throws {
     try await Scenario.with { s in
-      try configure(s, batch: "\"50%\"", maxFailures: 1, auto: true)
+      let run = try await deployV2(s, maxFailures: 1, auto: true)
       let hosts = s.hosts("prod")
-      #expect(hosts.map(\.name) == ["prod-1", "prod-2"])
-      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
-
-      let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
-      #expect(run.status == 1, "\(run.stderr)")
       #expect(try run.host("prod-1")?.result.rawValue == "deployed")
       #expect(try run.host("prod-2")?.result.rawValue == "rolled_back")
       #expect(try await s.version(on: hosts[0]) == "v2")
@@ -74,11 +80,8 @@ struct RolloutPolicyTests {
   @Test("max_failures 0: prod-2 fails, so prod-1, already healthy on v2, goes back too (exit 1)")
   func noFailureTolerated() async throws {
     try await Scenario.with { s in
-      try configure(s, batch: "\"50%\"", maxFailures: 0, auto: true)
+      let run = try await deployV2(s, maxFailures: 0, auto: true)
       let hosts = s.hosts("prod")
-      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
-      let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
-      #expect(run.status == 1, "\(run.stderr)")
       #expect(try run.host("prod-1")?.result.rawValue == "rolled_back")
       #expect(try run.host("prod-2")?.result.rawValue == "rolled_back")
       for host in hosts { #expect(try await s.version(on: host) == "v1") }
@@ -88,11 +91,8 @@ struct RolloutPolicyTests {
   @Test("rollback.auto false: prod-2 goes back, prod-1 stays on v2 and the run says so (exit 1)")
   func noAutomaticRollback() async throws {
     try await Scenario.with { s in
-      try configure(s, batch: "\"50%\"", maxFailures: 0, auto: false)
+      let run = try await deployV2(s, maxFailures: 0, auto: false)
       let hosts = s.hosts("prod")
-      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
-      let run = try await s.deployctl(["deploy", "prod", "--image", "v2"])
-      #expect(run.status == 1, "\(run.stderr)")
       #expect(try run.host("prod-1")?.result.rawValue == "deployed")
       #expect(try run.host("prod-2")?.result.rawValue == "rolled_back")
       #expect(try await s.version(on: hosts[0]) == "v2")

@@ -464,7 +464,7 @@ struct VerificationEndToEndTests {
 
         // Slack down (a port that refuses connections): a warning, the exit code stays 0 and the
         // webhook still goes out. The same with a failing run: exit 1 stays 1.
-        let closed = try ClosedLoopbackPort()
+        let closed = try LoopbackSocket(listening: false)
         env["SLACK_WEBHOOK_URL"] = "http://127.0.0.1:\(closed.port)/slack?token=\(token)"
         recorder.reset()
         let down = try await s.deployctl(["deploy", "prod", "--image", "v2"], environment: env)
@@ -524,9 +524,9 @@ final class RecordingServer: Sendable {
       }
       guard let busybox else { throw TestFailure("busybox not found; install busybox-static (make setup)") }
       for _ in 0..<5 {
-        let port = try ClosedLoopbackPort().port
+        let port = try LoopbackSocket(listening: false).port
         let process = try ChildProcess.spawn(busybox, ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", root])
-        if await eventually(timeout: .seconds(5), { !process.isRunning || canConnect(port) }),
+        if await eventually(timeout: .seconds(5), { !process.isRunning || loopbackPortAnswers(port) }),
           process.isRunning
         {
           return RecordingServer(root: root, port: port, process: process)
@@ -587,47 +587,4 @@ func withRecorder<T>(_ body: (RecordingServer) async throws -> T) async throws -
     await server.stop()
     throw error
   }
-}
-
-/// A port on 127.0.0.1 bound but not listening while this lives: connections to it are refused.
-final class ClosedLoopbackPort: @unchecked Sendable {
-  let fd: Int32
-  let port: Int
-
-  init() throws {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket: \(String(cString: strerror(errno)))") }
-    self.fd = fd
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-      }
-    }
-    guard bound else {
-      close(fd)
-      throw TestFailure("bind 127.0.0.1: \(String(cString: strerror(errno)))")
-    }
-    port = Int(UInt16(bigEndian: address.sin_port))
-  }
-
-  deinit { close(fd) }
-}
-
-private func canConnect(_ port: Int) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = UInt16(port).bigEndian
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  return withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  } == 0
 }

@@ -7,7 +7,7 @@
 /// failures exceed `max_failures` (or on interruption) stop, and with `rollback.auto` restore
 /// every host already moved → verify the environment → commit every prepared host (record what
 /// it runs, release the lock).
-public struct RolloutMachine: Sendable, Equatable {
+public struct RolloutMachine: Sendable {
   public struct Settings: Sendable, Equatable {
     public var batch: BatchPolicy
     public var maxFailures: Int
@@ -100,7 +100,8 @@ public struct RolloutMachine: Sendable, Equatable {
   public private(set) var stopped: String?
   /// A refusal before anything changed: exit 2 (`refused`) or 4 (`locked`).
   public private(set) var refusal: (result: CommandResult, reason: String)?
-  public private(set) var verification: String??
+  /// Verification runs once, after the last batch.
+  private var verificationDone = false
   public private(set) var committed: Set<Int> = []
   public private(set) var commitErrors: [Int: String] = [:]
   private var attempts: [Int: Int] = [:]
@@ -111,10 +112,6 @@ public struct RolloutMachine: Sendable, Equatable {
   public init(hostCount: Int, settings: Settings) {
     self.settings = settings
     phases = Array(repeating: .pending, count: hostCount)
-  }
-
-  public static func == (a: RolloutMachine, b: RolloutMachine) -> Bool {
-    a.phases == b.phases && a.moved == b.moved && a.stopped == b.stopped && a.committed == b.committed
   }
 
   // MARK: Actions
@@ -171,7 +168,7 @@ public struct RolloutMachine: Sendable, Equatable {
       return undoing ? afterUndo() : continueBatch()
     case .verified(let error):
       verifying = false
-      verification = .some(error)
+      verificationDone = true
       if let error { return stop("verification failed: \(error)") }
       return commitAll()
     case .committed(let i, let error):
@@ -290,7 +287,7 @@ public struct RolloutMachine: Sendable, Equatable {
 
   private mutating func finishBatches() -> [Action] {
     let healthy = phases.indices.filter { phases[$0] == .healthy }
-    if !healthy.isEmpty && verification == nil {
+    if !healthy.isEmpty && !verificationDone {
       verifying = true
       return [.verify(hosts: healthy)]
     }

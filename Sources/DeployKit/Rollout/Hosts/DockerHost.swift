@@ -107,12 +107,10 @@ public final class DockerHost: RolloutHost {
       throw RolloutError.stepFailed(
         host: name, step: "\(step) (\(failure.name))", exitStatus: failure.status, stderr: failure.output)
     }
-    if output.sections.isEmpty || order.contains(where: { output[$0] == nil && !output.other.isEmpty }) {
-      // The script ended before its first section: the login shell itself failed.
-      if !output.other.isEmpty {
-        throw RolloutError.stepFailed(
-          host: name, step: step, exitStatus: 1, stderr: output.other.joined(separator: "\n"))
-      }
+    if output.sections.isEmpty, !output.other.isEmpty {
+      // The script ended before its first section: the shell itself failed.
+      throw RolloutError.stepFailed(
+        host: name, step: step, exitStatus: 1, stderr: output.other.joined(separator: "\n"))
     }
   }
 
