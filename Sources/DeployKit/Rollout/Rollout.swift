@@ -116,16 +116,8 @@ public struct Rollout: Sendable {
       environment.exitCode = report.exitCode
       environment.error = report.error
       environment.reportPath = path
-      let progress = progress
       // A second signal during on_failure still ends the process at once (StopRequest).
-      if let result = await hooks.run(
-        stage, environment: environment,
-        output: { line in
-          Task { await progress.say(line) }
-        })
-      {
-        report.hooks.append(result)
-      }
+      if let result = await runHook(hooks, stage, environment) { report.hooks.append(result) }
     }
     if !request.plan.notify.isEmpty {
       report.durationMs = (clock.now - start).milliseconds
@@ -153,6 +145,19 @@ public struct Rollout: Sendable {
     message.replacing(/; its lease expires in \d+s unless renewed/, with: "")
   }
 
+  /// Runs a hook, saying its output as it comes, in order, and all of it before this returns.
+  private func runHook(_ hooks: HookRunner, _ stage: HooksSpec.Stage, _ environment: HookEnvironment) async
+    -> HookResult?
+  {
+    let (lines, sink) = AsyncStream.makeStream(of: String.self)
+    let progress = progress
+    let printer = Task { for await line in lines { await progress.say(line) } }
+    let result = await hooks.run(stage, environment: environment) { sink.yield($0) }
+    sink.finish()
+    await printer.value
+    return result
+  }
+
   /// Refused before any host was contacted (exit 2).
   private func refused(_ error: any Error) -> CommandReport {
     CommandReport(
@@ -174,12 +179,7 @@ public struct Rollout: Sendable {
     }
     var engine = RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
     if !request.dryRun, request.plan.hooks.preDeploy != nil {
-      let progress = progress
-      engine.preDeploy = { report in
-        await hooks.run(.preDeploy, environment: hookEnvironment(report)) { line in
-          Task { await progress.say(line) }
-        }
-      }
+      engine.preDeploy = { report in await runHook(hooks, .preDeploy, hookEnvironment(report)) }
     }
     var report = await engine.run()
     if let wait = request.lockWait, report.result == .locked {
