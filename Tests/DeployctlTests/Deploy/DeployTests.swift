@@ -173,7 +173,14 @@ struct DeployTests {
       let run = try await s.start(["deploy", "dev", "--image", "v1"], environment: ["DATABASE_URL": secret])
       // deployctl's own command line (the secret comes through its environment only), read while
       // it runs: a deploy to one host can be over before the hosts' process lists are read.
-      let cmdline = try String(contentsOfFile: "/proc/\(run.pid)/cmdline", encoding: .utf8)
+      // Read right after the spawn, the file can still be empty (the exec is under way): poll, bounded.
+      var cmdline = ""
+      var reads = 0
+      while !cmdline.contains("deploy\0"), reads < 100 {
+        if reads > 0 { try await Task.sleep(for: .milliseconds(20)) }
+        cmdline = (try? String(contentsOfFile: "/proc/\(run.pid)/cmdline", encoding: .utf8)) ?? ""
+        reads += 1
+      }
       #expect(cmdline.contains("deploy\0dev\0--image\0v1"), "read deployctl's command line: \(cmdline)")
       try await run.waitForOutput("replace container")
       var seen = cmdline
