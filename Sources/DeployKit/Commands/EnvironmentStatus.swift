@@ -39,6 +39,7 @@ public struct EnvironmentStatus: Sendable {
   }
 
   public func read() async -> [Entry] {
+    if plan.engine.swarm != nil { return await readSwarm() }
     let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
       try await connections.with(plan.host.sshTarget) { session in
@@ -95,6 +96,110 @@ public struct EnvironmentStatus: Sendable {
             health: "unknown",
             error: outcome.error.map { String(describing: $0) }),
           current: nil)
+    }
+  }
+
+  /// `engine: swarm`: the manager's records and the service's tasks, each probed once at its
+  /// node. The environment is running when every task runs the current release, healthy when
+  /// every task answers.
+  private func readSwarm() async -> [Entry] {
+    guard let manager = plan.hosts.first else { return [] }
+    let connections = SSHConnections()
+    let entries: [Entry]
+    do {
+      entries = try await connections.with(manager.host.sshTarget) { session in
+        let remote = RemoteHost(
+          name: manager.host.name, connections: connections, target: manager.host.sshTarget,
+          paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
+        let releases = try await remote.snapshot(containerName: manager.container.name).releases
+        var script = RemoteScript()
+        script.section(
+          "service", RemoteCommand(["docker", "service", "inspect", manager.container.name]), required: false)
+        script.section("tasks", SwarmTasks.list(manager.container.name), required: false)
+        script.section("nodes", SwarmTasks.nodes, required: false)
+        let output = RemoteScriptOutput(text: try await remote.probe(script.standalone).stdout)
+        let service = try? ServiceState.parse(
+          output["service"]?.output ?? "", succeeded: output["service"]?.succeeded == true)
+        var tasks = SwarmTasks.parse(
+          output["tasks"]?.output ?? "", nodes: SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
+        ).filter { $0.desiredState == "running" }
+        tasks = await probe(tasks, plan: manager, session: session)
+        let current = releases.current.flatMap { id in releases.records.first { $0.id == id } }
+        let replicas = service?.replicas ?? 0
+        let onRelease = service != nil && service?.release == current?.id && current != nil
+        let running = tasks.filter { $0.isRunning }.count
+        let state =
+          service == nil
+          ? "absent" : running == replicas && onRelease ? "running" : "\(running)/\(replicas) running"
+        var health = "none"
+        if manager.health != nil, case .http = manager.health!.probe {
+          health = !tasks.isEmpty && tasks.allSatisfy({ $0.health == "healthy" }) ? "healthy" : "unhealthy"
+        } else if service != nil {
+          health = running == replicas && replicas > 0 ? "healthy" : "unhealthy"
+        }
+        var status = HostStatus(
+          name: manager.host.name, reachable: true, release: releases.current,
+          image: current?.image ?? service?.image, state: state, health: health)
+        status.tasks = tasks
+        var audit: [AuditEntry] = []
+        if auditLines > 0 {
+          let result = try await remote.run(
+            HostState.readAudit(remote.paths, lines: auditLines), "read audit log")
+          audit = AuditEntry.parseLines(result.stdout)
+        }
+        let problem = tasks.first { $0.health == "unhealthy" }.map {
+          "task \($0.name) on \($0.node) failed its check"
+        }
+        return [
+          Entry(
+            status: status, current: onRelease && state == "running" ? current : nil, healthProblem: problem,
+            audit: audit)
+        ]
+      }
+    } catch {
+      entries = [
+        Entry(
+          status: HostStatus(
+            name: manager.host.name, reachable: false, release: nil, image: nil, state: "unknown",
+            health: "unknown", error: String(describing: error)),
+          current: nil)
+      ]
+    }
+    await connections.closeAll()
+    return entries
+  }
+
+  /// One probe per running task, at its node's published port.
+  private func probe(_ tasks: [SwarmTask], plan: ResolvedPlan, session: SSHSession) async -> [SwarmTask] {
+    guard let health = plan.health, case .http(let http) = health.probe else { return tasks }
+    return await withTaskGroup(of: (Int, String).self) { group in
+      for (i, task) in tasks.enumerated() where task.isRunning {
+        let address = task.address ?? plan.host.address
+        group.addTask {
+          do {
+            let url: String
+            var forward: PortForward?
+            switch health.via {
+            case .direct: url = HTTPProbe.url(host: address, port: http.port, path: http.path)
+            case .ssh:
+              let opened = try await session.forward(remotePort: http.port, remoteHost: address)
+              forward = opened
+              url = HTTPProbe.url(host: "127.0.0.1", port: opened.localPort, path: http.path)
+            }
+            let probe = try HTTPProbe(
+              url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
+              timeout: health.timeout)
+            let result = try? await probe.run()
+            await forward?.close()
+            return (i, result?.healthy == true ? "healthy" : "unhealthy")
+          } catch {
+            return (i, "unhealthy")
+          }
+        }
+      }
+      var probed = tasks
+      for await (i, verdict) in group { probed[i].health = verdict }
+      return probed
     }
   }
 }

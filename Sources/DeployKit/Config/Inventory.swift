@@ -13,6 +13,9 @@ public struct Inventory: Sendable {
   /// `promote_requires: verified`: `promote FROM here` only takes a release that passed
   /// verification on every FROM host.
   public var promoteRequires: PromoteRequirement? = nil
+  /// `engine: hosts` (default: a container per host over SSH) or `engine: swarm` (a Swarm service
+  /// driven through `swarm.manager`).
+  public var engine: Engine = .hosts
   /// In file order.
   public var hosts: [Host]
   /// The file as messages show it (`inventories/prod.yml`).
@@ -40,6 +43,44 @@ public struct Inventory: Sendable {
   static let sshKeys = [
     "user", "port", "identity_file", "known_hosts", "host_key_policy", "connect_timeout", "jump",
   ]
+}
+
+extension Inventory {
+  /// How an environment runs the app.
+  public enum Engine: Sendable, Hashable {
+    /// A container per host, each over its own SSH session (the default).
+    case hosts
+    /// A Docker Swarm service, every command run on the manager.
+    case swarm(SwarmSettings)
+
+    public var swarm: SwarmSettings? {
+      if case .swarm(let settings) = self { return settings }
+      return nil
+    }
+  }
+}
+
+/// `swarm:` of an inventory with `engine: swarm`.
+public struct SwarmSettings: Sendable, Hashable {
+  /// The host (of the inventory's) where every command runs.
+  public var manager: String
+  /// Default 1.
+  public var replicas: Int = 1
+  /// How ports are published: Swarm's routing mesh (default) or each task on its own node.
+  public var publish: PublishMode = .ingress
+  /// Where `swarm:` is.
+  public var location: SourceLocation
+
+  public enum PublishMode: String, Sendable, Hashable {
+    case ingress, host
+  }
+
+  public init(manager: String, replicas: Int = 1, publish: PublishMode = .ingress, location: SourceLocation) {
+    self.manager = manager
+    self.replicas = replicas
+    self.publish = publish
+    self.location = location
+  }
 }
 
 /// One host with every SSH setting resolved: its own, else the inventory's `ssh:` default, else
@@ -120,6 +161,7 @@ extension Inventory {
         root, path,
         known: [
           "environment", "promote_from", "promote_min_age", "promote_requires", "lock", "ssh", "hosts",
+          "engine", "swarm",
         ],
         required: ["environment", "hosts"])
     else {
@@ -175,14 +217,90 @@ extension Inventory {
         checkCaseClashes(hosts, reader: reader)
       }
     }
-    guard let environment, !hosts.isEmpty, !reader.hasErrors else { return nil }
+    let engine = decodeEngine(top, hosts: hosts, reader: reader)
+    guard let environment, let engine, !hosts.isEmpty, !reader.hasErrors else { return nil }
     var inventory = Inventory(
       environment: environment, promoteFrom: promoteFrom, promoteMinAge: promoteMinAge, hosts: hosts,
       file: file,
       sourceMap: reader.sourceMap)
     inventory.lockTTL = lockTTL
     inventory.promoteRequires = promoteRequires
+    inventory.engine = engine
     return inventory
+  }
+
+  /// `engine:` and `swarm:`; nil after an error.
+  private static func decodeEngine(_ top: NodeReader.Mapping, hosts: [Host], reader: NodeReader) -> Engine? {
+    let path = ConfigPath.root
+    var isSwarm = false
+    if let node = top["engine"] {
+      guard
+        let text = reader.parse(
+          node, path.key("engine"), "`hosts` or `swarm`",
+          { (text: String) throws(ValueError) in
+            guard text == "hosts" || text == "swarm" else {
+              throw ValueError(
+                "`\(text)` is not an engine: use `hosts` (a container per host over SSH) or `swarm` (a Docker Swarm service)"
+              )
+            }
+            return text
+          })
+      else { return nil }
+      isSwarm = text == "swarm"
+    }
+    guard let node = top["swarm"] else {
+      if isSwarm {
+        reader.error(
+          top["engine"]!.location,
+          "`engine: swarm` needs a `swarm:` mapping naming its manager, e.g. `swarm: {manager: \(hosts.first?.name ?? "mgr1")}`"
+        )
+        return nil
+      }
+      return .hosts
+    }
+    guard isSwarm else {
+      reader.error(
+        node.location, "`swarm:` is only read with `engine: swarm`; add `engine: swarm` or remove it")
+      return nil
+    }
+    let swarmPath = path.key("swarm")
+    guard
+      let swarm = reader.mapping(
+        node, swarmPath, known: ["manager", "replicas", "publish"], required: ["manager"])
+    else { return nil }
+    var settings = SwarmSettings(manager: "", location: node.location)
+    if let manager = swarm["manager"] {
+      guard let name = reader.name(manager, swarmPath.key("manager"), .hostName) else { return nil }
+      guard hosts.contains(where: { $0.name == name }) else {
+        reader.error(
+          manager.location,
+          "`swarm.manager: \(name)` is not one of this inventory's hosts (\(hosts.map(\.name).joined(separator: ", "))); every command runs on the manager, so list it under `hosts:`"
+            + Suggestion.hint(for: name, in: hosts.map(\.name)))
+        return nil
+      }
+      settings.manager = name
+    }
+    if let replicas = swarm["replicas"] {
+      guard let count = reader.integer(replicas, swarmPath.key("replicas"), 1...10_000, "a number of tasks")
+      else { return nil }
+      settings.replicas = count
+    }
+    if let publish = swarm["publish"] {
+      guard
+        let mode = reader.parse(
+          publish, swarmPath.key("publish"), "`ingress` or `host`",
+          { (text: String) throws(ValueError) in
+            guard let mode = SwarmSettings.PublishMode(rawValue: text) else {
+              throw ValueError(
+                "`\(text)` is not a publish mode: use `ingress` (Swarm's routing mesh: every node answers on the port) or `host` (each task on its own node's port)"
+              )
+            }
+            return mode
+          })
+      else { return nil }
+      settings.publish = mode
+    }
+    return .swarm(settings)
   }
 
   private static func decodeHost(_ pair: YAMLPair, defaults: SSHSettings, home: String, reader: NodeReader)

@@ -22,12 +22,14 @@ extension ResolvedPlan {
   /// What `docker run` gets on this host for one release. `image` should be pinned by digest;
   /// `envFile` is the host path of the 0600 file holding the secrets, if there are any.
   public func runSpec(image: ImageReference, release: String, envFile: String? = nil) -> ContainerRunSpec {
-    ContainerRunSpec(
+    var spec = ContainerRunSpec(
       name: container.name, image: image, ports: container.ports, volumes: container.volumes,
       env: container.env,
       envFile: envFile, command: container.command ?? [], restart: container.restart,
       stopTimeout: container.stopTimeout, log: container.log, app: app, environment: environment,
       release: release, extraLabels: container.labels, options: container.options)
+    spec.secretNames = container.secrets
+    return spec
   }
 
   /// What `--image` names, with this plan's repository for a bare tag or digest.

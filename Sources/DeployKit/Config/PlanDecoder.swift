@@ -410,7 +410,7 @@ struct PlanDecoder {
     var policy = RolloutPolicy()
     guard let node else { return policy }
     let path = ConfigPath.root.key("rollout")
-    guard let m = reader.mapping(node, path, known: ["batch", "max_failures"]) else { return nil }
+    guard let m = reader.mapping(node, path, known: ["batch", "max_failures", "order"]) else { return nil }
     var ok = true
     if let n = m["batch"] {
       let items = n.sequence ?? [n]
@@ -438,6 +438,20 @@ struct PlanDecoder {
       m["max_failures"], &ok,
       { reader.integer($0, path.key("max_failures"), 0...Int.max, "a number of hosts") }
     ) { policy.maxFailures = $0 }
+    read(
+      m["order"], &ok,
+      {
+        reader.parse($0, path.key("order"), "`stop-first` or `start-first`") {
+          (t: String) throws(ValueError) in
+          guard let order = RolloutPolicy.Order(rawValue: t) else {
+            throw ValueError(
+              "`\(t)` is not an update order: use `stop-first` (the old container stops, then the new one starts) or `start-first` (the new one starts before the old one stops)"
+            )
+          }
+          return order
+        }
+      }
+    ) { policy.order = $0 }
     return ok ? policy : nil
   }
 

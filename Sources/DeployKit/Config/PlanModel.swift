@@ -136,10 +136,19 @@ public struct RolloutPolicy: Sendable, Hashable {
   public var batch: BatchPolicy
   /// Host failures tolerated before the rollout stops (and rolls back). Default 0.
   public var maxFailures: Int
+  /// Whether a host's (or a Swarm task's) new container starts before the old one stops.
+  /// Default `stop-first`.
+  public var order: Order
 
-  public init(batch: BatchPolicy = .oneAtATime, maxFailures: Int = 0) {
+  public enum Order: String, Sendable, Hashable {
+    case stopFirst = "stop-first"
+    case startFirst = "start-first"
+  }
+
+  public init(batch: BatchPolicy = .oneAtATime, maxFailures: Int = 0, order: Order = .stopFirst) {
     self.batch = batch
     self.maxFailures = maxFailures
+    self.order = order
   }
 }
 
@@ -171,6 +180,8 @@ public struct EnvironmentPlan: Sendable {
   public var hosts: [ResolvedPlan]
   /// The lease of the environment's lock (inventory `lock.ttl`).
   public var lockTTL: Duration = Inventory.defaultLockTTL
+  /// The inventory's `engine:`; with `swarm`, `hosts` holds the manager's plan alone.
+  public var engine: Inventory.Engine = .hosts
 
   public func host(named name: String) -> ResolvedPlan? {
     hosts.first { $0.host.name == name }

@@ -38,7 +38,11 @@ public struct Playbook: Sendable {
   public func resolved(for inventory: Inventory) throws(ConfigErrors) -> EnvironmentPlan {
     var hosts: [ResolvedPlan] = []
     var diagnostics: [Diagnostic] = []
-    for host in inventory.hosts {
+    // A swarm environment is its manager: every command runs there.
+    let members = inventory.hosts.filter {
+      inventory.engine.swarm == nil || $0.name == inventory.engine.swarm?.manager
+    }
+    for host in members {
       do {
         hosts.append(try resolved(for: inventory, host: host))
       } catch {
@@ -57,6 +61,7 @@ public struct Playbook: Sendable {
     var plan = EnvironmentPlan(
       app: app, environment: inventory.environment, image: first.image, rollout: first.rollout,
       rollback: first.rollback, hosts: hosts, lockTTL: inventory.lockTTL)
+    plan.engine = inventory.engine
     plan.hooks = first.hooks
     plan.notify = first.notify
     plan.registry = first.registry

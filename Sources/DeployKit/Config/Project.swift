@@ -165,8 +165,9 @@ struct ProjectLoader {
     for inventory in inventories {
       for host in inventory.hosts {
         let reader = NodeReader(root: playbook.base.location)
-        _ = playbook.resolve(for: inventory, host: host, reader: reader, unknown: &unknown)
+        let plan = playbook.resolve(for: inventory, host: host, reader: reader, unknown: &unknown)
         result += reader.diagnostics
+        if let plan { result += Self.engineDiagnostics(plan, inventory) }
       }
     }
     if inventories.isEmpty {
@@ -181,6 +182,30 @@ struct ProjectLoader {
       result += UnknownVariable.diagnostics(unknown, inventories: inventories)
     }
     return result
+  }
+
+  /// What the inventory's engine cannot do with `plan` (`rollout.order: start-first` with a
+  /// published port on `engine: hosts`; the `docker run` options Swarm lacks), at its place.
+  static func engineDiagnostics(_ plan: ResolvedPlan, _ inventory: Inventory) -> [Diagnostic] {
+    let context = " (environment `\(inventory.environment)`, \(inventory.file))"
+    switch inventory.engine {
+    case .hosts:
+      guard plan.rollout.order == .startFirst, let port = plan.container.ports.first else { return [] }
+      return [
+        .error(
+          at: plan.sourceMap.location(of: "rollout.order"),
+          "`rollout.order: start-first` starts the new container while the old one still holds host port \(port.hostPort); with `engine: hosts` it needs a plan that publishes no port"
+            + context)
+      ]
+    case .swarm(let settings):
+      guard plan.host.name == settings.manager else { return [] }
+      return SwarmService.problems(plan, settings).map { problem in
+        let location = plan.sourceMap.location(of: problem.path)
+        return problem.isError
+          ? .error(at: location, problem.message + context)
+          : .warning(at: location, problem.message + context)
+      }
+    }
   }
 
   // MARK: cross-file checks

@@ -14,6 +14,9 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
   public var env: [EnvVar]
   /// The host path of the env file holding the secrets, if any.
   public var envFile: String?
+  /// The secrets' names (their values are never here): what a Swarm service mounts as Docker
+  /// secrets. Empty in records written before Swarm support.
+  public var secretNames: [String] = []
   /// Overrides the image's command when not empty.
   public var command: [String]
   public var restart: RestartPolicy
@@ -140,6 +143,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     case extraLabels = "extra_labels"
     case initProcess = "init"
     case options
+    case secretNames = "secret_names"
   }
 
   public init(from decoder: Decoder) throws {
@@ -160,6 +164,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     extraLabels = try c.decodeIfPresent([String: String].self, forKey: .extraLabels) ?? [:]
     initProcess = try c.decodeIfPresent(Bool.self, forKey: .initProcess)
     options = try c.decodeIfPresent(ContainerOptions.self, forKey: .options) ?? ContainerOptions()
+    secretNames = try c.decodeIfPresent([String].self, forKey: .secretNames) ?? []
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -180,6 +185,7 @@ public struct ContainerRunSpec: Sendable, Equatable, Codable {
     try c.encode(extraLabels, forKey: .extraLabels)
     try c.encodeIfPresent(initProcess, forKey: .initProcess)
     if !options.isEmpty { try c.encode(options, forKey: .options) }
+    if !secretNames.isEmpty { try c.encode(secretNames, forKey: .secretNames) }
   }
 }
 

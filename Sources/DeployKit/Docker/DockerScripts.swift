@@ -38,8 +38,13 @@ public enum DockerScripts {
   /// on a command line), and removed when the pull ends, also when it fails or is interrupted. No
   /// `~/.docker/config.json` on the host ever holds the credential.
   public static func pull(_ image: ImageReference, login: RegistryLogin?, folder: String) -> String {
-    let pull = DockerCommand.pull(image)
-    guard let login else { return pull.line + " >/dev/null" }
+    authenticated(Array(DockerCommand.pull(image).argv!.dropFirst()), login: login, folder: folder)
+  }
+
+  /// `docker ARGUMENTS >/dev/null`, logged in to the plan's registry (as `pull` describes) when
+  /// there is a login: a pull, or a `service create/update --with-registry-auth`.
+  public static func authenticated(_ arguments: [String], login: RegistryLogin?, folder: String) -> String {
+    guard let login else { return RemoteCommand(["docker"] + arguments).line + " >/dev/null" }
     var delimiter = "DEPLOYCTL_PASSWORD"
     while login.password == delimiter { delimiter += "_" }
     let config = "\"$deployctl_config\""
@@ -52,7 +57,7 @@ public enum DockerScripts {
         \(docker) login --username \(ShellQuote.quote(login.username)) --password-stdin \(ShellQuote.quote(login.server)) >"$deployctl_config/login.log" 2>&1 <<'\(delimiter)' || { cat "$deployctl_config/login.log" >&2; exit 1; }
       \(login.password)
       \(delimiter)
-        \(docker) \(ShellQuote.join(Array(pull.argv!.dropFirst()))) >/dev/null
+        \(docker) \(ShellQuote.join(arguments)) >/dev/null
       )
       """
   }

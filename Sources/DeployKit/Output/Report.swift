@@ -203,6 +203,8 @@ public struct HostStatus: Codable, Sendable, Equatable {
   /// `healthy`, `unhealthy`, `starting`, `none` (no check configured) or `unknown`.
   public var health: String
   public var error: String?
+  /// `engine: swarm`: the service's tasks (node, state, health, image); this entry is the manager.
+  public var tasks: [SwarmTask]? = nil
 
   public init(
     name: String, reachable: Bool, release: String?, image: String?, state: String, health: String,
@@ -226,6 +228,7 @@ public struct HostStatus: Codable, Sendable, Equatable {
     try c.encode(state, forKey: .state)
     try c.encode(health, forKey: .health)
     try c.encode(error, forKey: .error)
+    try c.encodeIfPresent(tasks, forKey: .tasks)
   }
 }
 

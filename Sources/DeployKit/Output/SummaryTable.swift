@@ -64,11 +64,16 @@ extension String {
 public enum StatusTable {
   public static func text(_ report: StatusReport) -> String {
     let header = ["HOST", "REACHABLE", "RELEASE", "STATE", "HEALTH", "IMAGE"]
-    let rows = report.hosts.map { host in
-      [
-        host.name, host.reachable ? "yes" : "no", host.release ?? "-", host.state, host.health,
-        host.image ?? (host.error.map { SummaryTable.firstLine($0) } ?? "-"),
-      ]
+    var rows: [[String]] = []
+    for host in report.hosts {
+      let image: String = host.image ?? (host.error.map { SummaryTable.firstLine($0) } ?? "-")
+      rows.append([
+        host.name, host.reachable ? "yes" : "no", host.release ?? "-", host.state, host.health, image,
+      ])
+      // A swarm's tasks, under its manager: task, node, state, health, image.
+      for task in host.tasks ?? [] {
+        rows.append(["  \(task.name)", "-", task.node, task.state, task.health ?? "-", task.image])
+      }
     }
     return TextTable.lines(header, rows).joined(separator: "\n")
   }

@@ -167,12 +167,21 @@ public struct Rollout: Sendable {
 
   private func rollOut(hooks: HookRunner, registry: RegistryLogin?) async -> CommandReport {
     let connections = SSHConnections()
-    var hosts: [DockerHost] = []
+    var hosts: [any ClosableRolloutHost] = []
     for plan in request.plan.hosts {
       do {
-        hosts.append(
-          try DockerHost(
-            plan: plan, connections: connections, progress: progress, stop: stop, registry: registry))
+        if let settings = request.plan.engine.swarm {
+          hosts.append(
+            try SwarmHost(
+              plan: plan, settings: settings,
+              policy: SwarmService.Policy(
+                plan: request.plan, settings: settings, registryAuth: registry != nil),
+              connections: connections, progress: progress, stop: stop, registry: registry))
+        } else {
+          hosts.append(
+            try DockerHost(
+              plan: plan, connections: connections, progress: progress, stop: stop, registry: registry))
+        }
       } catch {
         return refused(error)
       }
@@ -219,6 +228,14 @@ public struct Rollout: Sendable {
     return report
   }
 }
+
+/// A rollout host holding connections to close when the run ends.
+protocol ClosableRolloutHost: RolloutHost {
+  func close() async
+}
+
+extension DockerHost: ClosableRolloutHost {}
+extension SwarmHost: ClosableRolloutHost {}
 
 /// Carries out a `RolloutMachine`'s actions on any `RolloutHost`s (Docker over SSH, or a fake).
 public struct RolloutEngine: Sendable {
@@ -529,6 +546,7 @@ public struct RolloutEngine: Sendable {
         facts[i].install = InstallPlan(
           release: release, previous: snapshots[i]?.current, replacing: snapshots[i]?.container,
           envFile: release.container.envFile == nil ? nil : envFileContent)
+        if release.container.envFile != nil { facts[i].install?.secrets = secrets }
       }
       if let preDeploy, let first = snapshots.keys.sorted().first {
         if let current = snapshots[first]?.current {

@@ -82,6 +82,8 @@ public struct InstallPlan: Sendable {
   public var replacing: ContainerInfo?
   /// The env file's content (the plan's secrets), written with mode 0600; never logged.
   public var envFile: String?
+  /// The same secrets by name (a Swarm service gets them as Docker secrets); never logged.
+  public var secrets: [EnvVar] = []
 
   public init(
     release: ReleaseRecord, previous: ReleaseRecord?, replacing: ContainerInfo?, envFile: String? = nil

@@ -126,6 +126,19 @@ public final class DockerHost: RolloutHost {
   // MARK: RolloutHost
 
   public func prepare(_ request: PrepareRequest) async -> PrepareResult {
+    await prepare(request, observe: DockerCommand.inspectContainer(plan.container.name)) { section in
+      try ContainerInfo.parseInspect(
+        stdout: section?.succeeded == true ? section!.output : "",
+        stderr: section?.succeeded == true ? "" : section?.output ?? "", exitStatus: section?.status ?? 1)
+    }
+  }
+
+  /// `prepare`, reading what runs with `observe` (a container here, a Swarm service for
+  /// `SwarmHost`) and handing its output to `read`.
+  func prepare(
+    _ request: PrepareRequest, observe: RemoteCommand,
+    read: (RemoteScriptOutput.Section?) throws -> ContainerInfo?
+  ) async -> PrepareResult {
     var script = RemoteScript()
     script.section("dirs", HostState.prepare(paths))
     script.section("lock", HostLock.acquire(request.holder, paths, ttl: request.ttl))
@@ -135,7 +148,7 @@ public final class DockerHost: RolloutHost {
     script.raw("  *) exit 0 ;;")
     script.raw("esac")
     script.section("releases", HostState.readReleases(paths))
-    script.section("container", DockerCommand.inspectContainer(plan.container.name), required: false)
+    script.section("container", observe, required: false)
     if request.pull != nil, let network = plan.container.options.network {
       // Checked before anything changes: a missing network fails the host with its old
       // container still serving.
@@ -166,10 +179,7 @@ public final class DockerHost: RolloutHost {
       for problem in releases.unreadable {
         await progress.host(name, "read state", .note("a release record could not be read: \(problem)"))
       }
-      let inspect = output["container"]
-      let container = try ContainerInfo.parseInspect(
-        stdout: inspect?.succeeded == true ? inspect!.output : "",
-        stderr: inspect?.succeeded == true ? "" : inspect?.output ?? "", exitStatus: inspect?.status ?? 1)
+      let container = try read(output["container"])
       let snapshot = HostSnapshot(releases: releases, container: container)
       var pulled: ImageDigest?
       if let image = request.pull {
@@ -223,6 +233,18 @@ public final class DockerHost: RolloutHost {
         script: DockerCommand.imageID(spec.image.pinned ?? spec.image.description).line
           + " >/dev/null 2>&1 || "
           + DockerScripts.pull(spec.image, login: registry, folder: paths.appDirectory)))
+    let startFirst = self.plan.rollout.order == .startFirst && plan.replacing != nil
+    if startFirst {
+      // `order: start-first` (a plan with no host port): the new container starts under a
+      // temporary name, then the old one stops and the new one takes its name.
+      var next = spec
+      next.name = spec.name + "-deployctl-next"
+      script.section(
+        "run",
+        RemoteCommand(
+          script: RemoteCommand(["docker", "rm", "-f", next.name]).line + " >/dev/null 2>&1; "
+            + (try DockerCommand.run(next)).line))
+    }
     if let old = plan.replacing, !old.isRelease(of: spec) {
       // A container deployctl did not start (the one a hand-written step ran): kept, stopped and
       // renamed, so a failed first deploy can bring it back.
@@ -235,9 +257,15 @@ public final class DockerHost: RolloutHost {
           script: DockerScripts.stopAndRemove(spec.name, timeout: plan.previous?.container.stopTimeoutSeconds)
         ))
     }
-    script.section("run", try DockerCommand.run(spec))
+    if startFirst {
+      script.section(
+        "rename", DockerCommand.rename(spec.name + "-deployctl-next", to: spec.name))
+    } else {
+      script.section("run", try DockerCommand.run(spec))
+    }
     let output = try await run(
-      "replace container", script, timeout: .seconds(900), checking: ["env-file", "pull", "stop", "run"])
+      "replace container", script, timeout: .seconds(900),
+      checking: ["env-file", "pull", "run", "stop", "rename"])
     let id = output["run"]?.lines.last { !$0.isEmpty } ?? ""
     startedID.withLock { $0 = id.count == 64 && id.allSatisfy(\.isHexDigit) ? id : nil }
   }
@@ -278,6 +306,11 @@ public final class DockerHost: RolloutHost {
   }
 
   public func commit(_ commit: HostCommit) async throws {
+    try await self.commit(commit, also: [])
+  }
+
+  /// `commit`, with `also` (named parts, e.g. a Swarm's secrets to forget) run before the unlock.
+  func commit(_ commit: HostCommit, also: [(String, RemoteCommand)]) async throws {
     var script = RemoteScript()
     // Each part runs whatever the one before did: the lock must go in any case.
     for (n, record) in commit.records.enumerated() {
@@ -302,6 +335,7 @@ public final class DockerHost: RolloutHost {
         script.raw(DockerCommand.removeImages(unused).line + " >/dev/null 2>&1 &")
       }
     }
+    for (name, command) in also { script.section(name, command, required: false) }
     let unlock = HostLock.release(commit.holder, paths)
     script.section("unlock", unlock, required: false)
     _ = try await run(
