@@ -35,7 +35,8 @@ public struct LogsCommand: Sendable {
       return console.fail(error, command: "logs", environment: environment, app: selection.app)
     }
     let sources = plan.hosts.map {
-      ContainerLogs.Source(target: $0.host.sshTarget, container: $0.container.name)
+      ContainerLogs.Source(
+        target: $0.host.sshTarget, container: $0.container.name, service: plan.engine.swarm != nil)
     }
     let output = LogLines(
       stdoutIsReport: console.format == .json,

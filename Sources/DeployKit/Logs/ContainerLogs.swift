@@ -21,10 +21,14 @@ public struct ContainerLogs: Sendable {
   public struct Source: Sendable {
     public var target: SSHTarget
     public var container: String
+    /// `engine: swarm`: `container` is a Swarm service, read with `docker service logs` on the
+    /// manager (every task's lines, each prefixed by Docker with its task and node).
+    public var service: Bool
 
-    public init(target: SSHTarget, container: String) {
+    public init(target: SSHTarget, container: String, service: Bool = false) {
       self.target = target
       self.container = container
+      self.service = service
     }
   }
 
@@ -54,8 +58,8 @@ public struct ContainerLogs: Sendable {
   }
 
   /// The `docker logs` invocation for `container`.
-  public func dockerLogs(_ container: String) -> RemoteCommand {
-    var argv = ["docker", "logs"]
+  public func dockerLogs(_ container: String, service: Bool = false) -> RemoteCommand {
+    var argv = service ? ["docker", "service", "logs", "--no-trunc"] : ["docker", "logs"]
     if follow { argv.append("--follow") }
     if let since { argv += ["--since", since] }
     if let tail { argv += ["--tail", String(max(0, tail))] }
@@ -67,8 +71,8 @@ public struct ContainerLogs: Sendable {
   /// reads the channel's stdin and stops it when that ends (deployctl sends end-of-file when
   /// asked to stop; sshd closes it when the connection drops). The watcher's output goes
   /// nowhere, so the channel ends as soon as `docker logs` does.
-  public func commandLine(container: String) -> String {
-    let logs = dockerLogs(container).line
+  public func commandLine(container: String, service: Bool = false) -> String {
+    let logs = dockerLogs(container, service: service).line
     guard follow else { return logs }
     return "exec 3<&0; \(logs) & p=$!; { cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null; } >/dev/null 2>&1 & "
       + "exec 3<&-; wait $p"
@@ -85,7 +89,7 @@ public struct ContainerLogs: Sendable {
     let outcomes = await FanOut.run(sources, parallel: max(1, sources.count), name: \.target.name) {
       source in
       let host = source.target.name
-      let command = commandLine(container: source.container)
+      let command = commandLine(container: source.container, service: source.service)
       do {
         let session = try await connections.session(for: source.target)
         let result =
