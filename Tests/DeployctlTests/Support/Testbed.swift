@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 
 /// The dev, staging and prod hosts `scripts/testbed up` made (README "Testbed"): real sshd,
-/// dockerd and registry on this machine. `make test` brings them up and points
-/// `DEPLOYCTL_TESTBED` at their folder; this reads `$DEPLOYCTL_TESTBED/env`.
+/// dockerd and registry on this machine, and the nodes of a Docker Swarm (environment `swarm`).
+/// `make test` brings them up and points `DEPLOYCTL_TESTBED` at their folder; this reads
+/// `$DEPLOYCTL_TESTBED/env`.
 ///
 /// Tests that need it are marked `.enabled(if: Testbed.isAvailable)` and do their work inside
 /// `Testbed.use { testbed in ... }`, which runs one such body at a time in the test process:
@@ -36,12 +37,19 @@ struct Testbed: Sendable {
   let sshUser: String
   let identityFile: String
   let knownHosts: String
-  /// `dev.yml`, `staging.yml`, `prod.yml` in SPEC's format, pointing at these hosts.
+  /// `dev.yml`, `staging.yml`, `prod.yml`, `swarm.yml` in SPEC's format, pointing at these
+  /// hosts (a swarm's inventory lists only its manager, with `engine: swarm`).
   let inventories: String
   /// `app.yml`: a plan for `image`.
   let playbooks: String
   let environments: [String]
+  /// Every host, a swarm's nodes included (`hosts(in: "swarm")` gives them all).
   let hosts: [Host]
+  /// The environments whose engines form a Docker Swarm (`TESTBED_SWARM`); empty for an env
+  /// file written before swarms.
+  let swarmEnvironments: [String]
+  /// Manager host name per swarm environment.
+  private let swarmManagers: [String: String]
 
   static var isAvailable: Bool {
     !(ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"] ?? "").isEmpty
@@ -97,6 +105,17 @@ struct Testbed: Sendable {
         hosts.append(Host(name: name, address: address, environment: environment))
       }
     }
+    // Absent from env files written before swarms: then there is none.
+    let swarmEnvironments = (values["TESTBED_SWARM"] ?? "").split(separator: " ").map(String.init)
+    var swarmManagers: [String: String] = [:]
+    for environment in swarmEnvironments {
+      let name = try value("TESTBED_SWARM_MANAGER_\(environment)")
+      guard hosts.contains(where: { $0.name == name && $0.environment == environment }) else {
+        throw TestbedError(
+          "\(path): the manager \(name) of swarm \(environment) is not a host of \(environment)")
+      }
+      swarmManagers[environment] = name
+    }
     return Testbed(
       dir: try value("TESTBED_DIR"), script: try value("TESTBED_SCRIPT"),
       registry: try value("TESTBED_REGISTRY"), authRegistry: try value("TESTBED_AUTH_REGISTRY"),
@@ -104,7 +123,8 @@ struct Testbed: Sendable {
       image: try value("TESTBED_IMAGE"), tags: try words("TESTBED_TAGS"),
       sshUser: try value("TESTBED_SSH_USER"), identityFile: try value("TESTBED_IDENTITY_FILE"),
       knownHosts: try value("TESTBED_KNOWN_HOSTS"), inventories: try value("TESTBED_INVENTORIES"),
-      playbooks: try value("TESTBED_PLAYBOOKS"), environments: environments, hosts: hosts)
+      playbooks: try value("TESTBED_PLAYBOOKS"), environments: environments, hosts: hosts,
+      swarmEnvironments: swarmEnvironments, swarmManagers: swarmManagers)
   }
 
   /// `KEY='value'` lines as `scripts/testbed` writes them (values hold no single quote).
@@ -130,6 +150,13 @@ struct Testbed: Sendable {
 
   func hosts(in environment: String) -> [Host] {
     hosts.filter { $0.environment == environment }
+  }
+
+  /// The manager of swarm `environment` (its first host, the one its inventory lists); nil
+  /// when `environment` is not a swarm.
+  func manager(of environment: String) -> Host? {
+    guard let name = swarmManagers[environment] else { return nil }
+    return hosts.first { $0.name == name }
   }
 
   /// `image:tag`, e.g. `ref("v2")` is `192.168.250.1:5000/app:v2`.
