@@ -22,6 +22,10 @@ struct Scenario {
     var startPeriod = "1s"
     var secrets: [String] = []
     var keep = 5
+    /// Keep the testbed's swarm environments in the scenario's inventories (SwarmTests). Other
+    /// scenarios leave them out: a plan that uses what Swarm lacks (`gpus`, `docker_args`) would
+    /// be refused by `validate` for them.
+    var swarm = false
   }
 
   init(_ testbed: Testbed, _ options: Options = Options()) throws {
@@ -31,6 +35,11 @@ struct Scenario {
     dir = FileManager.default.temporaryDirectory.appendingPathComponent("deployctl-\(app)")
     try FileManager.default.createDirectory(atPath: playbooks, withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: testbed.inventories, toPath: inventories)
+    if !options.swarm {
+      for environment in testbed.swarmEnvironments {
+        try? FileManager.default.removeItem(atPath: inventories + "/\(environment).yml")
+      }
+    }
     let secrets = options.secrets.isEmpty ? "" : "  secrets: [\(options.secrets.joined(separator: ", "))]\n"
     let plan = """
       app: \(app)

@@ -17,6 +17,8 @@ struct SwarmTests {
     _ options: Scenario.Options = Scenario.Options(), plan: (inout String) -> Void = { _ in },
     _ body: (Scenario) async throws -> Void
   ) async throws {
+    var options = options
+    options.swarm = true
     try await Scenario.with(options) { s in
       let nodes = s.hosts(environment)
       try #require(nodes.count == 3, "the testbed has a 3-node swarm environment")
