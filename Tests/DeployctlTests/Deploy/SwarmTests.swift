@@ -156,7 +156,8 @@ struct SwarmTests {
   @Test("order: start-first keeps the service answering through the update (polled every 50 ms, no gap)")
   func startFirstHasNoGap() async throws {
     try await Self.with(plan: {
-      $0 = $0.replacing("  max_failures: 0\n", with: "  max_failures: 0\n  order: start-first\n")
+      // Only for the swarm: with `engine: hosts`, start-first is refused while a port is published.
+      $0 += "environments:\n  \(Self.environment):\n    rollout: {order: start-first}\n"
     }) {
       s in
       #expect(try await s.deployctl(["deploy", Self.environment, "--image", "v1"]).status == 0)
