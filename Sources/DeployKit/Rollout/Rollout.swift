@@ -589,6 +589,14 @@ public struct RolloutEngine: Sendable {
         name, "would keep",
         .note("\(container.name), stopped, as \(DockerScripts.parkedName(container.name))"))
     }
+    if let settings = plan.engine.swarm {
+      // The service's spec as create words (an update sets the same values).
+      let policy = SwarmService.Policy(plan: plan, settings: settings, registryAuth: plan.registry != nil)
+      await progress.host(
+        name, same ? "would update service (same digest)" : "would update service",
+        .note(ShellQuote.join(["docker"] + SwarmService.createArguments(spec, policy))))
+      return
+    }
     await progress.host(
       name, same ? "would re-run (same digest)" : "would run",
       .note(ShellQuote.join(DockerCommand.runArguments(spec))))

@@ -100,4 +100,50 @@ struct RolloutPolicyTests {
       #expect(run.stderr.contains("max_failures: 0"))
     }
   }
+
+  @Test(
+    "order: start-first on hosts (no published port): the new container runs before the old one stops, then takes its name"
+  )
+  func startFirstOnHosts() async throws {
+    try await Scenario.with { s in
+      let plan = """
+        app: \(s.app)
+        image: \(s.testbed.image)
+        container:
+          stop_timeout: 5s
+        rollout:
+          order: start-first
+
+        """
+      try plan.write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
+      let host = s.hosts("dev")[0]
+      #expect(try await s.deployctl(["deploy", "dev", "--image", "v1"]).status == 0)
+      let first = try await s.testbed.sshChecked(host, "docker inspect --format '{{.Id}}' \(s.app)")
+      let since = try await s.testbed.sshChecked(host, "date +%s").trimmingCharacters(
+        in: .whitespacesAndNewlines)
+      let run = try await s.deployctl(["deploy", "dev", "--image", "v2"])
+      #expect(run.status == 0, "\(run.stderr)")
+      // Docker's own event log: the new container started before the old one was stopped.
+      let events = try await s.testbed.sshChecked(
+        host,
+        "docker events --since \(since) --until $(($(date +%s) + 1)) --filter label=deployctl.app=\(s.app) "
+          + "--filter type=container --format '{{.Action}} {{.Actor.Attributes.name}}'")
+      let actions = events.split(separator: "\n").map(String.init)
+      let started = actions.firstIndex(of: "start \(s.app)-deployctl-next")
+      let stopped = actions.firstIndex {
+        $0.hasPrefix("kill \(s.app)") || $0.hasPrefix("stop \(s.app)") || $0.hasPrefix("die \(s.app)")
+      }
+      #expect(started != nil && stopped != nil && started! < stopped!, "events: \(actions)")
+      let names = try await s.testbed.sshChecked(
+        host,
+        "docker ps -a --filter label=deployctl.app=\(s.app) --format '{{.Names}} {{.Label \"deployctl.release\"}}'"
+      )
+      let lines = names.split(separator: "\n")
+      #expect(lines.count == 1, "only the app's container is left: \(names)")
+      #expect(lines.first?.hasPrefix("\(s.app) ") == true, "it has the app's name: \(names)")
+      #expect(try run.report.release.map { names.contains($0.id) } == true)
+      let second = try await s.testbed.sshChecked(host, "docker inspect --format '{{.Id}}' \(s.app)")
+      #expect(!first.hasPrefix(second.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+  }
 }

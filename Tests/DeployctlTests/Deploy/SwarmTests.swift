@@ -96,6 +96,14 @@ struct SwarmTests {
       )
       #expect(!task.isEmpty)
 
+      // --dry-run shows the service's words and changes nothing.
+      let dry = try await s.deployctl(
+        ["deploy", Self.environment, "--image", "v2", "--dry-run"], environment: env)
+      #expect(dry.status == 0, "\(dry.stderr)")
+      #expect(dry.stderr.contains("would update service") && dry.stderr.contains("--no-resolve-image"))
+      #expect(!dry.stderr.contains(secret))
+      #expect(try await Self.serviceImage(s) == v1?.image)
+
       let status = try await Self.status(s)
       #expect(status.result == .success)
       let tasks = status.hosts.first?.tasks ?? []
