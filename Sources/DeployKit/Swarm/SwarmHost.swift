@@ -48,7 +48,7 @@ public final class SwarmHost: RolloutHost {
   public func prepare(_ request: PrepareRequest) async -> PrepareResult {
     let before = before
     return await manager.prepare(
-      request, observe: RemoteCommand(script: RemoteCommand(["docker", "service", "inspect", service]).line)
+      request, observe: RemoteCommand(["docker", "service", "inspect", service])
     ) { section in
       before.withLock {
         $0 = try? ServiceState.parse(section?.output ?? "", succeeded: section?.succeeded == true)
@@ -216,8 +216,7 @@ public final class SwarmHost: RolloutHost {
     script.section("tasks", SwarmTasks.list(service), required: false)
     script.section("nodes", SwarmTasks.nodes, required: false)
     let output = try await manager.run("tasks", script, timeout: .seconds(60), quiet: true)
-    var nodes = SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
-    if nodes.isEmpty { nodes = [:] }
+    let nodes = SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
     return SwarmTasks.parse(output["tasks"]?.output ?? "", nodes: nodes).filter {
       $0.desiredState == "running" && $0.isRunning && (image == nil || $0.image == image)
     }

@@ -301,9 +301,6 @@ public enum SwarmService {
             "with `engine: swarm`, the bind mount source \(volume.source) must exist on every node that can run a task (Swarm does not create it; a task on a node without it fails)",
           isError: false))
     }
-    if case .direct = plan.health?.via, settings.publish == .ingress {
-      // Fine: the mesh answers on every node.
-    }
     if let health = plan.health, case .http(let http) = health.probe,
       !plan.container.ports.contains(where: { $0.hostPort == http.port })
     {
