@@ -209,7 +209,16 @@ final class HookProcess: @unchecked Sendable {
       for pointer in envC { free(pointer) }
     }
     var pid: pid_t = 0
-    let rc = posix_spawnp(&pid, argv[0], &actions, &attributes, argvC, envC)
+    var rc = posix_spawnp(&pid, argv[0], &actions, &attributes, argvC, envC)
+    // ETXTBSY: the file was just written and a process another thread was starting at that
+    // moment still holds it open for writing until its own exec. That passes within
+    // milliseconds; try again a few times (bounded) before calling the hook unstartable.
+    var retries = 0
+    while rc == ETXTBSY, retries < 10 {
+      retries += 1
+      usleep(10_000)
+      rc = posix_spawnp(&pid, argv[0], &actions, &attributes, argvC, envC)
+    }
     close(writeEnd)
     guard rc == 0 else {
       close(readEnd)
