@@ -139,7 +139,31 @@ public final class SwarmHost: RolloutHost {
     try await manager.commit(commit, also: also)
   }
 
-  public func verify() async -> HostVerification? { await manager.verify() }
+  /// The plan's verification against every running task, at its node's published port (one
+  /// task after the other, so a load test measures one task at a time); the first failure is
+  /// the result, else the last task's figures.
+  public func verify() async -> HostVerification? {
+    guard plan.verify != nil else { return nil }
+    let running: [SwarmTask]
+    do {
+      running = try await tasks(running: nil)
+    } catch {
+      return HostVerification(name: name, passed: false, error: "cannot list the service's tasks: \(error)")
+    }
+    guard !running.isEmpty else {
+      return HostVerification(name: name, passed: false, error: "no task of \(service) is running")
+    }
+    var last: HostVerification?
+    for task in running {
+      let result = await manager.verify(at: task.address ?? plan.host.address)
+      if var result, !result.passed {
+        result.error = "task \(task.name) on \(task.node): " + (result.error ?? "failed")
+        return result
+      }
+      last = result
+    }
+    return last
+  }
 
   // MARK: Convergence and health
 

@@ -205,6 +205,41 @@ struct SwarmTests {
     }
   }
 
+  @Test(
+    "verify: runs against every task at its node (the manager drained: no task there); a failed check rolls back"
+  )
+  func verifyEveryTask() async throws {
+    try await Self.with(plan: { plan in
+      plan +=
+        "verify:\n  via: ssh\n  smoke:\n    - {port: PORT, path: /version, expect: 200, contains: \"v1\"}\n"
+    }) { s in
+      let file = s.playbooks + "/\(s.app).yml"
+      let text = try String(contentsOfFile: file, encoding: .utf8)
+      try text.replacing("port: PORT", with: "port: \(s.port)").write(
+        toFile: file, atomically: true, encoding: .utf8)
+      let manager = s.hosts(Self.environment)[0]
+      _ = try await s.testbed.sshChecked(
+        manager, "docker node update --availability drain \(manager.name) >/dev/null")
+      do {
+        let first = try await s.deployctl(["deploy", Self.environment, "--image", "v1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try first.report.verification?.hosts.first?.passed == true)
+        let nodes = try await Self.status(s).hosts.first?.tasks?.map(\.node) ?? []
+        #expect(
+          nodes.count == 2 && !nodes.contains(manager.name), "the drained manager runs no task: \(nodes)")
+        let second = try await s.deployctl(["deploy", Self.environment, "--image", "v2"])
+        #expect(second.status == 1, "\(second.stderr)")
+        #expect(try second.report.verification?.hosts.first?.passed == false)
+        #expect(try await Self.serviceImage(s) == first.report.release?.image)
+      } catch {
+        _ = try? await s.testbed.ssh(manager, "docker node update --availability active \(manager.name)")
+        throw error
+      }
+      _ = try await s.testbed.sshChecked(
+        manager, "docker node update --availability active \(manager.name) >/dev/null")
+    }
+  }
+
   @Test("the manager unreachable: exit 1 before anything changes")
   func managerUnreachable() async throws {
     try await Self.with { s in

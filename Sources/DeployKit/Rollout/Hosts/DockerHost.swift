@@ -344,13 +344,21 @@ public final class DockerHost: RolloutHost {
   }
 
   public func verify() async -> HostVerification? {
+    await verify(at: nil)
+  }
+
+  /// The plan's verification against the app's published ports at `address` (a Swarm task's
+  /// node), reached through this host's SSH connection or directly as `verify.via` says; nil
+  /// address: this host's own.
+  func verify(at address: String?) async -> HostVerification? {
     guard let spec = plan.verify else { return nil }
     let forwards = Locked<[Int: PortForward]>([:])
     defer {
       let open = forwards.current.values
       Task { for forward in open { await forward.close() } }
     }
-    let address = plan.host.address
+    let node = address
+    let address = address ?? plan.host.address
     let target = plan.host.sshTarget
     let connections = connections
     let ports = plan.container.ports
@@ -364,7 +372,7 @@ public final class DockerHost: RolloutHost {
             return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
           }
           let bound = ports.first { $0.hostPort == port }?.hostIP
-          let remote = (bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!
+          let remote = node ?? ((bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!)
           let forward = try await connections.session(for: target).forward(
             remotePort: port, remoteHost: remote)
           forwards.withLock { $0[port] = forward }
