@@ -46,7 +46,8 @@ public struct EnvironmentStatus: Sendable {
         let remote = RemoteHost(
           name: plan.host.name, connections: connections, target: plan.host.sshTarget,
           paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
-        let snapshot = try await remote.snapshot(containerName: plan.container.name)
+        let (snapshot, audit) = try await remote.snapshot(
+          containerName: plan.container.name, auditLines: auditLines)
         var health = "unknown"
         var problem: String?
         if let container = snapshot.container, container.running {
@@ -69,12 +70,6 @@ public struct EnvironmentStatus: Sendable {
           }
         } else {
           health = snapshot.container == nil ? "none" : "unhealthy"
-        }
-        var audit: [AuditEntry] = []
-        if auditLines > 0 {
-          let result = try await remote.run(
-            HostState.readAudit(remote.paths, lines: auditLines), "read audit log")
-          audit = AuditEntry.parseLines(result.stdout)
         }
         let current = snapshot.current.flatMap { record in
           snapshot.container?.release == record.id ? record : nil
@@ -111,20 +106,20 @@ public struct EnvironmentStatus: Sendable {
         let remote = RemoteHost(
           name: manager.host.name, connections: connections, target: manager.host.sshTarget,
           paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
-        let releases = try await remote.snapshot(containerName: manager.container.name).releases
-        var script = RemoteScript()
-        script.section(
-          "service", RemoteCommand(["docker", "service", "inspect", manager.container.name]), required: false)
-        script.section("tasks", SwarmTasks.list(manager.container.name), required: false)
-        script.section("nodes", SwarmTasks.nodes, required: false)
-        let output = RemoteScriptOutput(text: try await remote.probe(script.standalone).stdout)
-        let service = try? ServiceState.parse(
-          output["service"]?.output ?? "", succeeded: output["service"]?.succeeded == true)
+        let name = manager.container.name
+        let reading = try await remote.read(
+          [
+            ("service", SwarmService.inspect(name)),
+            ("tasks", SwarmTasks.list(name)), ("nodes", SwarmTasks.nodes),
+          ], auditLines: auditLines)
+        let releases = reading.releases
+        let output = reading.output
+        let service = try? ServiceState.parse(output["service"])
         var tasks = SwarmTasks.parse(
           output["tasks"]?.output ?? "", nodes: SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
         ).filter { $0.desiredState == "running" }
         tasks = await probe(tasks, plan: manager, session: session)
-        let current = releases.current.flatMap { id in releases.records.first { $0.id == id } }
+        let current = releases.currentRecord
         let replicas = service?.replicas ?? 0
         let onRelease = service != nil && service?.release == current?.id && current != nil
         let running = tasks.filter { $0.isRunning }.count
@@ -132,7 +127,7 @@ public struct EnvironmentStatus: Sendable {
           service == nil
           ? "absent" : running == replicas && onRelease ? "running" : "\(running)/\(replicas) running"
         var health = "none"
-        if manager.health != nil, case .http = manager.health!.probe {
+        if case .http? = manager.health?.probe {
           health = !tasks.isEmpty && tasks.allSatisfy({ $0.health == "healthy" }) ? "healthy" : "unhealthy"
         } else if service != nil {
           health = running == replicas && replicas > 0 ? "healthy" : "unhealthy"
@@ -141,19 +136,13 @@ public struct EnvironmentStatus: Sendable {
           name: manager.host.name, reachable: true, release: releases.current,
           image: current?.image ?? service?.image, state: state, health: health)
         status.tasks = tasks
-        var audit: [AuditEntry] = []
-        if auditLines > 0 {
-          let result = try await remote.run(
-            HostState.readAudit(remote.paths, lines: auditLines), "read audit log")
-          audit = AuditEntry.parseLines(result.stdout)
-        }
         let problem = tasks.first { $0.health == "unhealthy" }.map {
           "task \($0.name) on \($0.node) failed its check"
         }
         return [
           Entry(
             status: status, current: onRelease && state == "running" ? current : nil, healthProblem: problem,
-            audit: audit)
+            audit: reading.audit)
         ]
       }
     } catch {
@@ -176,25 +165,16 @@ public struct EnvironmentStatus: Sendable {
       for (i, task) in tasks.enumerated() where task.isRunning {
         let address = task.address ?? plan.host.address
         group.addTask {
-          do {
-            let url: String
-            var forward: PortForward?
-            switch health.via {
-            case .direct: url = HTTPProbe.url(host: address, port: http.port, path: http.path)
-            case .ssh:
-              let opened = try await session.forward(remotePort: http.port, remoteHost: address)
-              forward = opened
-              url = HTTPProbe.url(host: "127.0.0.1", port: opened.localPort, path: http.path)
-            }
-            let probe = try HTTPProbe(
-              url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
-              timeout: health.timeout)
-            let result = try? await probe.run()
-            await forward?.close()
-            return (i, result?.healthy == true ? "healthy" : "unhealthy")
-          } catch {
-            return (i, "unhealthy")
-          }
+          let reached = try? await health.via.reach(
+            http.port, path: http.path, address: address, remoteHost: address
+          ) { port, host in try await session.forward(remotePort: port, remoteHost: host) }
+          guard let reached else { return (i, "unhealthy") }
+          let result = try? await HTTPProbe(
+            url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
+            timeout: health.timeout
+          ).run()
+          await reached.forward?.close()
+          return (i, result?.healthy == true ? "healthy" : "unhealthy")
         }
       }
       var probed = tasks

@@ -129,24 +129,15 @@ public struct EnvironmentHistory: Sendable {
     var audit: [AuditEntry]
   }
 
-  private static let separator = "--deployctl-audit--"
-
   public func read() async -> HistoryReport {
     let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
-      try await connections.with(plan.host.sshTarget) { session in
+      try await connections.with(plan.host.sshTarget) { _ in
         let remote = RemoteHost(
           name: plan.host.name, connections: connections, target: plan.host.sshTarget,
           paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
-        let script =
-          HostState.readReleases(remote.paths).line + "\nprintf '%s\\n' \(Self.separator)\n"
-          + HostState.readAudit(remote.paths, lines: auditLines).line
-        let result = try await remote.run(
-          RemoteCommand(script: script), "read history", timeout: .seconds(60))
-        let parts = result.stdout.components(separatedBy: Self.separator + "\n")
-        return Kept(
-          releases: try HostState.parseReleases(parts[0]),
-          audit: parts.count > 1 ? AuditEntry.parseLines(parts[1]) : [])
+        let reading = try await remote.read(auditLines: auditLines, step: "read history")
+        return Kept(releases: reading.releases, audit: reading.audit)
       }
     }
     await connections.closeAll()

@@ -199,7 +199,7 @@ struct ProjectLoader {
       ]
     case .swarm(let settings):
       guard plan.host.name == settings.manager else { return [] }
-      return SwarmService.problems(plan, settings).map { problem in
+      return SwarmService.problems(plan).map { problem in
         let location = plan.sourceMap.location(of: problem.path)
         return problem.isError
           ? .error(at: location, problem.message + context)

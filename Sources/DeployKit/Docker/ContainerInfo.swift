@@ -51,6 +51,15 @@ public struct ContainerInfo: Sendable, Equatable {
     }
   }
 
+  /// Reads `DockerCommand.inspectContainer` run as a `RemoteScript` section (its two streams
+  /// merged): the output is the container on success, the error otherwise.
+  static func parseInspect(_ section: RemoteScriptOutput.Section?) throws(DockerError) -> ContainerInfo? {
+    let succeeded = section?.succeeded == true
+    return try parseInspect(
+      stdout: succeeded ? section!.output : "", stderr: succeeded ? "" : section?.output ?? "",
+      exitStatus: section?.status ?? 1)
+  }
+
   /// Reads the result of `DockerCommand.inspectContainer`: nil when no such container exists,
   /// the container when it does; any other failure (daemon down, permission) is an error.
   public static func parseInspect(stdout: String, stderr: String, exitStatus: Int32) throws(DockerError)

@@ -15,6 +15,9 @@ public enum DockerScripts {
   /// Where a container deployctl did not start is kept when deployctl first replaces it.
   public static func parkedName(_ name: String) -> String { name + "-before-deployctl" }
 
+  /// The name `order: start-first` starts a new container under, until the old one is gone.
+  public static func nextName(_ name: String) -> String { name + "-deployctl-next" }
+
   /// Stops `name` and renames it out of the way (`parkedName`); refuses if that name is taken.
   public static func park(_ name: String, timeout: Int?) -> String {
     let parked = parkedName(name)

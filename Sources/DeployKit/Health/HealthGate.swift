@@ -68,18 +68,10 @@ struct HealthGate: Sendable {
         return info.dockerHealthVerdict ?? .unhealthy("the image has no HEALTHCHECK; use health.http instead")
       }
     case .http(let http):
-      let url: String
-      switch spec.via {
-      case .direct:
-        url = HTTPProbe.url(host: address, port: http.port, path: http.path)
-      case .ssh:
-        // The port as published on the host: on the address it is bound to, else loopback.
-        let bound = ports.first { $0.hostPort == http.port }?.hostIP
-        let target = (bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!
-        let opened = try await forward(http.port, target)
-        tunnel = opened
-        url = HTTPProbe.url(host: "127.0.0.1", port: opened.localPort, path: http.path)
-      }
+      let (url, opened) = try await spec.via.reach(
+        http.port, path: http.path, address: address,
+        remoteHost: PortMapping.boundAddress(of: http.port, in: ports), forward: forward)
+      tunnel = opened
       let request = try HTTPProbe(
         url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains, timeout: spec.timeout)
       probe = { timeout in

@@ -187,44 +187,16 @@ final class HookProcess: @unchecked Sendable {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
     posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    // deployctl's threads may block signals; a hook must not inherit that, or it would never
-    // see the SIGTERM of its timeout.
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(
-      &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-    let argvC = argv.map { strdup($0) } + [nil]
-    let envC = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-      for pointer in argvC { free(pointer) }
-      for pointer in envC { free(pointer) }
-    }
-    var pid: pid_t = 0
-    var rc = posix_spawnp(&pid, argv[0], &actions, &attributes, argvC, envC)
-    // ETXTBSY: the file was just written and a process another thread was starting at that
-    // moment still holds it open for writing until its own exec. That passes within
-    // milliseconds; try again a few times (bounded) before calling the hook unstartable.
-    var retries = 0
-    while rc == ETXTBSY, retries < 10 {
-      retries += 1
-      usleep(10_000)
-      rc = posix_spawnp(&pid, argv[0], &actions, &attributes, argvC, envC)
-    }
+    let started = Spawn.start(
+      argv, environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+      actions: &actions, ownProcessGroup: true)
     close(writeEnd)
-    guard rc == 0 else {
+    switch started {
+    case .success(let pid): return HookProcess(pid: pid, output: readEnd)
+    case .failure(let failure):
       close(readEnd)
-      throw SpawnError(description: String(cString: strerror(rc)))
+      throw SpawnError(description: failure.description)
     }
-    return HookProcess(pid: pid, output: readEnd)
   }
 
   /// Reads what the hook printed and reaps it, sleeping between turns. Past `timeout` its group

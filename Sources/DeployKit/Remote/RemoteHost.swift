@@ -92,31 +92,45 @@ public struct HostSnapshot: Sendable {
 }
 
 extension RemoteHost {
-  private static let separator = "--deployctl-inspect--"
+  /// What a host keeps and runs, read in one exec: its release records, the `observe` sections
+  /// (the app's container, a Swarm service and its tasks), and its last `auditLines` audit lines.
+  public struct Reading: Sendable {
+    public var releases: HostReleases
+    public var output: RemoteScriptOutput
+    public var audit: [AuditEntry]
+  }
 
-  /// The host's release records and its container, in one round trip.
-  public func snapshot(containerName: String) async throws -> HostSnapshot {
-    let inspect = DockerCommand.inspectContainer(containerName).line
-    let script =
-      HostState.readReleases(paths).line + "\nprintf '%s\\n' \(Self.separator)\n"
-      + "\(inspect) 2>&1; printf '\\n%s %s\\n' \(Self.separator) \"$?\""
-    let result = try await step("read state", quiet: true) {
-      try await run(RemoteCommand(script: script), "read state", timeout: .seconds(60))
+  public func read(
+    _ observe: [(String, RemoteCommand)] = [], auditLines: Int = 0, step: String = "read state"
+  )
+    async throws -> Reading
+  {
+    var script = RemoteScript()
+    script.section("releases", HostState.readReleases(paths))
+    for (name, command) in observe { script.section(name, command, required: false) }
+    if auditLines > 0 {
+      script.section("audit", HostState.readAudit(paths, lines: auditLines), required: false)
     }
-    let parts = result.stdout.components(separatedBy: Self.separator + "\n")
-    guard parts.count >= 2 else {
+    let result = try await self.step(step, quiet: true) {
+      try await run(script.standalone, step, timeout: .seconds(60))
+    }
+    let output = RemoteScriptOutput(text: result.stdout)
+    guard let releases = output["releases"], releases.succeeded else {
       throw RolloutError.hostState(
         host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
     }
-    let releases = try HostState.parseReleases(parts[0])
-    let rest = parts[1...].joined(separator: Self.separator + "\n")
-    guard let marker = rest.range(of: "\n" + Self.separator + " ", options: .backwards) else {
-      throw RolloutError.hostState(host: name, problem: "could not read its container state")
-    }
-    let output = String(rest[..<marker.lowerBound])
-    let status = Int32(rest[marker.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
-    let container = try ContainerInfo.parseInspect(
-      stdout: status == 0 ? output : "", stderr: status == 0 ? "" : output, exitStatus: status)
-    return HostSnapshot(releases: releases, container: container)
+    return Reading(
+      releases: try HostState.parseReleases(releases.output), output: output,
+      audit: AuditEntry.parseLines(output["audit"]?.output ?? ""))
+  }
+
+  /// The release records and the app's container, with the last `auditLines` audit lines.
+  public func snapshot(containerName: String, auditLines: Int = 0) async throws -> (
+    HostSnapshot, [AuditEntry]
+  ) {
+    let reading = try await read(
+      [("container", DockerCommand.inspectContainer(containerName))], auditLines: auditLines)
+    let container = try ContainerInfo.parseInspect(reading.output["container"])
+    return (HostSnapshot(releases: reading.releases, container: container), reading.audit)
   }
 }

@@ -167,7 +167,7 @@ public struct Rollout: Sendable {
 
   private func rollOut(hooks: HookRunner, registry: RegistryLogin?) async -> CommandReport {
     let connections = SSHConnections()
-    var hosts: [any ClosableRolloutHost] = []
+    var hosts: [any RolloutHost] = []
     for plan in request.plan.hosts {
       do {
         if let settings = request.plan.engine.swarm {
@@ -228,14 +228,6 @@ public struct Rollout: Sendable {
     return report
   }
 }
-
-/// A rollout host holding connections to close when the run ends.
-protocol ClosableRolloutHost: RolloutHost {
-  func close() async
-}
-
-extension DockerHost: ClosableRolloutHost {}
-extension SwarmHost: ClosableRolloutHost {}
 
 /// Carries out a `RolloutMachine`'s actions on any `RolloutHost`s (Docker over SSH, or a fake).
 public struct RolloutEngine: Sendable {

@@ -47,44 +47,48 @@ public final class SwarmHost: RolloutHost {
 
   public func prepare(_ request: PrepareRequest) async -> PrepareResult {
     let before = before
-    return await manager.prepare(
-      request, observe: RemoteCommand(["docker", "service", "inspect", service])
-    ) { section in
-      before.withLock {
-        $0 = try? ServiceState.parse(section?.output ?? "", succeeded: section?.succeeded == true)
-      }
-      if section?.succeeded != true, let output = section?.output,
-        !output.contains("no such service") && !output.contains("not found")
-      {
+    return await manager.prepare(request, observe: SwarmService.inspect(service)) { section in
+      let state: ServiceState?
+      do {
+        state = try ServiceState.parse(section)
+      } catch {
         // Not a manager, no swarm, no engine: nothing can change here.
-        throw SwarmError.notAManager(host: name, detail: output)
+        throw SwarmError.notAManager(host: name, detail: section?.output ?? "\(error)")
       }
+      before.withLock { $0 = state }
       return nil
     }
   }
 
+  /// The service as prepare read it: the lock keeps it so until this run changes it.
   public func install(_ plan: InstallPlan) async throws {
-    try await apply(plan.release.container, secrets: plan.secrets, step: "update service")
+    try await apply(
+      plan.release.container, over: before.current, secrets: plan.secrets, step: "update service")
   }
 
-  /// Creates the service or updates it to `spec` (its secrets first).
-  private func apply(_ spec: ContainerRunSpec, secrets: [EnvVar], step: String) async throws {
+  /// The service as it is now.
+  private func current() async throws -> ServiceState? {
     var script = RemoteScript()
-    if !secrets.isEmpty { script.section("secrets", SwarmService.createSecrets(spec, values: secrets)) }
-    script.section("current", RemoteCommand(["docker", "service", "inspect", service]), required: false)
-    let read = try await manager.run(
-      "read service", script, timeout: .seconds(60), quiet: true, checking: ["secrets"])
-    let current = try ServiceState.parse(
-      read["current"]?.output ?? "", succeeded: read["current"]?.succeeded == true)
+    script.section("service", SwarmService.inspect(service), required: false)
+    return try ServiceState.parse(
+      try await manager.run("read service", script, timeout: .seconds(60), quiet: true)["service"])
+  }
+
+  /// Creates the service (`current` nil) or updates it from `current` to `spec`, its secrets
+  /// first, in one step.
+  private func apply(_ spec: ContainerRunSpec, over current: ServiceState?, secrets: [EnvVar], step: String)
+    async throws
+  {
     let arguments =
       current.map { SwarmService.updateArguments(spec, policy, current: $0) }
       ?? SwarmService.createArguments(spec, policy)
-    var update = RemoteScript()
-    update.section(
+    var script = RemoteScript()
+    if !secrets.isEmpty { script.section("secrets", SwarmService.createSecrets(spec, values: secrets)) }
+    script.section(
       "service",
       RemoteCommand(
         script: DockerScripts.authenticated(arguments, login: registry, folder: manager.paths.appDirectory)))
-    _ = try await manager.run(step, update, timeout: .seconds(300), checking: ["service"])
+    _ = try await manager.run(step, script, timeout: .seconds(300), checking: ["secrets", "service"])
   }
 
   public func check(_ plan: InstallPlan) async throws {
@@ -94,7 +98,8 @@ public final class SwarmHost: RolloutHost {
 
   public func restore(_ plan: InstallPlan) async throws {
     if let previous = plan.previous {
-      try await apply(previous.container, secrets: [], step: "restore \(previous.id)")
+      try await apply(
+        previous.container, over: try await current(), secrets: [], step: "restore \(previous.id)")
       try await converge(to: previous.container, step: "converge (restored)", interruptible: false)
       try await health(previous.container, step: "health (restored)")
       return
@@ -184,26 +189,29 @@ public final class SwarmHost: RolloutHost {
             host: name, reason: "interrupted by \(signal) while the service converged", details: [])
         }
         var script = RemoteScript()
-        script.section("service", RemoteCommand(["docker", "service", "inspect", service]), required: false)
+        script.section("service", SwarmService.inspect(service), required: false)
         script.section("tasks", SwarmTasks.list(service), required: false)
         let output = try await manager.run("poll", script, timeout: .seconds(60), quiet: true)
-        guard
-          let state = try ServiceState.parse(
-            output["service"]?.output ?? "", succeeded: output["service"]?.succeeded == true)
-        else { throw SwarmError.serviceGone(service) }
-        let tasks = SwarmTasks.parse(output["tasks"]?.output ?? "").filter { $0.desiredState == "running" }
+        guard let state = try ServiceState.parse(output["service"]) else {
+          throw SwarmError.serviceGone(service)
+        }
+        let listed = SwarmTasks.parse(output["tasks"]?.output ?? "")
+        let failed = listed.filter { $0.error != nil }.prefix(5).map {
+          "task \($0.name) on \($0.node): \($0.state): \($0.error!)"
+        }
+        let tasks = listed.filter { $0.desiredState == "running" }
         switch state.updateState {
         case "rollback_started", "rollback_completed", "rollback_paused":
           if state.image != image {
             throw RolloutError.unhealthy(
               host: name,
               reason: "Swarm rolled the update back: \(state.updateMessage ?? "a task failed")",
-              details: failedTasks(output["tasks"]?.output ?? ""))
+              details: failed)
           }
         case "paused":
           throw RolloutError.unhealthy(
             host: name, reason: "Swarm paused the update: \(state.updateMessage ?? "")",
-            details: failedTasks(output["tasks"]?.output ?? ""))
+            details: failed)
         default: break
         }
         let running = tasks.filter { $0.isRunning && $0.image == image }
@@ -220,17 +228,10 @@ public final class SwarmHost: RolloutHost {
           throw RolloutError.unhealthy(
             host: name,
             reason: "the service did not converge within \(ProgressLog.format(bound)): \(now)",
-            details: failedTasks(output["tasks"]?.output ?? ""))
+            details: failed)
         }
         try? await Task.sleep(for: .milliseconds(500))
       }
-    }
-  }
-
-  /// The latest failed tasks' errors, for a failure message.
-  private func failedTasks(_ output: String) -> [String] {
-    SwarmTasks.parse(output).filter { $0.error != nil }.prefix(5).map {
-      "task \($0.name) on \($0.node): \($0.state): \($0.error!)"
     }
   }
 
@@ -261,30 +262,26 @@ public final class SwarmHost: RolloutHost {
           group.addTask {
             let address = task.address ?? managerAddress
             var forward: PortForward?
+            let failure: String?
             do {
-              let url: String
-              switch health.via {
-              case .direct:
-                url = HTTPProbe.url(host: address, port: http.port, path: http.path)
-              case .ssh:
-                let opened = try await connections.session(for: target).forward(
-                  remotePort: http.port, remoteHost: address)
-                forward = opened
-                url = HTTPProbe.url(host: "127.0.0.1", port: opened.localPort, path: http.path)
+              let reached = try await health.via.reach(
+                http.port, path: http.path, address: address, remoteHost: address
+              ) { port, host in
+                try await connections.session(for: target).forward(remotePort: port, remoteHost: host)
               }
+              forward = reached.forward
               let probe = try HTTPProbe(
-                url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
+                url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
                 timeout: health.timeout)
               let report = try await HealthCheck(policy: policy, http: probe).run()
-              await forward?.close()
-              return report.healthy
-                ? nil
-                : "task \(task.name) on \(task.node) (\(address)): \(report.reason)"
-                  + (report.resultLines.last.map { "; \($0)" } ?? "")
+              failure =
+                report.healthy
+                ? nil : "\(report.reason)" + (report.resultLines.last.map { "; \($0)" } ?? "")
             } catch {
-              await forward?.close()
-              return "task \(task.name) on \(task.node) (\(address)): \(error)"
+              failure = "\(error)"
             }
+            await forward?.close()
+            return failure.map { "task \(task.name) on \(task.node) (\(address)): \($0)" }
           }
         }
         var failures: [String] = []

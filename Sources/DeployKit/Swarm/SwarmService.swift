@@ -51,6 +51,11 @@ public enum SwarmService {
     }
   }
 
+  /// `docker service inspect NAME`, read with `ServiceState.parse(_:)`.
+  public static func inspect(_ service: String) -> RemoteCommand {
+    RemoteCommand(["docker", "service", "inspect", service])
+  }
+
   /// The Docker secret that holds secret `name` of `release`.
   public static func secretName(_ spec: ContainerRunSpec, _ name: String) -> String {
     "\(spec.app)-\(spec.environment)-\(spec.release)-\(name)"
@@ -178,8 +183,9 @@ public enum SwarmService {
     return argv
   }
 
+  /// Whole seconds, rounded up, at least 1 (`11s`).
   private static func seconds(_ duration: Duration) -> String {
-    "\(max(1, Int((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18).rounded(.up))))s"
+    "\(max(1, Int((duration / .seconds(1)).rounded(.up))))s"
   }
 
   static func portArgument(_ port: PortMapping, _ mode: SwarmSettings.PublishMode) -> String {
@@ -259,7 +265,7 @@ public enum SwarmService {
   }
 
   /// What `validate` says about `plan` with `engine: swarm`.
-  public static func problems(_ plan: ResolvedPlan, _ settings: SwarmSettings) -> [Problem] {
+  public static func problems(_ plan: ResolvedPlan) -> [Problem] {
     var problems: [Problem] = []
     let options = plan.container.options
     if options.gpus != nil {
@@ -338,6 +344,11 @@ public struct ServiceState: Sendable, Equatable {
   /// for a service never updated.
   public var updateState: String?
   public var updateMessage: String?
+
+  /// Reads `SwarmService.inspect` run as a `RemoteScript` section.
+  public static func parse(_ section: RemoteScriptOutput.Section?) throws -> ServiceState? {
+    try parse(section?.output ?? "", succeeded: section?.succeeded == true)
+  }
 
   /// Reads `docker service inspect NAME`'s output; nil when the service does not exist.
   public static func parse(_ output: String, succeeded: Bool) throws -> ServiceState? {

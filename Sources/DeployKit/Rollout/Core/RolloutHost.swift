@@ -26,9 +26,12 @@ public protocol RolloutHost: Sendable {
   func renew(_ holder: LockHolder, ttl: Duration) async -> Bool
   /// Time spent per step so far.
   var steps: [StepTiming] { get }
+  /// Closes what the host holds open (its shell), when the run ends.
+  func close() async
 }
 
 extension RolloutHost {
+  public func close() async {}
   public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool { true }
   public func verify() async -> HostVerification? { nil }
 }

@@ -127,9 +127,7 @@ public final class DockerHost: RolloutHost {
 
   public func prepare(_ request: PrepareRequest) async -> PrepareResult {
     await prepare(request, observe: DockerCommand.inspectContainer(plan.container.name)) { section in
-      try ContainerInfo.parseInspect(
-        stdout: section?.succeeded == true ? section!.output : "",
-        stderr: section?.succeeded == true ? "" : section?.output ?? "", exitStatus: section?.status ?? 1)
+      try ContainerInfo.parseInspect(section)
     }
   }
 
@@ -238,7 +236,7 @@ public final class DockerHost: RolloutHost {
       // `order: start-first` (a plan with no host port): the new container starts under a
       // temporary name, then the old one stops and the new one takes its name.
       var next = spec
-      next.name = spec.name + "-deployctl-next"
+      next.name = DockerScripts.nextName(spec.name)
       script.section(
         "run",
         RemoteCommand(
@@ -259,7 +257,7 @@ public final class DockerHost: RolloutHost {
     }
     if startFirst {
       script.section(
-        "rename", DockerCommand.rename(spec.name + "-deployctl-next", to: spec.name))
+        "rename", DockerCommand.rename(DockerScripts.nextName(spec.name), to: spec.name))
     } else {
       script.section("run", try DockerCommand.run(spec))
     }
@@ -364,20 +362,16 @@ public final class DockerHost: RolloutHost {
     let ports = plan.container.ports
     let verification = try? await timed("verify") {
       try await HostVerifier(spec).run(host: name) { port in
-        switch spec.via {
-        case .direct:
-          return HTTPProbe.url(host: address, port: port, path: "")
-        case .ssh:
-          if let open = forwards.current[port] {
-            return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
-          }
-          let bound = ports.first { $0.hostPort == port }?.hostIP
-          let remote = node ?? ((bound == nil || bound == "0.0.0.0" || bound == "::") ? "127.0.0.1" : bound!)
-          let forward = try await connections.session(for: target).forward(
-            remotePort: port, remoteHost: remote)
-          forwards.withLock { $0[port] = forward }
-          return HTTPProbe.url(host: "127.0.0.1", port: forward.localPort, path: "")
+        if let open = forwards.current[port] {
+          return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
         }
+        let (url, forward) = try await spec.via.reach(
+          port, address: address, remoteHost: node ?? PortMapping.boundAddress(of: port, in: ports)
+        ) { port, host in
+          try await connections.session(for: target).forward(remotePort: port, remoteHost: host)
+        }
+        if let forward { forwards.withLock { $0[port] = forward } }
+        return url
       }
     }
     return verification ?? HostVerification(name: name, passed: false, error: "interrupted")
@@ -404,10 +398,7 @@ public final class DockerHost: RolloutHost {
     var script = RemoteScript()
     script.section("inspect", DockerCommand.inspectContainer(container), required: false)
     let output = try await run("inspect", script, timeout: .seconds(30), quiet: true)
-    let section = output["inspect"]
-    return try ContainerInfo.parseInspect(
-      stdout: section?.succeeded == true ? section!.output : "",
-      stderr: section?.succeeded == true ? "" : section?.output ?? "", exitStatus: section?.status ?? 1)
+    return try ContainerInfo.parseInspect(output["inspect"])
   }
 
   /// The last lines of the container's log, for a failure message.
