@@ -4,7 +4,8 @@ import Foundation
 
 extension OutputFormat: ExpressibleByArgument {}
 
-/// Options every subcommand accepts (SPEC.md "Common options"), anywhere before a `--`.
+/// Options every subcommand accepts (docs/commands.md "Options every command takes"), anywhere
+/// before a `--`.
 struct CommonOptions: ParsableArguments {
   @Option(name: .customLong("inventories"), help: "Folder of <env>.yml inventories.")
   var inventoriesDirectory: String = "./inventories"

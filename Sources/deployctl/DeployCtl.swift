@@ -31,7 +31,7 @@ struct DeployCtl: AsyncParsableCommand {
     ]
   )
 
-  /// Runs the command and turns every failure into SPEC.md's exit codes: bad arguments are 2
+  /// Runs the command and turns every failure into an exit code (docs/exit-codes.md): bad arguments are 2
   /// (argument-parser's own default would be 64), a command's end its own status.
   static func main() async {
     do {

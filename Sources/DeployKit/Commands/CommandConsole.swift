@@ -2,7 +2,7 @@ import Foundation
 
 /// Where a command reports: progress and tables for people on stderr, the JSON document or
 /// the result table on stdout, GitHub annotations and step summary in CI, and the exit code
-/// SPEC.md fixes. Every command ends through `finish` or `fail`.
+/// (docs/exit-codes.md). Every command ends through `finish` or `fail`.
 public struct CommandConsole: Sendable {
   public var format: OutputFormat
   /// Progress, errors, the summary table (stderr).

@@ -15,7 +15,7 @@ public protocol CommandOutcome: Encodable, Sendable {
   func printSummary(on console: CommandConsole, masker: SecretMasker)
 }
 
-/// The end of a command: the process exits with `status` (SPEC.md "Exit codes").
+/// The end of a command: the process exits with `status` (docs/exit-codes.md).
 public struct CommandExit: Error, Sendable, Equatable {
   public var status: Int32
 

@@ -1,4 +1,4 @@
-/// `container:`'s Docker options (SPEC.md "More container options"): network, limits, user,
+/// `container:`'s Docker options (docs/configuration.md "Container options"): network, limits, user,
 /// capabilities, labels, ulimits and any other `docker run` flag.
 extension PlanDecoder {
   static let optionKeys = [

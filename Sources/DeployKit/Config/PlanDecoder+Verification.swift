@@ -1,4 +1,5 @@
-/// `verify:`, `hooks:` and `notify:` of a plan (SPEC.md "Additions (second round)").
+/// `verify:`, `hooks:` and `notify:` of a plan (docs/configuration.md "Verification", "Hooks",
+/// "Notifications").
 extension PlanDecoder {
   static let verifyKeys = ["via", "smoke", "load"]
   static let smokeKeys = ["port", "path", "expect", "contains"]

@@ -1,6 +1,6 @@
-/// `registry:` of a plan: how hosts log in to a private registry for every pull (SPEC.md "Private
-/// registry"). Only names of secrets are kept here; their values come from deployctl's own
-/// environment when a command runs.
+/// `registry:` of a plan: how hosts log in to a private registry for every pull
+/// (docs/configuration.md "Private registry"). Only names of secrets are kept here; their
+/// values come from deployctl's own environment when a command runs.
 public struct RegistrySpec: Sendable, Hashable {
   /// `host[:port]`; nil: the registry host of `image` (Docker Hub when it names none).
   public var server: String?

@@ -1,5 +1,5 @@
-/// The `docker run` options beyond ports, volumes, env and restart (SPEC.md "More container
-/// options"). Values are kept in Docker's own spelling, already checked by the config layer
+/// The `docker run` options beyond ports, volumes, env and restart (docs/configuration.md
+/// "Container options"). Values are kept in Docker's own spelling, already checked by the config layer
 /// (`ContainerOptions+Parsing.swift`), so they print, store and compare as written. Every field
 /// is optional in release records: a record written before these options existed decodes with
 /// none set.

@@ -1,5 +1,5 @@
 /// A content digest, `sha256:` and 64 lowercase hex digits: what every host runs once a tag has
-/// been resolved (SPEC.md: a tag is resolved once, before any host changes).
+/// been resolved (docs/commands.md "deploy": a tag is resolved once, before any host changes).
 public struct ImageDigest: Sendable, Hashable, Codable, CustomStringConvertible, Comparable {
   /// `sha256:<64 hex>`.
   public let value: String
@@ -95,7 +95,7 @@ public struct ImageReference: Sendable, Hashable, Codable, CustomStringConvertib
     }
 
     if lastSlash == nil && tag == nil && digest == nil {
-      // One word without `:`, `/` or `@` is a tag of the plan's repository (SPEC.md).
+      // One word without `:`, `/` or `@` is a tag of the plan's repository (docs/commands.md "deploy").
       try validateTag(String(rest), in: text)
       return try ImageReference(repository: planRepository(), tag: String(rest))
     }

@@ -1,5 +1,5 @@
-/// What a hook is told about the run, as `DEPLOYCTL_*` variables (SPEC.md "Hooks and
-/// notifications"). The engine fills it; `result`, `exitCode`, `error` and `reportPath` only
+/// What a hook is told about the run, as `DEPLOYCTL_*` variables (docs/configuration.md
+/// "Hooks"). The engine fills it; `result`, `exitCode`, `error` and `reportPath` only
 /// for post_deploy and on_failure.
 public struct HookEnvironment: Sendable, Equatable {
   /// `deploy`, `promote` or `rollback`.

@@ -1,4 +1,4 @@
-/// Where deployctl keeps its state on a host (SPEC.md: under `/var/lib/deployctl/<app>/`):
+/// Where deployctl keeps its state on a host (docs/operations.md "What lands on a host"):
 ///
 ///     /var/lib/deployctl/<app>/
 ///       audit.log                       JSON lines, one per command run against the host

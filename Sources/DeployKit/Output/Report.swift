@@ -11,7 +11,7 @@ public struct ReleaseRef: Codable, Sendable, Equatable {
   }
 }
 
-/// What happened on one host, as a value (SPEC.md `hosts[]`).
+/// What happened on one host, as a value (docs/json.md "deploy, promote and rollback", `hosts[]`).
 public enum HostResult: String, Codable, Sendable {
   /// Runs the requested release and is healthy.
   case deployed
@@ -84,7 +84,7 @@ public struct HostReport: Codable, Sendable, Equatable {
   }
 }
 
-/// The overall outcome of a command, one per exit code (SPEC.md "Exit codes").
+/// The overall outcome of a command, one per exit code (docs/exit-codes.md).
 public enum CommandResult: String, Codable, Sendable {
   case success
   case failed
@@ -113,7 +113,7 @@ public enum CommandResult: String, Codable, Sendable {
   }
 }
 
-/// The JSON document of `deploy`, `promote` and `rollback` (SPEC.md `--output json`).
+/// The JSON document of `deploy`, `promote` and `rollback` (docs/json.md).
 public struct CommandReport: Codable, Sendable, Equatable {
   public var command: String
   public var environment: String?
@@ -192,7 +192,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
   }
 }
 
-/// One host in `status` (SPEC.md: `name`, `reachable`, `release`, `image`, `state`, `health`).
+/// One host in `status` (docs/json.md "status").
 public struct HostStatus: Codable, Sendable, Equatable {
   public var name: String
   public var reachable: Bool

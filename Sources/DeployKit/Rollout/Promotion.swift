@@ -30,7 +30,7 @@ public struct PromotionSource: Codable, Sendable, Equatable {
   }
 }
 
-/// The gate in front of a promotion (SPEC.md "Promote"): TO accepts FROM (`promote_from`);
+/// The gate in front of a promotion (docs/commands.md "promote"): TO accepts FROM (`promote_from`);
 /// every FROM host is reachable, runs a release deployctl recorded as healthy, passes one
 /// health probe now, and all run one digest; and (when asked) that digest has been live in
 /// FROM for at least the minimum age. Anything else refuses with a reason per host, before

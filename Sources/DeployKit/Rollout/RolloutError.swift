@@ -1,7 +1,7 @@
 import Foundation
 
 /// What can go wrong in a rollout, per host or for the whole command. Each says what failed,
-/// where, and what to do; the exit code follows SPEC.md.
+/// where, and what to do; the exit code follows docs/exit-codes.md.
 public enum RolloutError: DeployctlError, LocalizedError {
   /// A remote command exited non-zero.
   case stepFailed(host: String, step: String, exitStatus: Int32, stderr: String)

@@ -1,4 +1,4 @@
-/// The process exit codes fixed by SPEC.md. Scripts and CI jobs branch on these.
+/// The process exit codes (docs/exit-codes.md). Scripts and CI jobs branch on these.
 public enum ExitStatus: Int32, Sendable, CaseIterable {
   /// Every targeted host runs the requested release and is healthy.
   case success = 0
@@ -13,7 +13,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
 }
 
 /// An error that knows which exit code it means for the user. Every layer's error enum
-/// conforms, so the command line can map any failure to SPEC.md's exit codes.
+/// conforms, so the command line can map any failure to its exit code (docs/exit-codes.md).
 public protocol DeployctlError: Error, CustomStringConvertible, Sendable {
   var exitStatus: ExitStatus { get }
 }

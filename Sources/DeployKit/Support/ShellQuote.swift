@@ -1,5 +1,5 @@
-/// POSIX shell quoting for every value that reaches a remote shell (SPEC.md: "Every value that
-/// reaches a remote shell is quoted"). A remote `sshd` hands our command line to the login
+/// POSIX shell quoting for every value that reaches a remote shell (docs/operations.md "Security
+/// model", ARCHITECTURE.md "Invariants"). A remote `sshd` hands our command line to the login
 /// shell, so a host, name, path or env value with metacharacters must arrive as one literal
 /// word, never be executed.
 ///

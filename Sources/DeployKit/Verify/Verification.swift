@@ -1,4 +1,5 @@
-/// Verification of one host: every smoke check, then the load test (SPEC.md "Verification").
+/// Verification of one host: every smoke check, then the load test (docs/configuration.md
+/// "Verification").
 public struct HostVerifier: Sendable {
   public var spec: VerifySpec
   public var smokeTimeout: Duration

@@ -7,7 +7,7 @@ import Testing
 /// service's `docker service create/update` words (no Docker needed: the words are the contract;
 /// `SwarmTests` runs them on a real swarm).
 @Suite struct SwarmConfigTests {
-  /// SPEC.md's example, as written.
+  /// The short Swarm inventory example (docs/configuration.md "Swarm" has a fuller one).
   static let swarmInventory = """
     environment: prod
     engine: swarm                      # hosts (default) | swarm

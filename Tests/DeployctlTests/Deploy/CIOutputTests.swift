@@ -2,7 +2,7 @@ import DeployKit
 import Foundation
 import Testing
 
-/// What a CI job relies on: one test per exit code of SPEC.md, a JSON document on stdout for
+/// What a CI job relies on: one test per exit code (docs/exit-codes.md), a JSON document on stdout for
 /// every command (also when it fails), GitHub Actions annotations and step summary, and plain
 /// timestamped progress lines when stderr is not a terminal.
 @Suite("Exit codes, JSON and CI output end to end", .enabled(if: Testbed.isAvailable))

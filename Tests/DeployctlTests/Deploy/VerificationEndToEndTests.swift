@@ -7,7 +7,7 @@ import Testing
   import Glibc
 #endif
 
-/// Verified promotion end to end (SPEC.md "Verification", "Hooks and notifications"): the real
+/// Verified promotion end to end (docs/configuration.md "Verification", "Hooks", "Notifications"): the real
 /// binary against the testbed's hosts. `verify:` runs after the last batch and a failure rolls
 /// every host back; `verified` lands in each host's release record; `promote_requires: verified`
 /// reads it; the three hooks get the documented variables; notifications reach a real HTTP

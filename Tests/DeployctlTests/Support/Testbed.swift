@@ -37,7 +37,7 @@ struct Testbed: Sendable {
   let sshUser: String
   let identityFile: String
   let knownHosts: String
-  /// `dev.yml`, `staging.yml`, `prod.yml`, `swarm.yml` in SPEC's format, pointing at these
+  /// `dev.yml`, `staging.yml`, `prod.yml`, `swarm.yml` (docs/configuration.md), pointing at these
   /// hosts (a swarm's inventory lists only its manager, with `engine: swarm`).
   let inventories: String
   /// `app.yml`: a plan for `image`.
