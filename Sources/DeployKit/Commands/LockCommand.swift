@@ -14,12 +14,12 @@ public struct LockCommand: Sendable {
     public var name: String
     /// `free`, `held`, `broken` (released by --force) or `unknown` (unreachable).
     public var state: String
-    public var holder: String?
+    @OmittedWhenNil public var holder: String? = nil
     /// Seconds until the lease expires (negative: expired that long ago), by the host's clock.
-    public var expiresIn: Int?
+    @OmittedWhenNil public var expiresIn: Int? = nil
     /// Whether the holder is still renewing its lease (false: the next run takes the lock over).
-    public var renewing: Bool?
-    public var error: String?
+    @OmittedWhenNil public var renewing: Bool? = nil
+    @OmittedWhenNil public var error: String? = nil
 
     enum CodingKeys: String, CodingKey {
       case name, state, holder, renewing, error
