@@ -64,8 +64,20 @@ public struct LockCommand: Sendable {
             environment: plan.environment, release: nil, image: nil, result: .succeeded)
           switch try HostLock.parseRelease(result.stdout) {
           case .broken(let holder):
-            _ = try? await session.exec(HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
-            return HostLockState(name: plan.host.name, state: "broken", holder: holder?.summary)
+            // The lock is broken either way; an audit line that could not be written is said.
+            var auditError: String?
+            do {
+              let audit = try await session.exec(
+                HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
+              if !audit.succeeded {
+                auditError = "exit \(audit.exitStatus): \(audit.stderr)"
+              }
+            } catch {
+              auditError = "\(error)"
+            }
+            return HostLockState(
+              name: plan.host.name, state: "broken", holder: holder?.summary,
+              error: auditError.map { "not written to the audit log: \($0)" })
           default:
             return HostLockState(name: plan.host.name, state: "free")
           }

@@ -226,6 +226,7 @@ final class HookProcess: @unchecked Sendable {
     let deadline = ContinuousClock.now + killAfter
     while !reaped && reap() == nil {
       if ContinuousClock.now >= deadline { kill(-pid, SIGKILL) }
+      // Throws only when cancelled, which is why we are here: the loop still waits to reap.
       try? await Task.sleep(for: .milliseconds(20))
     }
   }
