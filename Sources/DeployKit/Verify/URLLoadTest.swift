@@ -18,7 +18,8 @@ public struct URLLoadTest: Sendable {
     spec = LoadTestSpec(port: components.port ?? (scheme == "https" ? 443 : 80))
     spec.path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
     if let query = components.percentEncodedQuery { spec.path += "?" + query }
-    let hostPart = host.contains(":") ? "[\(host)]" : host
+    // An IPv6 address needs its brackets back, unless Foundation kept them (it does on Linux).
+    let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
     baseURL = "\(scheme)://\(hostPart)" + (components.port.map { ":\($0)" } ?? "")
   }
 
