@@ -62,14 +62,7 @@ struct LockWaitOption: ParsableArguments {
     name: .customLong("lock-wait"),
     help: ArgumentHelp(
       "Wait up to this long (30s, 10m) for another run's lock, saying who holds it; then exit 4.",
-      valueName: "duration"))
-  var text: String?
-
-  func validate() throws {
-    if let text, (try? Duration(parsing: text)) == nil {
-      throw ValidationError("--lock-wait \(text): a duration like 30s, 10m or 1h")
-    }
-  }
-
-  var duration: Duration? { text.flatMap { try? Duration(parsing: $0) } }
+      valueName: "duration"),
+    transform: Duration.argument)
+  var duration: Duration?
 }

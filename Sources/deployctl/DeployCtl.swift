@@ -74,6 +74,7 @@ struct OutputRequest: ParsableArguments {
   }
 
   static func read(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> OutputRequest? {
+    // Words that do not even parse as these two asked for no JSON: the refusal stays text.
     try? parse(arguments)
   }
 }

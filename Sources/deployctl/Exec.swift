@@ -28,9 +28,10 @@ extension DeployCtl {
     @OptionGroup var common: CommonOptions
 
     @Option(
-      help: ArgumentHelp("Per host: give up on the command after this long (30s, 5m).", valueName: "duration")
-    )
-    var timeout: String?
+      help: ArgumentHelp(
+        "Per host: give up on the command after this long (30s, 5m).", valueName: "duration"),
+      transform: Duration.argument)
+    var timeout: Duration?
 
     @Flag(
       help:
@@ -40,6 +41,18 @@ extension DeployCtl {
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.")
     var command: [String] = []
+
+    func validate() throws {
+      if let timeout, timeout <= .zero { throw ValidationError("--timeout must be more than 0") }
+      if command.isEmpty {
+        throw ValidationError("give the command after `--`, e.g. deployctl exec \(environment) -- uptime")
+      }
+      if shell && command.count > 1 {
+        throw ValidationError(
+          "--shell takes one command line after `--`, quoted as for ssh, e.g. deployctl exec \(environment) --shell -- 'docker ps | grep web'; got \(command.count) arguments"
+        )
+      }
+    }
 
     func run() async throws {
       throw await ExecCommand(

@@ -19,8 +19,8 @@ extension DeployCtl {
       shouldDisplay: false
     )
 
-    @Argument(help: "The URL (http:// or https://).")
-    var url: String
+    @Argument(help: "The URL (http:// or https://).", transform: parsed(URLLoadTest.init(url:)))
+    var url: URLLoadTest
 
     @Option(help: "Requests to send.")
     var requests = 1000
@@ -29,46 +29,41 @@ extension DeployCtl {
     var concurrency = 10
 
     @Option(
-      name: .customLong("max-error-rate"), help: "Highest share of failed requests that passes, e.g. 1%.")
-    var maxErrorRate = "1%"
+      name: .customLong("max-error-rate"),
+      help: ArgumentHelp("Highest share of failed requests that passes (default: 1%).", valueName: "percent"),
+      transform: parsed(LoadTestLimits.errorRate))
+    var maxErrorRate: Double?
 
-    @Option(help: "The 95th percentile latency must be below this, e.g. 250ms.")
-    var p95: String?
+    @Option(
+      help: ArgumentHelp(
+        "The 95th percentile latency must be below this, e.g. 250ms.", valueName: "duration"),
+      transform: Duration.argument)
+    var p95: Duration?
 
     @Option(help: "Output format: text or json.")
-    var output = "text"
+    var output: OutputFormat = .text
 
-    func run() async throws {
-      guard let components = URLComponents(string: url), let scheme = components.scheme,
-        let host = components.host, ["http", "https"].contains(scheme)
-      else {
-        throw ValidationError("`\(url)` is not an http:// or https:// URL")
-      }
+    func validate() throws {
       guard (1...10_000_000).contains(requests), (1...1000).contains(concurrency) else {
         throw ValidationError("--requests must be 1-10000000 and --concurrency 1-1000")
       }
-      guard ["text", "json"].contains(output) else { throw ValidationError("--output must be text or json") }
-      var spec = LoadTestSpec(
-        port: components.port ?? (scheme == "https" ? 443 : 80), requests: requests, concurrency: concurrency)
-      do {
-        spec.maxErrorRate = try LoadTestLimits.errorRate(maxErrorRate)
-        spec.p95 = try p95.map { text throws(ValueError) in try Duration(parsing: text) }
-      } catch {
-        throw ValidationError(error.message)
+    }
+
+    func run() async throws {
+      var test = url
+      test.spec.requests = requests
+      test.spec.concurrency = concurrency
+      if let maxErrorRate { test.spec.maxErrorRate = maxErrorRate }
+      test.spec.p95 = p95
+      let result = try await test.run()
+      switch output {
+      case .json:
+        print(result.jsonString())
+      case .text:
+        print(result.figures.summary)
+        for reason in result.verdict.reasons { print("failed: \(reason)") }
       }
-      spec.path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-      if let query = components.percentEncodedQuery { spec.path += "?" + query }
-      let hostPart = host.contains(":") ? "[\(host)]" : host
-      let base = "\(scheme)://\(hostPart)" + (components.port.map { ":\($0)" } ?? "")
-      let figures = try await LoadTest(spec).run(baseURL: base)
-      let verdict = spec.judge(figures)
-      if output == "json" {
-        print(LoadResult(figures: figures, verdict: verdict).jsonString())
-      } else {
-        print(figures.summary)
-        for reason in verdict.reasons { print("failed: \(reason)") }
-      }
-      if !verdict.passed { throw ExitCode(1) }
+      if !result.verdict.passed { throw ExitCode(1) }
     }
   }
 }

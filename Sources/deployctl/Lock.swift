@@ -27,6 +27,14 @@ extension DeployCtl {
 
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+      do {
+        try action.check(force: force)
+      } catch {
+        throw ValidationError("\(error)")
+      }
+    }
+
     func run() async throws {
       throw await LockCommandLine(
         environment: environment, action: action, force: force, selection: common.selection

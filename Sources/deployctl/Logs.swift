@@ -26,11 +26,16 @@ extension DeployCtl {
     var follow = false
 
     @Option(
-      help: ArgumentHelp("Only lines newer than this (10m, 1h30m, 2026-11-30T08:00:00Z).", valueName: "when"))
+      help: ArgumentHelp("Only lines newer than this (10m, 1h30m, 2026-11-30T08:00:00Z).", valueName: "when"),
+      transform: parsed(ContainerLogs.since(parsing:)))
     var since: String?
 
     @Option(help: ArgumentHelp("Only the last N lines of each host (before following).", valueName: "N"))
     var tail: Int?
+
+    func validate() throws {
+      if let tail, tail < 0 { throw ValidationError("--tail must be 0 or more, got \(tail)") }
+    }
 
     func run() async throws {
       throw await LogsCommand(

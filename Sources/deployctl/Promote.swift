@@ -30,8 +30,12 @@ extension DeployCtl {
     @Argument(help: "The environment to deploy it to (e.g. prod).", completion: .environments)
     var to: String
 
-    @Option(help: "Refuse unless the release has been live in FROM this long (e.g. 30m, 2h, 1d).")
-    var minAge: String?
+    @Option(
+      help: ArgumentHelp(
+        "Refuse unless the release has been live in FROM this long (e.g. 30m, 2h, 1d).", valueName: "duration"
+      ),
+      transform: Duration.argument)
+    var minAge: Duration?
 
     @Flag(help: "Check FROM and print what would happen on each TO host; change nothing.")
     var dryRun = false

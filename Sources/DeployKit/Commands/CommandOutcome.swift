@@ -56,7 +56,11 @@ extension CommandReport: CommandOutcome {
       }
     }
     if let path = terminal.stepSummaryPath {
-      try? GitHubActions.appendSummary(masker.mask(SummaryTable.markdown(self)), to: path)
+      do {
+        try GitHubActions.appendSummary(masker.mask(SummaryTable.markdown(self)), to: path)
+      } catch {
+        terminal.warning("the step summary was not written to \(path): \(error.localizedDescription)")
+      }
     }
     let route = promotedFrom.map { "\($0) → " } ?? ""
     let line =

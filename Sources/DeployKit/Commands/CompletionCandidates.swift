@@ -17,6 +17,7 @@ public enum CompletionCandidates {
   /// `<env>` of every `<env>.yml` in the inventories folder, sorted.
   public static func environments(words: [String], prefix: String = "") -> [String] {
     let directory = inventoriesDirectory(in: words)
+    // Shell completion offers what it can and never prints an error into the user's prompt.
     let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     return files.filter { $0.hasSuffix(".yml") }.map { String($0.dropLast(4)) }
       .filter { !$0.hasPrefix(".") && $0.hasPrefix(prefix) }.sorted()
@@ -31,6 +32,7 @@ public enum CompletionCandidates {
     var names: [String] = []
     for environment in named.isEmpty ? all : named {
       let path = (directory as NSString).appendingPathComponent("\(environment).yml")
+      // As above: an unreadable inventory offers no hosts; `validate` says why.
       guard let bytes = try? YAML.readFile(path: path, file: path),
         let document = try? YAML.parseDocument(bytes, file: path),
         let hosts = document.root["hosts"]?.mapping

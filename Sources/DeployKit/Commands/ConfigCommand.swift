@@ -35,14 +35,14 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
   public var rollout: Rollout
   public var rollback: Rollback
   /// `registry:`: where pulls log in; the password (and a secret user name) by name only.
-  public var registry: Registry?
+  @OmittedWhenNil public var registry: Registry?
   public var hosts: [HostConfig]
 
   public struct Registry: Codable, Sendable, Equatable {
     public var server: String
     /// The user name, or nil when it comes from a secret (`usernameSecret`).
-    public var username: String?
-    public var usernameSecret: Secret?
+    @OmittedWhenNil public var username: String?
+    @OmittedWhenNil public var usernameSecret: Secret?
     public var passwordSecret: Secret
 
     enum CodingKeys: String, CodingKey {
@@ -91,27 +91,13 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
       case name, ports, volumes, env, secrets, command, restart, log, options
       case stopTimeout = "stop_timeout"
     }
-
-    public func encode(to encoder: Encoder) throws {
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(name, forKey: .name)
-      try c.encode(ports, forKey: .ports)
-      try c.encode(volumes, forKey: .volumes)
-      try c.encode(env, forKey: .env)
-      try c.encode(secrets, forKey: .secrets)
-      try c.encode(command, forKey: .command)
-      try c.encode(restart, forKey: .restart)
-      try c.encode(stopTimeout, forKey: .stopTimeout)
-      try c.encode(log, forKey: .log)
-      try c.encode(options, forKey: .options)
-    }
   }
 
   public struct Health: Codable, Sendable, Equatable {
     /// `http://HOST:PORT/PATH` as probed, or `docker` (the image's own HEALTHCHECK).
     public var check: String
-    public var expect: Int?
-    public var contains: String?
+    @OmittedWhenNil public var expect: Int?
+    @OmittedWhenNil public var contains: String?
     public var via: String
     public var interval: String
     public var timeout: String
@@ -134,18 +120,6 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
     public var container: Container
     /// nil: no health check, a host is healthy once its container runs.
     public var health: Health?
-
-    public func encode(to encoder: Encoder) throws {
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(name, forKey: .name)
-      try c.encode(address, forKey: .address)
-      try c.encode(port, forKey: .port)
-      try c.encode(user, forKey: .user)
-      try c.encode(jump, forKey: .jump)
-      try c.encode(vars, forKey: .vars)
-      try c.encode(container, forKey: .container)
-      try c.encode(health, forKey: .health)
-    }
   }
 
   enum CodingKeys: String, CodingKey {

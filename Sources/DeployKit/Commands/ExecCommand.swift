@@ -7,12 +7,12 @@ public struct ExecCommand: Sendable {
   public var arguments: [String]
   /// The one argument is a command line for the host's shell.
   public var shell: Bool
-  /// `--timeout`, as typed (`30s`).
-  public var timeout: String?
+  /// `--timeout`: per host, give up on the command after this long.
+  public var timeout: Duration?
   public var selection: ProjectSelection
 
   public init(
-    environment: String, arguments: [String], shell: Bool = false, timeout: String? = nil,
+    environment: String, arguments: [String], shell: Bool = false, timeout: Duration? = nil,
     selection: ProjectSelection
   ) {
     self.environment = environment
@@ -29,26 +29,10 @@ public struct ExecCommand: Sendable {
     public var masker: SecretMasker
   }
 
-  /// Checks the arguments and reads the files; throws before any host is touched (exit 2).
+  /// Reads the files; throws before any host is touched (exit 2). The arguments were checked
+  /// where they were parsed (`deployctl exec`'s `validate()`).
   public func prepare() throws -> Prepared {
-    if arguments.isEmpty {
-      throw RolloutError.refused("give the command after `--`, e.g. deployctl exec \(environment) -- uptime")
-    }
-    if shell && arguments.count > 1 {
-      throw RolloutError.refused(
-        "--shell takes one command line after `--`, quoted as for ssh, e.g. deployctl exec \(environment) --shell -- 'docker ps | grep web'; got \(arguments.count) arguments"
-      )
-    }
     try selection.check()
-    var limit: Duration?
-    if let timeout {
-      do {
-        limit = try Duration(parsing: timeout)
-      } catch {
-        throw RolloutError.refused("--timeout: \(error)")
-      }
-      if limit! <= .zero { throw RolloutError.refused("--timeout must be more than 0") }
-    }
     let project = try selection.loadProject()
     let inventory = try project.inventory(named: environment)
     let targets = try selection.hosts(of: inventory).map(\.sshTarget)
@@ -57,7 +41,7 @@ public struct ExecCommand: Sendable {
     let plans = project.playbooks.compactMap { try? $0.resolved(for: inventory) }
     let masker = SecretMasker(secrets: plans.flatMap { selection.secrets(for: $0).values })
     return Prepared(
-      targets: targets, command: AdHocCommand(arguments: arguments, timeout: limit, shell: shell),
+      targets: targets, command: AdHocCommand(arguments: arguments, timeout: timeout, shell: shell),
       masker: masker)
   }
 

@@ -31,31 +31,13 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
   /// Runs now on at least one host.
   public var live: Bool
   /// `lock-takeover`: the run whose lock was taken over (user@machine, pid, command, start).
-  public var holder: String? = nil
+  @OmittedWhenNil public var holder: String? = nil
   /// `lock-takeover`: how long before the takeover that run last renewed its lease, in seconds.
-  public var staleS: Int? = nil
+  @OmittedWhenNil public var staleS: Int? = nil
 
   enum CodingKeys: String, CodingKey {
     case release, image, digest, tag, user, time, how, from, previous, result, hosts, live, holder
     case staleS = "stale_s"
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(release, forKey: .release)
-    try c.encode(image, forKey: .image)
-    try c.encode(digest, forKey: .digest)
-    try c.encode(tag, forKey: .tag)
-    try c.encode(user, forKey: .user)
-    try c.encode(HostStateJSON.format(time), forKey: .time)
-    try c.encode(how, forKey: .how)
-    try c.encode(from, forKey: .from)
-    try c.encode(previous, forKey: .previous)
-    try c.encode(result, forKey: .result)
-    try c.encode(hosts, forKey: .hosts)
-    try c.encode(live, forKey: .live)
-    try c.encodeIfPresent(holder, forKey: .holder)
-    try c.encodeIfPresent(staleS, forKey: .staleS)
   }
 
   /// `promote from staging`, `rollback`, `deploy`, `lock-takeover`.
@@ -71,14 +53,6 @@ public struct HistoryHost: Codable, Sendable, Equatable {
   /// Its current release.
   public var release: String?
   public var error: String?
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(reachable, forKey: .reachable)
-    try c.encode(release, forKey: .release)
-    try c.encode(error, forKey: .error)
-  }
 }
 
 /// The JSON document of `deployctl history`.

@@ -14,12 +14,12 @@ public struct LockCommand: Sendable {
     public var name: String
     /// `free`, `held`, `broken` (released by --force) or `unknown` (unreachable).
     public var state: String
-    public var holder: String?
+    @OmittedWhenNil public var holder: String? = nil
     /// Seconds until the lease expires (negative: expired that long ago), by the host's clock.
-    public var expiresIn: Int?
+    @OmittedWhenNil public var expiresIn: Int? = nil
     /// Whether the holder is still renewing its lease (false: the next run takes the lock over).
-    public var renewing: Bool?
-    public var error: String?
+    @OmittedWhenNil public var renewing: Bool? = nil
+    @OmittedWhenNil public var error: String? = nil
 
     enum CodingKeys: String, CodingKey {
       case name, state, holder, renewing, error
@@ -64,8 +64,20 @@ public struct LockCommand: Sendable {
             environment: plan.environment, release: nil, image: nil, result: .succeeded)
           switch try HostLock.parseRelease(result.stdout) {
           case .broken(let holder):
-            _ = try? await session.exec(HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
-            return HostLockState(name: plan.host.name, state: "broken", holder: holder?.summary)
+            // The lock is broken either way; an audit line that could not be written is said.
+            var auditError: String?
+            do {
+              let audit = try await session.exec(
+                HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
+              if !audit.succeeded {
+                auditError = "exit \(audit.exitStatus): \(audit.stderr)"
+              }
+            } catch {
+              auditError = "\(error)"
+            }
+            return HostLockState(
+              name: plan.host.name, state: "broken", holder: holder?.summary,
+              error: auditError.map { "not written to the audit log: \($0)" })
           default:
             return HostLockState(name: plan.host.name, state: "free")
           }

@@ -5,6 +5,7 @@ import Foundation
 public struct LogsCommand: Sendable {
   public var environment: String
   public var follow: Bool
+  /// `--since`, as Docker takes it (`ContainerLogs.since(parsing:)`).
   public var since: String?
   public var tail: Int?
   public var selection: ProjectSelection
@@ -21,14 +22,6 @@ public struct LogsCommand: Sendable {
     let plan: EnvironmentPlan
     let logs: ContainerLogs
     do {
-      if let tail, tail < 0 { throw RolloutError.refused("--tail must be 0 or more, got \(tail)") }
-      let since = try since.map { text in
-        do throws(ValueError) {
-          return try ContainerLogs.since(parsing: text)
-        } catch {
-          throw RolloutError.refused("--since: \(error.message)")
-        }
-      }
       logs = ContainerLogs(follow: follow, since: since, tail: tail)
       plan = try selection.environmentPlan(environment)
     } catch {

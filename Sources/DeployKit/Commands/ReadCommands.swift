@@ -55,11 +55,7 @@ public struct HistoryCommand: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    let last = last
-    switch selection.plan(
-      environment, for: "history", on: console,
-      then: { _ in if last < 0 { throw RolloutError.refused("--last must be 0 or more, got \(last)") } })
-    {
+    switch selection.plan(environment, for: "history", on: console) {
     case .success(let loaded): plan = loaded
     case .failure(let exit): return exit
     }
@@ -88,9 +84,7 @@ public struct LockCommandLine: Sendable {
 
   public func run(on console: CommandConsole) async -> CommandExit {
     let plan: EnvironmentPlan
-    switch selection.plan(
-      environment, for: "lock", on: console, then: { _ in try action.check(force: force) })
-    {
+    switch selection.plan(environment, for: "lock", on: console) {
     case .success(let loaded): plan = loaded
     case .failure(let exit): return exit
     }

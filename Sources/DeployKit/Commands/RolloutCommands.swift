@@ -77,15 +77,15 @@ public struct RollbackCommand: Sendable {
 public struct PromoteCommand: Sendable {
   public var from: String
   public var to: String
-  /// `--min-age`, as typed (`30m`).
-  public var minAge: String?
+  /// `--min-age`: refuse a release live in FROM for less than this.
+  public var minAge: Duration?
   public var dryRun: Bool
   public var selection: ProjectSelection
   /// `--lock-wait`: how long to wait for another run's lock.
   public var lockWait: Duration?
 
   public init(
-    from: String, to: String, minAge: String? = nil, dryRun: Bool = false, selection: ProjectSelection
+    from: String, to: String, minAge: Duration? = nil, dryRun: Bool = false, selection: ProjectSelection
   ) {
     self.from = from
     self.to = to
@@ -110,7 +110,7 @@ public struct PromoteCommand: Sendable {
       secrets = selection.secrets(for: target)
       progress = console.progress(secrets: Array(secrets.values))
       gate = PromotionGate(
-        from: try playbook.resolved(for: fromInventory), to: toInventory, minAge: try minimumAge(),
+        from: try playbook.resolved(for: fromInventory), to: toInventory, minAge: minAge,
         progress: progress, parallel: selection.parallel)
     } catch {
       return console.fail(error, command: "promote", environment: to, app: selection.app)
@@ -147,14 +147,5 @@ public struct PromoteCommand: Sendable {
     var report = await Rollout(request: request, progress: progress, stop: stop).run()
     report.source = source
     return console.finish(report, secrets: Array(secrets.values))
-  }
-
-  private func minimumAge() throws -> Duration? {
-    guard let minAge else { return nil }
-    do {
-      return try Duration(parsing: minAge)
-    } catch {
-      throw RolloutError.refused("--min-age \(minAge): \(error)")
-    }
   }
 }

@@ -249,9 +249,9 @@ extension Inventory {
       isSwarm = text == "swarm"
     }
     guard let node = top["swarm"] else {
-      if isSwarm {
+      if isSwarm, let engine = top["engine"] {
         reader.error(
-          top["engine"]!.location,
+          engine.location,
           "`engine: swarm` needs a `swarm:` mapping naming its manager, e.g. `swarm: {manager: \(hosts.first?.name ?? "mgr1")}`"
         )
         return nil
@@ -319,7 +319,8 @@ extension Inventory {
       return nil
     }
     let own = readSSH(mapping, reader: reader, home: home)
-    let address = mapping["address"].flatMap { reader.name($0, path.key("address"), .address) }
+    let addressNode = mapping["address"]
+    let address = addressNode.flatMap { reader.name($0, path.key("address"), .address) }
     var vars: [String: String] = [:]
     var varLocations: [String: SourceLocation] = [:]
     if let node = mapping["vars"],
@@ -350,7 +351,7 @@ extension Inventory {
         pair.key.location,
         "host `\(name)` has no SSH user; set `user` under `ssh:` (for every host) or on the host")
     }
-    guard let address, let user else { return nil }
+    guard let addressNode, let address, let user else { return nil }
     var host = Host(
       name: name, address: address, port: own.port ?? defaults.port ?? 22, user: user,
       identityFile: own.identityFile ?? defaults.identityFile,
@@ -358,7 +359,7 @@ extension Inventory {
       hostKeyPolicy: own.hostKeyPolicy ?? defaults.hostKeyPolicy ?? .strict,
       connectTimeout: own.connectTimeout ?? defaults.connectTimeout ?? .seconds(10),
       jump: own.jump ?? defaults.jump, vars: vars, location: pair.key.location)
-    host.sourceMap.record("address", mapping.node["address"]!.location)
+    host.sourceMap.record("address", addressNode.location)
     for key in sshKeys {
       if let location = own.locations[key] ?? defaults.locations[key] { host.sourceMap.record(key, location) }
     }

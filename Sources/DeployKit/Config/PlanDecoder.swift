@@ -310,7 +310,8 @@ struct PlanDecoder {
     if m["docker"] != nil && docker == nil { ok = false }
     if let httpNode = m["http"] {
       if docker == true {
-        reader.error(m.keyNode("docker")!.location, "`health` has both `http` and `docker: true`; keep one")
+        reader.error(
+          (m.keyNode("docker") ?? httpNode).location, "`health` has both `http` and `docker: true`; keep one")
         ok = false
       }
       if let http = self.http(httpNode, path.key("http"), container: container) {

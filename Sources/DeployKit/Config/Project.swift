@@ -105,13 +105,13 @@ struct ProjectLoader {
     let environmentNames = inventoryFiles.map(\.stem)
 
     var inventories: [Inventory] = []
-    var promotions: [(environment: String, node: YAMLNode)] = []
+    var promotions: [(environment: String, from: String, location: SourceLocation)] = []
     for file in inventoryFiles {
       guard let root = parse(file) else { continue }
       if let node = root["promote_from"], let text = node.scalar?.text, !node.isNull,
         Names.isContainerName(text)
       {
-        promotions.append((file.stem, node))
+        promotions.append((file.stem, text, node.location))
       }
       let reader = NodeReader(root: root.location)
       let inventory = Inventory.decode(
@@ -122,9 +122,10 @@ struct ProjectLoader {
     checkPromotion(inventories, promotions: promotions, known: environmentNames)
     checkAddresses(inventories)
     let sources = Dictionary(
-      promotions.map { ($0.environment, $0.node.scalar!.text) }, uniquingKeysWith: { a, _ in a })
+      promotions.map { ($0.environment, $0.from) }, uniquingKeysWith: { a, _ in a })
     let order = Self.promotionOrder(environmentNames, sources: sources)
-    inventories.sort { order.firstIndex(of: $0.environment)! < order.firstIndex(of: $1.environment)! }
+    let rank = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+    inventories.sort { rank[$0.environment, default: .max] < rank[$1.environment, default: .max] }
 
     var playbooks: [Playbook] = []
     for file in playbookFiles {
@@ -212,13 +213,12 @@ struct ProjectLoader {
 
   /// `promote_from` must name an environment, not itself, and not go round in a circle.
   private mutating func checkPromotion(
-    _ inventories: [Inventory], promotions: [(environment: String, node: YAMLNode)], known: [String]
+    _ inventories: [Inventory], promotions: [(environment: String, from: String, location: SourceLocation)],
+    known: [String]
   ) {
     let byName = Dictionary(inventories.map { ($0.environment, $0) }, uniquingKeysWith: { a, _ in a })
     // Checked on the raw files, so a broken inventory still gets this one checked too.
-    for (environment, node) in promotions {
-      let from = node.scalar!.text
-      let location = node.location
+    for (environment, from, location) in promotions {
       if from == environment {
         diagnostics.append(.error(at: location, "`promote_from: \(from)` names this environment itself"))
       } else if !known.contains(from) {
@@ -236,16 +236,19 @@ struct ProjectLoader {
       while let next = byName[current]?.promoteFrom, byName[next] != nil, next != current {
         if let i = chain.firstIndex(of: next) {
           let cycle = Array(chain[i...])
-          if reported.isDisjoint(with: cycle) {
+          // Each environment of the cycle promotes from the next one, the last from the first.
+          if reported.isDisjoint(with: cycle), let first = cycle.min(),
+            let head = cycle.firstIndex(of: first),
+            let firstInventory = byName[first]
+          {
             reported.formUnion(cycle)
-            let first = cycle.min()!
-            let rotated = Array(
-              cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])
-            let steps = rotated.map { "\($0) promotes from \(byName[$0]!.promoteFrom!)" }.joined(
-              separator: ", ")
+            let rotated = Array(cycle[head...] + cycle[..<head])
+            let steps = rotated.indices.map { k in
+              "\(rotated[k]) promotes from \(rotated[(k + 1) % rotated.count])"
+            }.joined(separator: ", ")
             diagnostics.append(
               .error(
-                at: byName[first]!.sourceMap.location(of: "promote_from"),
+                at: firstInventory.sourceMap.location(of: "promote_from"),
                 "`promote_from` forms a cycle: \(steps); the first environment of the chain must not promote from any"
               ))
           }

@@ -32,16 +32,15 @@ public struct RegistrySpec: Sendable, Hashable {
     -> RegistryLogin
   {
     let missing = secretNames.filter { environment[$0] == nil }
-    guard missing.isEmpty else {
-      throw .secretsNotSet(missing)
-    }
-    let user: String
+    let user: String?
     switch username {
     case .literal(let name): user = name
-    case .secret(let name): user = environment[name]!
+    case .secret(let name): user = environment[name]
     }
-    return RegistryLogin(
-      server: server ?? image.registry ?? "docker.io", username: user, password: environment[passwordSecret]!)
+    guard missing.isEmpty, let user, let password = environment[passwordSecret] else {
+      throw .secretsNotSet(missing)
+    }
+    return RegistryLogin(server: server ?? image.registry ?? "docker.io", username: user, password: password)
   }
 }
 

@@ -133,16 +133,21 @@ struct UnknownVariable: Hashable {
 
   static func diagnostics(_ records: [UnknownVariable], inventories: [Inventory]) -> [Diagnostic] {
     let defined = Set(inventories.flatMap { $0.hosts.flatMap(\.vars.keys) })
-    var order: [SourceLocation: [UnknownVariable]] = [:]
-    var places: [SourceLocation] = []
+    // The places in the order they were first met, each with its records.
+    var places: [(location: SourceLocation, records: [UnknownVariable])] = []
+    var index: [SourceLocation: Int] = [:]
     for record in records {
-      if order[record.location] == nil { places.append(record.location) }
-      order[record.location, default: []].append(record)
+      if let i = index[record.location] {
+        places[i].records.append(record)
+      } else {
+        index[record.location] = places.count
+        places.append((record.location, [record]))
+      }
     }
     var result: [Diagnostic] = []
     for place in places {
       var byName: [String: [UnknownVariable]] = [:]
-      for record in order[place]! { byName[record.name, default: []].append(record) }
+      for record in place.records { byName[record.name, default: []].append(record) }
       for (name, group) in byName.sorted(by: { $0.key < $1.key }) {
         let first = group[0]
         let message: String
@@ -166,7 +171,7 @@ struct UnknownVariable: Hashable {
           message =
             "`${\(name)}` is not defined for host\(hosts.count == 1 ? "" : "s") \(shown): add `\(name)` to \(hosts.count == 1 ? "its" : "their") `vars` in the inventory"
         }
-        result.append(.error(at: place, message))
+        result.append(.error(at: place.location, message))
       }
     }
     return result

@@ -350,7 +350,7 @@ public struct LogOptions: Sendable, Equatable, Hashable, Codable {
   func problems() -> [String] {
     var problems: [String] = []
     let digits = maxSize.last.map { "kmgKMG".contains($0) } == true ? maxSize.dropLast() : Substring(maxSize)
-    if digits.isEmpty || !digits.allSatisfy(\.isASCII) || Int(digits) == nil || Int(digits)! <= 0 {
+    if !digits.allSatisfy(\.isASCII) || (Int(digits) ?? 0) <= 0 {
       problems.append(
         "log max_size \"\(maxSize)\" must be a positive number with an optional k, m or g (10m)")
     }

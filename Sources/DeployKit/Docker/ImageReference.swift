@@ -51,6 +51,11 @@ public struct ImageReference: Sendable, Hashable, Codable, CustomStringConvertib
   public init(repository: String, tag: String? = nil, digest: ImageDigest? = nil) throws(DockerError) {
     try Self.validateRepository(repository)
     if let tag { try Self.validateTag(tag, in: repository + ":" + tag) }
+    self.init(checked: repository, tag: tag, digest: digest)
+  }
+
+  /// Fields already validated (taken from a reference that was).
+  private init(checked repository: String, tag: String?, digest: ImageDigest?) {
     self.repository = repository
     self.tag = tag
     self.digest = digest
@@ -142,8 +147,7 @@ public struct ImageReference: Sendable, Hashable, Codable, CustomStringConvertib
 
   /// The same repository and tag at `digest`.
   public func resolved(to digest: ImageDigest) -> ImageReference {
-    // Fields were validated when self was made.
-    try! ImageReference(repository: repository, tag: tag, digest: digest)
+    ImageReference(checked: repository, tag: tag, digest: digest)
   }
 
   /// The registry part, if the first path component is one (contains `.` or `:`, or is

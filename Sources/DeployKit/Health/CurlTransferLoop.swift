@@ -176,6 +176,7 @@ final class CurlTransferLoop: @unchecked Sendable {
         return .failed(error, code: CURLE_BAD_FUNCTION_ARGUMENT, osErrno: 0)
       }
     }
+    // The errno only adds detail to the transfer's own error; 0 is "not known".
     let osErrno = (try? easy.info(CURLINFO_OS_ERRNO, "CURLINFO_OS_ERRNO")) ?? 0
     return .failed(easy.error(code, call: "transfer"), code: code, osErrno: Int32(osErrno))
   }

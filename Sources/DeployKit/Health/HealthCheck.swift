@@ -191,8 +191,9 @@ public struct HealthCheck: Sendable {
           return nil
         }
         defer { group.cancelAll() }
-        // Both children return or throw, so `next()` yields a value before the group empties.
-        let first = try await group.next()!
+        // `next()` is nil only for an empty group, which this is not; the timer's nil is the
+        // timeout.
+        let first = try await group.next() ?? nil
         return first
           ?? ProbeResult(
             healthy: false, failure: .timedOut(detail: "no verdict within \(timeout)"),

@@ -21,7 +21,8 @@ extension PortMapping {
   /// Where `port`, as published on its host, answers there: the address it is bound to, else
   /// loopback.
   static func boundAddress(of port: Int, in ports: [PortMapping]) -> String {
-    let bound = ports.first { $0.hostPort == port }?.hostIP
-    return bound == nil || bound == "0.0.0.0" || bound == "::" ? "127.0.0.1" : bound!
+    guard let bound = ports.first(where: { $0.hostPort == port })?.hostIP, bound != "0.0.0.0", bound != "::"
+    else { return "127.0.0.1" }
+    return bound
   }
 }

@@ -110,15 +110,6 @@ public struct HookResult: Codable, Sendable, Equatable {
     case exitStatus = "exit_status"
     case durationMs = "duration_ms"
   }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(result, forKey: .result)
-    try c.encode(exitStatus, forKey: .exitStatus)
-    try c.encode(durationMs, forKey: .durationMs)
-    try c.encode(error, forKey: .error)
-  }
 }
 
 /// Splits a byte stream into lines for a callback; the last line may lack its newline.
@@ -235,6 +226,7 @@ final class HookProcess: @unchecked Sendable {
     let deadline = ContinuousClock.now + killAfter
     while !reaped && reap() == nil {
       if ContinuousClock.now >= deadline { kill(-pid, SIGKILL) }
+      // Throws only when cancelled, which is why we are here: the loop still waits to reap.
       try? await Task.sleep(for: .milliseconds(20))
     }
   }

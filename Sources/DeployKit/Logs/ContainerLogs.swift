@@ -138,7 +138,7 @@ public struct LogsReport: Codable, Sendable, Equatable {
     public var name: String
     /// `ok` or `failed`.
     public var result: String
-    public var error: String?
+    @OmittedWhenNil public var error: String?
   }
 
   public init(environment: String, app: String, results: [ContainerLogs.HostResult]) {

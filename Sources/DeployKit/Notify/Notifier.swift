@@ -232,14 +232,6 @@ public struct NotificationResult: Codable, Sendable, Equatable {
     case durationMs = "duration_ms"
   }
 
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(result, forKey: .result)
-    try c.encode(durationMs, forKey: .durationMs)
-    try c.encode(error, forKey: .error)
-  }
-
   /// `warning: slack notification not sent: …` for the text output.
   public var warning: String? { error.map { "warning: \(name) notification not sent: \($0)" } }
 }

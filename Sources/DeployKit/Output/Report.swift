@@ -72,16 +72,6 @@ public struct HostReport: Codable, Sendable, Equatable {
     case name, result, release, error, steps
     case durationMs = "duration_ms"
   }
-
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(result, forKey: .result)
-    try c.encode(release, forKey: .release)
-    try c.encode(durationMs, forKey: .durationMs)
-    try c.encode(error, forKey: .error)
-    try c.encode(steps, forKey: .steps)
-  }
 }
 
 /// The overall outcome of a command, one per exit code (docs/exit-codes.md).
@@ -168,28 +158,6 @@ public struct CommandReport: Codable, Sendable, Equatable {
     case verification, hooks, notifications
   }
 
-  // Optional fields are written as `null` rather than left out, so CI scripts can rely on
-  // every key being present.
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(command, forKey: .command)
-    try c.encode(environment, forKey: .environment)
-    try c.encode(app, forKey: .app)
-    try c.encode(result, forKey: .result)
-    try c.encode(exitCode, forKey: .exitCode)
-    try c.encode(release, forKey: .release)
-    try c.encode(previousRelease, forKey: .previousRelease)
-    try c.encode(promotedFrom, forKey: .promotedFrom)
-    try c.encode(source, forKey: .source)
-    try c.encode(dryRun, forKey: .dryRun)
-    try c.encode(hosts, forKey: .hosts)
-    try c.encode(error, forKey: .error)
-    try c.encode(durationMs, forKey: .durationMs)
-    try c.encode(waitedMs, forKey: .waitedMs)
-    try c.encode(verification, forKey: .verification)
-    try c.encode(hooks, forKey: .hooks)
-    try c.encode(notifications, forKey: .notifications)
-  }
 }
 
 /// One host in `status` (docs/json.md "status").
@@ -204,7 +172,7 @@ public struct HostStatus: Codable, Sendable, Equatable {
   public var health: String
   public var error: String?
   /// `engine: swarm`: the service's tasks (node, state, health, image); this entry is the manager.
-  public var tasks: [SwarmTask]? = nil
+  @OmittedWhenNil public var tasks: [SwarmTask]? = nil
 
   public init(
     name: String, reachable: Bool, release: String?, image: String?, state: String, health: String,
@@ -219,17 +187,6 @@ public struct HostStatus: Codable, Sendable, Equatable {
     self.error = error
   }
 
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(reachable, forKey: .reachable)
-    try c.encode(release, forKey: .release)
-    try c.encode(image, forKey: .image)
-    try c.encode(state, forKey: .state)
-    try c.encode(health, forKey: .health)
-    try c.encode(error, forKey: .error)
-    try c.encodeIfPresent(tasks, forKey: .tasks)
-  }
 }
 
 public struct StatusReport: Codable, Sendable, Equatable {
@@ -251,15 +208,5 @@ public struct StatusReport: Codable, Sendable, Equatable {
   enum CodingKeys: String, CodingKey {
     case command, environment, app, result, hosts
     case exitCode = "exit_code"
-  }
-}
-
-extension Encodable {
-  /// Stable, readable JSON for stdout: sorted keys, no escaped slashes.
-  public func jsonString() -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(self) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
   }
 }

@@ -101,6 +101,7 @@ public enum GitHubActions {
       _ = FileManager.default.createFile(atPath: path, contents: nil)
     }
     let handle = try FileHandle(forWritingTo: url)
+    // `write(contentsOf:)` is unbuffered: the summary is in the file (or has thrown) by now.
     defer { try? handle.close() }
     try handle.seekToEnd()
     try handle.write(contentsOf: Data(markdown.utf8))

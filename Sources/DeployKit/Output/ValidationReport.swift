@@ -17,15 +17,6 @@ public struct ValidationReport: Codable, Sendable, Equatable {
       severity = diagnostic.severity
       message = diagnostic.message
     }
-
-    public func encode(to encoder: Encoder) throws {
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(file, forKey: .file)
-      try c.encode(line, forKey: .line)
-      try c.encode(column, forKey: .column)
-      try c.encode(severity, forKey: .severity)
-      try c.encode(message, forKey: .message)
-    }
   }
 
   public var command: String = "validate"

@@ -19,15 +19,6 @@ public struct PromotionSource: Codable, Sendable, Equatable {
     case liveSince = "live_since"
   }
 
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(environment, forKey: .environment)
-    try c.encode(image, forKey: .image)
-    try c.encode(release, forKey: .release)
-    try c.encode(tag, forKey: .tag)
-    try c.encode(liveSince.map(HostStateJSON.format), forKey: .liveSince)
-    try c.encode(hosts, forKey: .hosts)
-  }
 }
 
 /// The gate in front of a promotion (docs/commands.md "promote"): TO accepts FROM (`promote_from`);

@@ -67,18 +67,6 @@ public struct AdHocReport: Codable, Sendable, Equatable {
       case exitStatus = "exit_status"
       case durationMs = "duration_ms"
     }
-
-    public func encode(to encoder: Encoder) throws {
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(name, forKey: .name)
-      try c.encode(result, forKey: .result)
-      try c.encode(exitStatus, forKey: .exitStatus)
-      try c.encode(signal, forKey: .signal)
-      try c.encode(stdout, forKey: .stdout)
-      try c.encode(stderr, forKey: .stderr)
-      try c.encode(durationMs, forKey: .durationMs)
-      try c.encode(error, forKey: .error)
-    }
   }
 
   enum CodingKeys: String, CodingKey {

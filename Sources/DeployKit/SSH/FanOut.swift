@@ -10,6 +10,7 @@ public struct HostOutcome<Value: Sendable>: Sendable {
     self.duration = duration
   }
 
+  /// The value, nil on failure (`error` and `result` keep the failure).
   public var value: Value? { try? result.get() }
 
   public var error: (any Error)? {

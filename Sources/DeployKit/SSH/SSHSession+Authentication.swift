@@ -153,6 +153,8 @@ extension SSHSession {
   /// Whether a private key file holds an RSA key (PEM `RSA PRIVATE KEY`, or OpenSSH format
   /// whose public part names `ssh-rsa`).
   static func isRSAKey(_ path: String) -> Bool {
+    // Only a hint for the signature algorithm: an unreadable key file is reported when libssh2
+    // reads it.
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
     if text.contains("BEGIN RSA PRIVATE KEY") { return true }
     guard text.contains("BEGIN OPENSSH PRIVATE KEY") else { return false }

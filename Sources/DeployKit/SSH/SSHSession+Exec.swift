@@ -93,12 +93,13 @@ extension SSHSession {
     var channel: ChannelHandle?
     do {
       let raw = handle.raw
-      channel = try await openChannel(until: deadline, request: "a session channel") {
+      let opened = try await openChannel(until: deadline, request: "a session channel") {
         dc_libssh2_channel_open_session(raw)
       }
+      channel = opened
       let result = try await run(
-        command, on: channel!, input: input, until: deadline, streaming: nil, onLine: onLine)
-      await release(channel!)
+        command, on: opened, input: input, until: deadline, streaming: nil, onLine: onLine)
+      await release(opened)
       return result
     } catch {
       if let channel { await release(channel) }
@@ -121,12 +122,13 @@ extension SSHSession {
     var channel: ChannelHandle?
     do {
       let raw = handle.raw
-      channel = try await openChannel(until: nil, request: "a session channel") {
+      let opened = try await openChannel(until: nil, request: "a session channel") {
         dc_libssh2_channel_open_session(raw)
       }
+      channel = opened
       let result = try await run(
-        command, on: channel!, input: ExecInput(), until: nil, streaming: drain, onLine: onLine)
-      await release(channel!)
+        command, on: opened, input: ExecInput(), until: nil, streaming: drain, onLine: onLine)
+      await release(opened)
       return result
     } catch {
       if let channel { await release(channel) }
@@ -158,9 +160,9 @@ extension SSHSession {
 
     let operation = newOperation()
     let chunk = 32 * 1024
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
     defer { buffer.deallocate() }
-    let base = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
+    let base = buffer.bindMemory(to: CChar.self, capacity: chunk)
     var stdin: [UInt8] = []
     var written = 0
     var eofSent = false
@@ -179,9 +181,10 @@ extension SSHSession {
       if written < stdin.count {
         let attempted = try attempt(operation) {
           stdin.withUnsafeBytes { bytes in
-            dc_libssh2_channel_write(
-              ch, bytes.baseAddress!.assumingMemoryBound(to: CChar.self) + written,
-              min(stdin.count - written, chunk))
+            // Not empty (`written < stdin.count`), so it has an address.
+            guard let start = bytes.baseAddress else { return 0 }
+            return dc_libssh2_channel_write(
+              ch, start.assumingMemoryBound(to: CChar.self) + written, min(stdin.count - written, chunk))
           }
         }
         if case .done(let n) = attempted {
@@ -216,7 +219,7 @@ extension SSHSession {
           }
           guard case .done(let n) = read else { continue }
           if n > 0 {
-            let bytes = UnsafeRawBufferPointer(start: buffer.baseAddress, count: n)
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
             if stream == .stdout { out.append(bytes) } else { err.append(bytes) }
             progressed = true
           } else if n == 0 {

@@ -158,15 +158,13 @@ extension SSHSession {
   func relay(_ channel: ChannelHandle, peer: SocketHandle) async {
     let operation = newOperation()
     let size = 32 * 1024
-    let toChannel = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-    let toPeer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+    let inBase = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    let outBase = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     defer {
-      toChannel.deallocate()
-      toPeer.deallocate()
+      inBase.deallocate()
+      outBase.deallocate()
     }
     let ch = channel.raw
-    let inBase = toChannel.baseAddress!
-    let outBase = toPeer.baseAddress!
     var inStart = 0
     var inEnd = 0
     var outStart = 0

@@ -197,6 +197,7 @@ public actor SSHSession {
     for task in running { task.cancel() }
     for task in running { await task.value }
     if failure == nil && established {
+      // A courtesy to the server: the connection ends the same whether it is delivered or not.
       _ = try? await drive(until: .now + .seconds(2), cancellable: false) {
         dc_libssh2_session_disconnect(self.handle.raw, "deployctl: done")
       }
@@ -448,6 +449,8 @@ public actor SSHSession {
     guard !closingChannels.isEmpty, failure == nil else { return }
     let operation = newOperation()
     closingChannels.removeAll { channel in
+      // An error here is the session's own failure, which `fail` records and reports; the
+      // channel stays listed and is freed with the session.
       guard case .done = (try? attempt(operation, { libssh2_channel_close(channel.raw) })) ?? .again,
         case .done(let rc) = (try? attempt(operation, { libssh2_channel_free(channel.raw) })) ?? .again,
         rc == 0

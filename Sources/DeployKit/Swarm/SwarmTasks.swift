@@ -8,14 +8,14 @@ public struct SwarmTask: Sendable, Equatable, Codable {
   /// The node's host name.
   public var node: String
   /// The node's address in the swarm (`docker node inspect`'s `Status.Addr`), when known.
-  public var address: String?
+  @OmittedWhenNil public var address: String? = nil
   public var desiredState: String
   /// `Running 5 seconds ago` → `running`.
   public var state: String
   public var image: String
-  public var error: String?
+  @OmittedWhenNil public var error: String? = nil
   /// The plan's health check against this task (status only).
-  public var health: String?
+  @OmittedWhenNil public var health: String? = nil
 
   public var isRunning: Bool { state == "running" }
 }

@@ -102,7 +102,14 @@ final class LoadTally: @unchecked Sendable {
       note(easy.error(code, call: "request").shortDescription)
       return
     }
-    let status = (try? easy.info(CURLINFO_RESPONSE_CODE, "CURLINFO_RESPONSE_CODE")) ?? 0
+    let status: Int
+    do {
+      status = try easy.info(CURLINFO_RESPONSE_CODE, "CURLINFO_RESPONSE_CODE")
+    } catch {
+      transportErrors += 1
+      note(error.shortDescription)
+      return
+    }
     if !(200..<400).contains(status) {
       statusErrors += 1
       note("HTTP \(status)")

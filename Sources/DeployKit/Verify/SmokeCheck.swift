@@ -49,16 +49,6 @@ public struct SmokeResult: Codable, Sendable, Equatable {
     case durationMs = "duration_ms"
   }
 
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(port, forKey: .port)
-    try c.encode(path, forKey: .path)
-    try c.encode(passed, forKey: .passed)
-    try c.encode(status, forKey: .status)
-    try c.encode(reason, forKey: .reason)
-    try c.encode(durationMs, forKey: .durationMs)
-  }
-
   /// `GET :8080/version: HTTP 500, expected 200`.
   public var summary: String { "GET :\(port)\(path): \(reason)" }
 }

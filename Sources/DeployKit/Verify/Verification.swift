@@ -90,16 +90,6 @@ public struct HostVerification: Codable, Sendable, Equatable {
     case durationMs = "duration_ms"
   }
 
-  public func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(name, forKey: .name)
-    try c.encode(passed, forKey: .passed)
-    try c.encode(smoke, forKey: .smoke)
-    try c.encode(load, forKey: .load)
-    try c.encode(error, forKey: .error)
-    try c.encode(durationMs, forKey: .durationMs)
-  }
-
   /// One line for the text summary:
   /// `web1: verified: smoke 2/2; load 2000 requests, 0 errors (0.00%), 1843 req/s, p50 …` or
   /// `web1: verification failed: GET :8080/version: HTTP 500, expected 200`.

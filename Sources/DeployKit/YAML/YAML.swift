@@ -110,7 +110,11 @@ public enum YAML {
     var bytes = [UInt8](repeating: 0, count: limits.maxFileSize + 1)
     var count = 0
     while count < bytes.count {
-      let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+      let n = bytes.withUnsafeMutableBytes { buffer in
+        // Never empty (the limit plus one byte), so it has an address.
+        guard let start = buffer.baseAddress else { return 0 }
+        return read(fd, start + count, buffer.count - count)
+      }
       if n < 0 {
         if errno == EINTR { continue }
         throw unreadable(file, errno)

@@ -53,8 +53,9 @@ public struct BatchPolicy: Sendable, Hashable, CustomStringConvertible {
     var remaining = hostCount
     while remaining > 0 {
       let size = sizes[min(result.count, sizes.count - 1)].count(of: hostCount)
-      result.append(min(size, remaining))
-      remaining -= result.last!
+      let batch = min(size, remaining)
+      result.append(batch)
+      remaining -= batch
     }
     return result
   }

@@ -45,7 +45,8 @@ extension Duration {
       if !fraction.isEmpty {
         let digits = fraction.prefix(9)
         let scale = (0..<digits.count).reduce(Int64(1)) { acc, _ in acc * 10 }
-        value += Int64(digits)! * unitNanoseconds / scale
+        guard let part = Int64(digits) else { throw ValueError("`\(text)` is not a duration; \(example)") }
+        value += part * unitNanoseconds / scale
       }
       let (sum, overflow) = nanoseconds.addingReportingOverflow(value)
       guard !overflow else { throw ValueError("`\(text)` is too long a duration") }

@@ -29,6 +29,7 @@ public struct ImageRepository: Sendable, Hashable, CustomStringConvertible {
 
   /// The registry host (and port), nil for Docker Hub.
   public var registry: String? {
+    // `init(parsing:)` checked `name` with the same grammar, so this cannot throw.
     try? ImageReference(repository: name).registry
   }
 

@@ -16,11 +16,12 @@ public struct JumpHost: Sendable, Hashable, CustomStringConvertible {
     var rest = Substring(text)
     var user: String?
     if let at = rest.firstIndex(of: "@") {
-      user = String(rest[..<at])
+      let name = String(rest[..<at])
       rest = rest[rest.index(after: at)...]
-      guard Names.isUserName(user!) else {
-        throw ValueError("`\(text)`: `\(user!)` is not a user name; \(example)")
+      guard Names.isUserName(name) else {
+        throw ValueError("`\(text)`: `\(name)` is not a user name; \(example)")
       }
+      user = name
     }
     var host = rest
     var port = 22
