@@ -8,7 +8,8 @@ extension DeployCtl {
       abstract: "Show or break an environment's deploy lock.",
       discussion: """
         A deploy, promote or rollback holds the lock of its environment and app on every host
-        for the whole command. A lock left by a crash stays until broken with --force.
+        for the whole command, as a lease that the holder renews while it runs. A lock left by a
+        killed run expires with its lease (inventory lock.ttl); --force breaks it at once.
 
         Examples:
           deployctl lock prod status
