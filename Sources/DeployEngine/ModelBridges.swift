@@ -1,4 +1,7 @@
-/// How the configuration model maps onto the SSH and Docker layers, which stay independent of it.
+import DeployConfig
+import DeployTransport
+
+/// How the configuration model maps onto the SSH, Docker and health layers, which stay independent of it.
 
 extension Host {
   /// How to reach this host: its identity file or the ssh-agent, known_hosts, policy, timeout
@@ -35,5 +38,19 @@ extension ResolvedPlan {
   /// What `--image` names, with this plan's repository for a bare tag or digest.
   public func imageReference(_ argument: String) throws(DockerError) -> ImageReference {
     try ImageReference.parse(argument, defaultRepository: image.name)
+  }
+}
+
+extension HealthSpec {
+  /// The health layer's policy with this plan's interval, timeout, retries and start period.
+  public func policy() throws(HealthError) -> HealthPolicy {
+    try HealthPolicy(interval: interval, timeout: timeout, retries: retries, startPeriod: startPeriod)
+  }
+}
+
+extension HTTPHealthSpec {
+  /// `http://address:port/path` for a check `via: direct`, or `127.0.0.1` on the host itself.
+  public func url(host: String) -> String {
+    HTTPProbe.url(host: host, port: port, path: path)
   }
 }

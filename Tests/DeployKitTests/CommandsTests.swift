@@ -1,3 +1,6 @@
+@testable import DeployConfig
+@testable import DeployEngine
+@testable import DeployTransport
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+@testable import DeployEngine
 import Testing
 
 @testable import DeployKit

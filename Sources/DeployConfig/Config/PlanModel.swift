@@ -187,17 +187,3 @@ public struct EnvironmentPlan: Sendable {
     hosts.first { $0.host.name == name }
   }
 }
-
-extension HealthSpec {
-  /// The health layer's policy with this plan's interval, timeout, retries and start period.
-  public func policy() throws(HealthError) -> HealthPolicy {
-    try HealthPolicy(interval: interval, timeout: timeout, retries: retries, startPeriod: startPeriod)
-  }
-}
-
-extension HTTPHealthSpec {
-  /// `http://address:port/path` for a check `via: direct`, or `127.0.0.1` on the host itself.
-  public func url(host: String) -> String {
-    HTTPProbe.url(host: host, port: port, path: path)
-  }
-}

@@ -25,24 +25,6 @@ public struct RegistrySpec: Sendable, Hashable {
     if case .secret(let name) = username, name != passwordSecret { names.insert(name, at: 0) }
     return names
   }
-
-  /// The credentials, from deployctl's environment; a missing value refuses the run (exit 2)
-  /// with the message every missing secret gets.
-  public func login(for image: ImageRepository, environment: [String: String]) throws(RolloutError)
-    -> RegistryLogin
-  {
-    let missing = secretNames.filter { environment[$0] == nil }
-    guard missing.isEmpty else {
-      throw .secretsNotSet(missing)
-    }
-    let user: String
-    switch username {
-    case .literal(let name): user = name
-    case .secret(let name): user = environment[name]!
-    }
-    return RegistryLogin(
-      server: server ?? image.registry ?? "docker.io", username: user, password: environment[passwordSecret]!)
-  }
 }
 
 /// Credentials for one run's pulls. The password is never printed, logged or put on a command line.

@@ -101,7 +101,7 @@ public struct ContainerOptions: Sendable, Hashable, Codable {
   public var commandPrefix: [String] { Array((entrypoint ?? []).dropFirst()) }
 
   /// `1.5`, `2` (no `2.0`).
-  static func decimal(_ value: Double) -> String {
+  package static func decimal(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
   }
 

@@ -158,7 +158,7 @@ public struct ImageReference: Sendable, Hashable, Codable, CustomStringConvertib
     Self.familiar(repository)
   }
 
-  static func familiar(_ repository: String) -> String {
+  package static func familiar(_ repository: String) -> String {
     var name = Substring(repository)
     for hub in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] where name.hasPrefix(hub) {
       name = name.dropFirst(hub.count)

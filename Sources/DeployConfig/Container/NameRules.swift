@@ -1,10 +1,10 @@
 /// The character rules for names that end up in host paths and Docker arguments. Everything is
 /// quoted anyway; these rules keep paths inside `/var/lib/deployctl/<app>/` (no `/`, no `..`)
 /// and match what Docker itself accepts.
-enum NameRules {
+package enum NameRules {
   /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 128 characters: app and environment names, release
   /// ids, container names (Docker's own rule for those).
-  static func checkName(_ value: String, kind: String) throws(DockerError) {
+  package static func checkName(_ value: String, kind: String) throws(DockerError) {
     let bytes = Array(value.utf8)
     guard let first = bytes.first else { throw .invalidName(kind: kind, value: value, reason: "it is empty") }
     guard bytes.count <= 128 else {
@@ -23,7 +23,7 @@ enum NameRules {
   }
 
   /// Environment variable names: `[A-Za-z_][A-Za-z0-9_]*`.
-  static func checkEnvName(_ name: String) throws(DockerError) {
+  package static func checkEnvName(_ name: String) throws(DockerError) {
     let bytes = Array(name.utf8)
     guard let first = bytes.first, isAlpha(first) || first == UInt8(ascii: "_"),
       bytes.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "_") })

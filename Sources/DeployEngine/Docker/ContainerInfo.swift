@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// A container's state as `docker container inspect --format '{{json .}}'` prints it.

@@ -1,3 +1,6 @@
+import DeployConfig
+import DeployTransport
+
 /// The docker CLI invocations the engine runs on hosts over SSH. Pure functions: each returns a
 /// `RemoteCommand` whose every value is quoted. Nothing here removes volumes (`docker rm` is
 /// never given `-v`), so volume data survives every command.

@@ -1,3 +1,6 @@
+import DeployConfig
+import DeployTransport
+
 /// Shell text for container changes that take more than one docker command. Every value is
 /// quoted; nothing here removes a volume.
 public enum DockerScripts {

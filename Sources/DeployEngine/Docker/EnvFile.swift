@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// The content of a `docker run --env-file` file, which is how secrets reach a container: the
 /// engine writes it with mode 0600 from a script on the SSH channel's stdin (`HostState.writePrivate`),
 /// so no value ever appears on a command line.

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// What can go wrong in the health layer itself, as opposed to an unhealthy application (which

@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// How a host's new container is judged healthy: the plan's check, run through the host's SSH

@@ -1,3 +1,6 @@
+import DeployConfig
+import DeployTransport
+
 /// How a check (health, status probe, verification) reaches a published port: straight from
 /// here at the host's address (`via: direct`), or through a port forward over the SSH
 /// connection to `remoteHost:port` on the far side (`via: ssh`).

@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// What a hook is told about the run, as `DEPLOYCTL_*` variables (SPEC.md "Hooks and
 /// notifications"). The engine fills it; `result`, `exitCode`, `error` and `reportPath` only
 /// for post_deploy and on_failure.

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 #if canImport(Glibc)

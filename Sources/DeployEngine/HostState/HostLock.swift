@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// Who holds an environment's lock, written into the lock folder when it is taken.

@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// Where deployctl keeps its state on a host (SPEC.md: under `/var/lib/deployctl/<app>/`):
 ///
 ///     /var/lib/deployctl/<app>/

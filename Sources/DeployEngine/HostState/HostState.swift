@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// Shell snippets for the state deployctl keeps on a host (`HostPaths`), run over SSH by the

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Times are kept to whole milliseconds (`millisecondDate`) both when a record is made and when
 /// it is read back, so a value read from a host equals the one that was written.
-enum HostStateJSON {
+package enum HostStateJSON {
   static func millisecondDate(_ date: Date) -> Date {
     Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
   }
@@ -14,7 +14,7 @@ enum HostStateJSON {
     Int64((date.timeIntervalSince1970 * 1000).rounded())
   }
 
-  static func format(_ date: Date) -> String {
+  package static func format(_ date: Date) -> String {
     let ms = milliseconds(date)
     let seconds = ms.quotientAndRemainder(dividingBy: 1000)
     let (whole, fraction) = seconds.remainder < 0 ? (seconds.quotient - 1, seconds.remainder + 1000) : seconds

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// How a release came to be.

@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// One host's steps as a command runs them: a line on stderr when each starts and ends (or
 /// fails, with the first line of why), and the time each took, for the JSON `steps[]`.
 public final class HostSteps: Sendable {

@@ -1,3 +1,4 @@
+import DeployTransport
 import Foundation
 
 /// One host during a command: its SSH session (one per host for the whole run), where its

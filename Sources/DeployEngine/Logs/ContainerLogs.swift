@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// `deployctl logs`: the app container's log from every targeted host at once, each line handed

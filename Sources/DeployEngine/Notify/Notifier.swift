@@ -1,4 +1,5 @@
 import CCurl
+import DeployConfig
 import Foundation
 
 /// Sends the plan's `notify:` entries when deploy, promote or rollback ends: a readable Slack

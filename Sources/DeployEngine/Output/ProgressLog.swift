@@ -56,13 +56,6 @@ public actor ProgressLog {
   }
 }
 
-extension Duration {
-  public var milliseconds: Int {
-    let (seconds, attoseconds) = components
-    return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-  }
-}
-
 /// Replaces secret values with `***` in anything we print, in case a value reaches output by
 /// way of an error message or a container's log.
 public struct SecretMasker: Sendable {

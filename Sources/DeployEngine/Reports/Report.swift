@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// A release as reported to users and CI: its id and the exact image (`repo@sha256:…`).

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// The JSON document of `validate --output json`.

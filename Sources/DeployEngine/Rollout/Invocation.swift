@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// Facts about this run that land in records, the audit log and the lock.

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// What `promote FROM TO` takes from FROM: the one image digest that is live and healthy on

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// What can go wrong in a rollout, per host or for the whole command. Each says what failed,

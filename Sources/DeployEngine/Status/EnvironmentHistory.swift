@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// One run that put a release on an environment's hosts (`deployctl history`), put together

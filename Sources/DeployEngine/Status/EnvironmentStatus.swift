@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// What runs on each host of an environment (`deployctl status`, and the precondition of

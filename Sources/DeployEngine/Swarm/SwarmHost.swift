@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// A swarm environment in a rollout (`engine: swarm`): one `RolloutHost`, its manager. Everything

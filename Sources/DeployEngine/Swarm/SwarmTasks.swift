@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// One task of a Swarm service as `docker service ps` lists it, with its node's address.

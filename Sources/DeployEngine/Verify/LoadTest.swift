@@ -1,4 +1,5 @@
 import CCurl
+import DeployConfig
 import Foundation
 
 /// A bounded load test: exactly `spec.requests` GETs against one URL, `spec.concurrency` in

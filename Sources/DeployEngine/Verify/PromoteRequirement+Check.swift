@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// What one FROM host's live release says about verification, for `promote_requires`.
 public struct LiveVerification: Sendable, Equatable {
   public var host: String

@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// One `verify.smoke` check: a single GET, judged by its status and, optionally, its body.
 public struct SmokeCheck: Sendable {
   public var spec: SmokeCheckSpec

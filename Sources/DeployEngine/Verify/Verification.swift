@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// Verification of one host: every smoke check, then the load test (SPEC.md "Verification").
 public struct HostVerifier: Sendable {
   public var spec: VerifySpec

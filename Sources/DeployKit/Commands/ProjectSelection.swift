@@ -1,3 +1,6 @@
+import DeployConfig
+import struct DeployConfig.Host
+import DeployEngine
 import Foundation
 
 /// What the common options choose (`--inventories`, `--playbooks`, `--app`, `--limit`,

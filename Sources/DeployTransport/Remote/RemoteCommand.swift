@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// A command line for a remote POSIX shell (what `libssh2_channel_exec` sends). Built from an
 /// argument vector, every word quoted, or from a script whose every value was quoted when it
 /// was assembled. The remote login shell must be POSIX (sh, dash, bash, ksh, zsh): fish and csh

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// One `sh -s` on a host, kept open for a whole command: every step of a deploy is a script sent

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// `deployctl exec`: one command on every host of an environment, each host's output and exit

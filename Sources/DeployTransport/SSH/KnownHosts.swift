@@ -1,4 +1,5 @@
 import CLibSSH2
+import DeployConfig
 import Foundation
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// A host key as OpenSSH shows it: `ED25519 key fingerprint is SHA256:…`.

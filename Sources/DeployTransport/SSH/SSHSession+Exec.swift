@@ -1,4 +1,5 @@
 import CLibSSH2
+import DeployConfig
 import Foundation
 
 /// What a remote command printed and how it ended.

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// How a client proves who it is.

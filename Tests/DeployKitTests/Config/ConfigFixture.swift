@@ -1,3 +1,4 @@
+@testable import DeployConfig
 import Foundation
 import Testing
 

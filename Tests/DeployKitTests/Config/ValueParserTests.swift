@@ -1,3 +1,4 @@
+@testable import DeployConfig
 import Testing
 
 @testable import DeployKit

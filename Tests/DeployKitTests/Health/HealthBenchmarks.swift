@@ -1,3 +1,4 @@
+@testable import DeployEngine
 import Foundation
 import TestSupport
 import Testing

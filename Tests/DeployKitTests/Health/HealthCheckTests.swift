@@ -1,4 +1,5 @@
 import CCurl
+@testable import DeployEngine
 import Foundation
 import TestSupport
 import Testing

@@ -1,3 +1,5 @@
+@testable import DeployConfig
+@testable import DeployEngine
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+@testable import DeployTransport
 import Foundation
 import Testing
 

@@ -1,3 +1,5 @@
+@testable import DeployConfig
+@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing

@@ -1,3 +1,5 @@
+@testable import DeployConfig
+@testable import DeployEngine
 import Testing
 
 @testable import DeployKit

@@ -70,7 +70,7 @@ public enum Names {
     (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
   }
 
-  static func isDigit(_ b: UInt8) -> Bool {
+  package static func isDigit(_ b: UInt8) -> Bool {
     (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
   }
 

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// The decisions between reading the hosts and changing them, and after the changes: what each

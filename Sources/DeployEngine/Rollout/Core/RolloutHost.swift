@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// What a host can do in a rollout. `DockerHost` does it over SSH with the Docker CLI; unit tests

@@ -1,3 +1,5 @@
+import DeployConfig
+
 /// The decisions of a rollout, as a value: which host does what next, given what happened so far.
 /// It never talks to a host; a driver (`Rollout`) carries out its actions on `RolloutHost`s and
 /// feeds the outcomes back as events. Unit tests drive it with a fake host.

@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployTransport
 import Foundation
 
 /// A host of a rollout over SSH with the Docker CLI: one `RemoteShell` per host carries every step
