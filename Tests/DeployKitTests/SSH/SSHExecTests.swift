@@ -1,3 +1,4 @@
+@testable import DeployConfig
 @testable import DeployTransport
 import Foundation
 import TestSupport
