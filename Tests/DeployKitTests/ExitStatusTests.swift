@@ -1,6 +1,6 @@
-@testable import DeployConfig
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 @Test func exitCodesMatchTheSpec() {

@@ -1,6 +1,6 @@
-@testable import DeployEngine
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 @Suite struct InvocationTests {

@@ -1,7 +1,7 @@
-@testable import DeployEngine
 import Foundation
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 @Suite struct OutputTests {

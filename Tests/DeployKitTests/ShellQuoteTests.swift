@@ -1,7 +1,7 @@
-@testable import DeployConfig
 import Foundation
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 /// Values a hostile or careless config could carry. Each must reach the program as one literal

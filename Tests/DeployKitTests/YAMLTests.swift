@@ -1,7 +1,7 @@
-@testable import DeployConfig
 import Foundation
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 @Suite struct YAMLTests {

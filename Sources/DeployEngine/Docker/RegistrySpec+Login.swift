@@ -18,6 +18,7 @@ extension RegistrySpec {
     case .secret(let name): user = environment[name] ?? ""
     }
     return RegistryLogin(
-      server: server ?? image.registry ?? "docker.io", username: user, password: environment[passwordSecret] ?? "")
+      server: server ?? image.registry ?? "docker.io", username: user,
+      password: environment[passwordSecret] ?? "")
   }
 }

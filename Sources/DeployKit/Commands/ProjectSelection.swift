@@ -1,7 +1,8 @@
 import DeployConfig
-import struct DeployConfig.Host
 import DeployEngine
 import Foundation
+
+import struct DeployConfig.Host
 
 /// What the common options choose (`--inventories`, `--playbooks`, `--app`, `--limit`,
 /// `--parallel`), and the prologue every command shares: load the project, pick the

@@ -1,8 +1,8 @@
-@testable import DeployConfig
-@testable import DeployEngine
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 func fixture(_ name: String) throws -> String {

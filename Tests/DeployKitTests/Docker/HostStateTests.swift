@@ -1,11 +1,11 @@
-@testable import DeployConfig
-@testable import DeployEngine
-@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
+@testable import DeployTransport
 
 /// Runs the host-state snippets with the real /bin/sh against a temp folder whose name is full
 /// of shell metacharacters, as a remote sshd would run them under /var/lib/deployctl.

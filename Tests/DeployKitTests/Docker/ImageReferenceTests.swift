@@ -1,7 +1,7 @@
-@testable import DeployConfig
-@testable import DeployEngine
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 let digestA = "sha256:" + String(repeating: "0123456789abcdef", count: 4)

@@ -1,8 +1,8 @@
-@testable import DeployEngine
 import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 /// Figures, not assertions: `DEPLOYCTL_BENCH=1 swift test --filter HealthBenchmarks`.

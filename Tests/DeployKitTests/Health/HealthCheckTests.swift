@@ -1,9 +1,9 @@
 import CCurl
-@testable import DeployEngine
 import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 /// A fast policy so loops finish quickly; tests assert counts and verdicts, never times.

@@ -1,9 +1,9 @@
-@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH connection failures say what, where and which phase")
 struct SSHConnectErrorTests {

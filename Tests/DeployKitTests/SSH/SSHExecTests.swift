@@ -1,10 +1,10 @@
-@testable import DeployConfig
-@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH exec against a real sshd")
 struct SSHExecTests {

@@ -1,9 +1,9 @@
-@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("Many hosts: fan-out, shared sessions, jump hosts, cancellation")
 struct SSHFanOutTests {

@@ -1,10 +1,10 @@
-@testable import DeployConfig
-@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH host keys against a real sshd")
 struct SSHHostKeyTests {

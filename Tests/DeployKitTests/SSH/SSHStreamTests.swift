@@ -1,9 +1,9 @@
-@testable import DeployTransport
 import Foundation
 import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH stream against a real sshd")
 struct SSHStreamTests {

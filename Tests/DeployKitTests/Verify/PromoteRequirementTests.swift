@@ -1,7 +1,7 @@
-@testable import DeployConfig
-@testable import DeployEngine
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 @Suite struct PromoteRequirementTests {
