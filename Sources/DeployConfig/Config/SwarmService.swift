@@ -43,7 +43,7 @@ public enum SwarmService {
         Problem(
           path: "container.ports[\(i)]",
           message:
-            "a Swarm service publishes on every address of its node; drop the bind address `\(port.hostIP!)`",
+            "a Swarm service publishes on every address of its node; drop the bind address `\(port.hostIP ?? "")`",
           isError: true))
     }
     for (i, volume) in plan.container.volumes.enumerated() where volume.isBindMount {
