@@ -21,27 +21,43 @@ let package = Package(
     .systemLibrary(
       name: "CYAML", pkgConfig: "yaml-0.1",
       providers: [.apt(["libyaml-dev"])]),
+    // The library, in layers along the pipeline; each imports only the layers above it here.
+    // Configuration: YAML, the typed model, its values and validation, and the basics every
+    // layer uses (exit statuses, shell quoting, spawning).
+    .target(
+      name: "DeployConfig",
+      dependencies: ["CYAML"]),
+    // Reaching hosts: SSH sessions (libssh2), known hosts, forwarding, and remote scripts.
+    .target(
+      name: "DeployTransport",
+      dependencies: ["DeployConfig", "CLibSSH2"]),
+    // Doing the work on hosts: Docker, host state, health (libcurl), verification, hooks,
+    // notifications, logs, rollouts, Swarm, promotion, status and history, and the reports.
+    .target(
+      name: "DeployEngine",
+      dependencies: ["DeployConfig", "DeployTransport", "CCurl"]),
+    // The commands' library side: what each subcommand runs, its outcome and its printing.
     .target(
       name: "DeployKit",
-      dependencies: ["CLibSSH2", "CCurl", "CYAML"]),
+      dependencies: ["DeployConfig", "DeployTransport", "DeployEngine"]),
     .executableTarget(
       name: "deployctl",
       dependencies: [
-        "DeployKit",
+        "DeployConfig", "DeployEngine", "DeployKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Real servers for tests (a local sshd, keys, known_hosts), shared by both test targets.
     .target(
       name: "TestSupport",
-      dependencies: ["DeployKit"],
+      dependencies: ["DeployConfig", "DeployTransport"],
       path: "Tests/TestSupport"),
     .testTarget(
       name: "DeployKitTests",
-      dependencies: ["DeployKit", "TestSupport"],
+      dependencies: ["DeployConfig", "DeployTransport", "DeployEngine", "DeployKit", "TestSupport", "CCurl"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "DeployctlTests",
-      dependencies: ["DeployKit", "TestSupport"]),
+      dependencies: ["DeployConfig", "DeployTransport", "DeployEngine", "DeployKit", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DeployConfig
+import DeployEngine
 import DeployKit
 import Foundation
 

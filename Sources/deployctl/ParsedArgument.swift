@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeployConfig
 import DeployKit
 
 /// An option's value read by one of the library's parsers, so the library gets a typed value

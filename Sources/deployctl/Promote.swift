@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeployConfig
 import DeployKit
 import Foundation
 

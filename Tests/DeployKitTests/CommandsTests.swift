@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
+@testable import DeployTransport
 
 /// The command layer of the library: how a command ends (exit code, JSON, text, GitHub
 /// annotations), the decisions the CLI used to make, and shell completion's candidates.

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 @Test func exitCodesMatchTheSpec() {

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 @Suite struct InvocationTests {

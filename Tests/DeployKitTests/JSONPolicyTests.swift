@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
+@testable import DeployTransport
 
 /// Every report type read from a document and written again by `JSONPolicy` gives, byte for
 /// byte, the document `Fixtures/JSON/<name>.json` (what deployctl printed before the policy had

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 @Suite struct OutputTests {

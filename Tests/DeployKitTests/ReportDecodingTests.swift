@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// The JSON documents deployctl prints read back into the report types (what the end-to-end

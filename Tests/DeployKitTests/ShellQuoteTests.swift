@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 /// Values a hostile or careless config could carry. Each must reach the program as one literal

@@ -1,3 +1,4 @@
+import DeployEngine
 import DeployKit
 import Foundation
 import TestSupport

@@ -1,4 +1,4 @@
-import DeployKit
+import DeployConfig
 import Foundation
 
 #if canImport(Glibc)

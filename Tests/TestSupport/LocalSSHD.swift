@@ -1,4 +1,5 @@
-import DeployKit
+import DeployConfig
+import DeployTransport
 import Foundation
 
 #if canImport(Glibc)

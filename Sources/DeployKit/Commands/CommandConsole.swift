@@ -1,3 +1,4 @@
+import DeployEngine
 import Foundation
 
 /// Where a command reports: progress and tables for people on stderr, the JSON document or

@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployEngine
 import Foundation
 
 /// `--output`: text for people, one JSON document on stdout for scripts.

@@ -1,3 +1,4 @@
+import DeployConfig
 import Foundation
 
 /// What shell completion offers (`deployctl --generate-completion-script bash|zsh|fish`):

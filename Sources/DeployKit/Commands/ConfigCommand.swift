@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployEngine
 import Foundation
 
 /// `deployctl config ENV`: the plan as each host of ENV gets it, like `kamal config`: the

@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployEngine
 import Foundation
 
 /// Prints what went wrong the way editors and CI read it: configuration problems as

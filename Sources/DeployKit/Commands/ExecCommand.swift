@@ -1,3 +1,5 @@
+import DeployEngine
+import DeployTransport
 import Foundation
 
 /// `deployctl exec ENV [--shell] -- COMMAND...`: the command on every (`--limit`) host, each

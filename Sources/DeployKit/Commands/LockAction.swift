@@ -1,3 +1,4 @@
+import DeployEngine
 import Foundation
 
 /// `deployctl lock ENV status|release [--force]`.

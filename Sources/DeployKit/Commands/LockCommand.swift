@@ -1,3 +1,6 @@
+import DeployConfig
+import DeployEngine
+import DeployTransport
 import Foundation
 
 /// `deployctl lock ENV status|release --force`: the lock as each host holds it.

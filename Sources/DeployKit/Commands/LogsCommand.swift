@@ -1,3 +1,6 @@
+import DeployConfig
+import DeployEngine
+import DeployTransport
 import Foundation
 
 /// `deployctl logs ENV [--follow] [--since] [--tail]`: the app container's log from every

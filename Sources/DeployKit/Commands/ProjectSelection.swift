@@ -1,4 +1,8 @@
+import DeployConfig
+import DeployEngine
 import Foundation
+
+import struct DeployConfig.Host
 
 /// What the common options choose (`--inventories`, `--playbooks`, `--app`, `--limit`,
 /// `--parallel`), and the prologue every command shares: load the project, pick the

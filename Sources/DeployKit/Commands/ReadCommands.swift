@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployEngine
 import Foundation
 
 /// `deployctl validate`: every inventory and plan, every problem at once.

@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployEngine
 import Foundation
 
 /// `deployctl deploy ENV --image REF`: REF (a tag is resolved once) on every host of ENV.

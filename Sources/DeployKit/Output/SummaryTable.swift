@@ -1,3 +1,4 @@
+import DeployEngine
 import Foundation
 
 /// The table printed when a command ends, and the same as Markdown for GitHub's job summary.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 /// A project folder in a temporary directory, removed when the fixture goes away.
@@ -107,7 +108,7 @@ func expectDiagnostic(
   severity: Diagnostic.Severity = .error, sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
   let matches = validation.diagnostics.filter {
-    $0.location == DeployKit.SourceLocation(file: file, line: line, column: column)
+    $0.location == DeployConfig.SourceLocation(file: file, line: line, column: column)
       && $0.message.contains(text)
       && $0.severity == severity
   }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 @Suite struct ConfigValidationTests {

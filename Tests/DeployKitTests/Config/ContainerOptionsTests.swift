@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// `container:`'s Docker options: read into the model, refused at file:line:col, and the
@@ -181,7 +183,7 @@ import Testing
     let v = bad.validate()
     // One per host of every environment (dev-1, web1, web2), each with that host's value.
     let errors = v.diagnostics.filter {
-      $0.location == DeployKit.SourceLocation(file: bad.path("playbooks/web.yml"), line: 4, column: 13)
+      $0.location == DeployConfig.SourceLocation(file: bad.path("playbooks/web.yml"), line: 4, column: 13)
         && $0.message.contains("is not a host name") && $0.message.contains("after substitution")
     }
     #expect(errors.count == 3, "\(v.diagnostics)")

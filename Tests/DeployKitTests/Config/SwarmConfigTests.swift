@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// `engine: swarm` in an inventory, `rollout.order` in a plan, and how a plan becomes a Swarm

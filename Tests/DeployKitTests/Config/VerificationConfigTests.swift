@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
 
 /// `verify:`, `hooks:`, `notify:` in plans and `promote_requires:` in inventories.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 func fullSpec() throws -> ContainerRunSpec {

@@ -2,7 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
+@testable import DeployTransport
 
 /// Runs the host-state snippets with the real /bin/sh against a temp folder whose name is full
 /// of shell metacharacters, as a remote sshd would run them under /var/lib/deployctl.

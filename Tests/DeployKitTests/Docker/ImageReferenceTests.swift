@@ -1,5 +1,7 @@
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 let digestA = "sha256:" + String(repeating: "0123456789abcdef", count: 4)

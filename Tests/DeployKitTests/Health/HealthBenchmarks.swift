@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 /// Figures, not assertions: `DEPLOYCTL_BENCH=1 swift test --filter HealthBenchmarks`.

@@ -3,6 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 /// A fast policy so loops finish quickly; tests assert counts and verdicts, never times.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import DeployEngine
 @testable import DeployKit
 
 /// The health gate's view of a container it just started, known only by the id `docker run`

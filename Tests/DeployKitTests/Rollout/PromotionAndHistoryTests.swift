@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// The decisions `promote` and `history` make from what hosts report; the hosts themselves are

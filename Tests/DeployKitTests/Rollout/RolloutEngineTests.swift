@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// The rollout's decisions without hosts: `RolloutEngine` drives `FakeHost`s, a conformer of

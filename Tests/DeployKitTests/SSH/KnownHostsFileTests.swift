@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 /// known_hosts split up by host name (what each connection hands libssh2), read once per file
 /// version.

@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH authentication against a real sshd")
 struct SSHAuthenticationTests {

@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH connection failures say what, where and which phase")
 struct SSHConnectErrorTests {

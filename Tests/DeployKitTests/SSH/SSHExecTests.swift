@@ -2,7 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH exec against a real sshd")
 struct SSHExecTests {

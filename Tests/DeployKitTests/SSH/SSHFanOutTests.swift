@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("Many hosts: fan-out, shared sessions, jump hosts, cancellation")
 struct SSHFanOutTests {

@@ -2,7 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH host keys against a real sshd")
 struct SSHHostKeyTests {

@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import DeployKit
+@testable import DeployTransport
 
 @Suite("SSH stream against a real sshd")
 struct SSHStreamTests {

@@ -1,5 +1,7 @@
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 @Suite struct PromoteRequirementTests {

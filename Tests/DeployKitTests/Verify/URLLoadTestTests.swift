@@ -1,5 +1,7 @@
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// `deployctl load-test URL`: the URL read into where to connect and what to request.

@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import DeployConfig
+@testable import DeployEngine
 @testable import DeployKit
 
 /// Load tests and smoke checks against real HTTP servers on loopback (busybox httpd with CGI

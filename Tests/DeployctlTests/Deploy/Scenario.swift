@@ -1,3 +1,5 @@
+import DeployConfig
+import DeployEngine
 import DeployKit
 import Foundation
 import TestSupport

@@ -1,4 +1,6 @@
+import DeployConfig
 import DeployKit
+import DeployTransport
 import Foundation
 import TestSupport
 import Testing

@@ -1,0 +1,315 @@
+import DeployConfig
+import DeployTransport
+import Foundation
+
+/// A swarm environment in a rollout (`engine: swarm`): one `RolloutHost`, its manager. Everything
+/// runs there, in the manager's one shell (`DockerHost` carries it, with the lock and the release
+/// records): prepare reads the service, install creates or updates it to the release's digest
+/// (Swarm replaces the tasks batch by batch, watching each for the monitor window and rolling
+/// back on failure), check waits until the service has converged and runs the plan's health
+/// check against every task at its node, restore puts the previous release's spec back.
+/// deployctl schedules nothing itself.
+public final class SwarmHost: RolloutHost {
+  public let name: String
+  let manager: DockerHost
+  let plan: ResolvedPlan
+  let settings: SwarmSettings
+  let policy: SwarmService.Policy
+  let registry: RegistryLogin?
+  let progress: ProgressLog
+  let stop: StopRequest
+  let connections: SSHConnections
+  /// The service as prepare found it (nil: there was none).
+  private let before = Locked<ServiceState?>(nil)
+
+  public init(
+    plan: ResolvedPlan, settings: SwarmSettings, policy: SwarmService.Policy, connections: SSHConnections,
+    progress: ProgressLog, stop: StopRequest, registry: RegistryLogin? = nil
+  ) throws {
+    manager = try DockerHost(
+      plan: plan, connections: connections, progress: progress, stop: stop, registry: registry)
+    name = plan.host.name
+    self.plan = plan
+    self.settings = settings
+    self.policy = policy
+    self.registry = registry
+    self.progress = progress
+    self.stop = stop
+    self.connections = connections
+  }
+
+  public var steps: [StepTiming] { manager.steps }
+  var service: String { plan.container.name }
+
+  public func close() async { await manager.close() }
+
+  public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool {
+    await manager.renew(holder, ttl: ttl)
+  }
+
+  public func prepare(_ request: PrepareRequest) async -> PrepareResult {
+    let before = before
+    return await manager.prepare(request, observe: SwarmService.inspect(service)) { section in
+      let state: ServiceState?
+      do {
+        state = try ServiceState.parse(section)
+      } catch {
+        // Not a manager, no swarm, no engine: nothing can change here.
+        throw SwarmError.notAManager(host: name, detail: section?.output ?? "\(error)")
+      }
+      before.withLock { $0 = state }
+      return nil
+    }
+  }
+
+  /// The service as prepare read it: the lock keeps it so until this run changes it.
+  public func install(_ plan: InstallPlan) async throws {
+    try await apply(
+      plan.release.container, over: before.current, secrets: plan.secrets, step: "update service")
+  }
+
+  /// The service as it is now.
+  private func current() async throws -> ServiceState? {
+    var script = RemoteScript()
+    script.section("service", SwarmService.inspect(service), required: false)
+    return try ServiceState.parse(
+      try await manager.run("read service", script, timeout: .seconds(60), quiet: true)["service"])
+  }
+
+  /// Creates the service (`current` nil) or updates it from `current` to `spec`, its secrets
+  /// first, in one step.
+  private func apply(_ spec: ContainerRunSpec, over current: ServiceState?, secrets: [EnvVar], step: String)
+    async throws
+  {
+    let arguments =
+      current.map { SwarmService.updateArguments(spec, policy, current: $0) }
+      ?? SwarmService.createArguments(spec, policy)
+    var script = RemoteScript()
+    if !secrets.isEmpty { script.section("secrets", SwarmService.createSecrets(spec, values: secrets)) }
+    script.section(
+      "service",
+      RemoteCommand(
+        script: DockerScripts.authenticated(arguments, login: registry, folder: manager.paths.appDirectory)))
+    _ = try await manager.run(step, script, timeout: .seconds(300), checking: ["secrets", "service"])
+  }
+
+  public func check(_ plan: InstallPlan) async throws {
+    try await converge(to: plan.release.container, step: "converge")
+    try await health(plan.release.container, step: "health")
+  }
+
+  public func restore(_ plan: InstallPlan) async throws {
+    if let previous = plan.previous {
+      try await apply(
+        previous.container, over: try await current(), secrets: [], step: "restore \(previous.id)")
+      try await converge(to: previous.container, step: "converge (restored)", interruptible: false)
+      try await health(previous.container, step: "health (restored)")
+      return
+    }
+    var script = RemoteScript()
+    if let before = before.current {
+      // A service deployctl did not create: Swarm's own previous spec comes back, unless Swarm
+      // already went back to it.
+      script.section(
+        "rollback",
+        RemoteCommand(
+          script: "[ \"$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "
+            + "\(ShellQuote.quote(service)))\" = \(ShellQuote.quote(before.image)) ] || "
+            + RemoteCommand(["docker", "service", "rollback", "--detach", "--quiet", service]).line
+            + " >/dev/null"))
+    } else {
+      // This run created the service: it goes, and so do the secrets it made.
+      script.section(
+        "remove",
+        RemoteCommand(script: RemoteCommand(["docker", "service", "rm", service]).line + " >/dev/null"))
+      script.section(
+        "secrets",
+        SwarmService.removeSecrets(
+          app: plan.release.app, environment: plan.release.environment, releases: [plan.release.id]),
+        required: false)
+    }
+    _ = try await manager.run(
+      "restore \(before.current == nil ? "(no service before)" : "the service's previous spec")", script,
+      checking: ["rollback", "remove"])
+  }
+
+  public func commit(_ commit: HostCommit) async throws {
+    var also: [(String, RemoteCommand)] = []
+    if !commit.forget.isEmpty {
+      also.append(
+        (
+          "forget-secrets",
+          SwarmService.removeSecrets(
+            app: plan.app, environment: plan.environment, releases: commit.forget.map(\.id))
+        ))
+    }
+    try await manager.commit(commit, also: also)
+  }
+
+  /// The plan's verification against every running task, at its node's published port (one
+  /// task after the other, so a load test measures one task at a time); the first failure is
+  /// the result, else the last task's figures.
+  public func verify() async -> HostVerification? {
+    guard plan.verify != nil else { return nil }
+    let running: [SwarmTask]
+    do {
+      running = try await tasks(running: nil)
+    } catch {
+      return HostVerification(name: name, passed: false, error: "cannot list the service's tasks: \(error)")
+    }
+    guard !running.isEmpty else {
+      return HostVerification(name: name, passed: false, error: "no task of \(service) is running")
+    }
+    var last: HostVerification?
+    for task in running {
+      let result = await manager.verify(at: task.address ?? plan.host.address)
+      if var result, !result.passed {
+        result.error = "task \(task.name) on \(task.node): " + (result.error ?? "failed")
+        return result
+      }
+      last = result
+    }
+    return last
+  }
+
+  // MARK: Convergence and health
+
+  /// Waits (bounded) until every task runs `spec`'s image and the update is over. Swarm rolling
+  /// the update back, or pausing it, is a failure that says Swarm's reason.
+  private func converge(to spec: ContainerRunSpec, step: String, interruptible: Bool = true) async throws {
+    let image = spec.image.pinned ?? spec.image.description
+    // Every batch gets its start, the monitor window and a margin; at least 2 minutes.
+    let batches = (policy.replicas + policy.parallelism - 1) / policy.parallelism
+    let bound = max(.seconds(120), (policy.monitor + .seconds(30)) * batches * 2)
+    try await manager.timed(step) {
+      let clock = ContinuousClock()
+      let deadline = clock.now + bound
+      var last = ""
+      while true {
+        if interruptible, let signal = stop.requested {
+          throw RolloutError.unhealthy(
+            host: name, reason: "interrupted by \(signal) while the service converged", details: [])
+        }
+        var script = RemoteScript()
+        script.section("service", SwarmService.inspect(service), required: false)
+        script.section("tasks", SwarmTasks.list(service), required: false)
+        let output = try await manager.run("poll", script, timeout: .seconds(60), quiet: true)
+        guard let state = try ServiceState.parse(output["service"]) else {
+          throw SwarmError.serviceGone(service)
+        }
+        let listed = SwarmTasks.parse(output["tasks"]?.output ?? "")
+        let failed = listed.filter { $0.error != nil }.prefix(5).map {
+          "task \($0.name) on \($0.node): \($0.state): \($0.error!)"
+        }
+        let tasks = listed.filter { $0.desiredState == "running" }
+        switch state.updateState {
+        case "rollback_started", "rollback_completed", "rollback_paused":
+          if state.image != image {
+            throw RolloutError.unhealthy(
+              host: name,
+              reason: "Swarm rolled the update back: \(state.updateMessage ?? "a task failed")",
+              details: failed)
+          }
+        case "paused":
+          throw RolloutError.unhealthy(
+            host: name, reason: "Swarm paused the update: \(state.updateMessage ?? "")",
+            details: failed)
+        default: break
+        }
+        let running = tasks.filter { $0.isRunning && $0.image == image }
+        let updating = state.updateState == "updating" || state.updateState == "rollback_started"
+        if !updating, state.image == image, running.count == policy.replicas, tasks.count == policy.replicas {
+          return
+        }
+        let now = "\(running.count)/\(policy.replicas) tasks running \(spec.release)"
+        if now != last {
+          await progress.host(name, step, .note(now))
+          last = now
+        }
+        guard clock.now < deadline else {
+          throw RolloutError.unhealthy(
+            host: name,
+            reason: "the service did not converge within \(ProgressLog.format(bound)): \(now)",
+            details: failed)
+        }
+        try? await Task.sleep(for: .milliseconds(500))
+      }
+    }
+  }
+
+  /// The running tasks with their nodes' addresses.
+  func tasks(running image: String?) async throws -> [SwarmTask] {
+    var script = RemoteScript()
+    script.section("tasks", SwarmTasks.list(service), required: false)
+    script.section("nodes", SwarmTasks.nodes, required: false)
+    let output = try await manager.run("tasks", script, timeout: .seconds(60), quiet: true)
+    let nodes = SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
+    return SwarmTasks.parse(output["tasks"]?.output ?? "", nodes: nodes).filter {
+      $0.desiredState == "running" && $0.isRunning && (image == nil || $0.image == image)
+    }
+  }
+
+  /// The plan's HTTP check against every task, at its node's published port, all at once.
+  private func health(_ spec: ContainerRunSpec, step: String) async throws {
+    guard let health = plan.health, case .http(let http) = health.probe else { return }
+    let image = spec.image.pinned ?? spec.image.description
+    try await manager.timed(step) {
+      let tasks = try await tasks(running: image)
+      let policy = try health.policy()
+      let target = plan.host.sshTarget
+      let connections = connections
+      let managerAddress = plan.host.address
+      let failures = await withTaskGroup(of: String?.self) { group in
+        for task in tasks {
+          group.addTask {
+            let address = task.address ?? managerAddress
+            var forward: PortForward?
+            let failure: String?
+            do {
+              let reached = try await health.via.reach(
+                http.port, path: http.path, address: address, remoteHost: address
+              ) { port, host in
+                try await connections.session(for: target).forward(remotePort: port, remoteHost: host)
+              }
+              forward = reached.forward
+              let probe = try HTTPProbe(
+                url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
+                timeout: health.timeout)
+              let report = try await HealthCheck(policy: policy, http: probe).run()
+              failure =
+                report.healthy
+                ? nil : "\(report.reason)" + (report.resultLines.last.map { "; \($0)" } ?? "")
+            } catch {
+              failure = "\(error)"
+            }
+            await forward?.close()
+            return failure.map { "task \(task.name) on \(task.node) (\(address)): \($0)" }
+          }
+        }
+        var failures: [String] = []
+        for await failure in group { if let failure { failures.append(failure) } }
+        return failures.sorted()
+      }
+      if !failures.isEmpty {
+        throw RolloutError.unhealthy(
+          host: name, reason: "\(failures.count) of \(tasks.count) tasks failed the health check",
+          details: failures)
+      }
+      await progress.host(name, step, .note("\(tasks.count) tasks healthy"))
+    }
+  }
+}
+
+public enum SwarmError: Error, CustomStringConvertible {
+  case notAManager(host: String, detail: String)
+  case serviceGone(String)
+
+  public var description: String {
+    switch self {
+    case .notAManager(let host, let detail):
+      "\(host) cannot run Swarm commands (is it a manager of the swarm? `docker swarm init` makes one): \(detail)"
+    case .serviceGone(let service):
+      "the service \(service) disappeared while it converged (removed by hand?)"
+    }
+  }
+}
