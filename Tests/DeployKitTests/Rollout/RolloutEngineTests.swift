@@ -57,14 +57,18 @@ import Testing
     func prepare(_ request: PrepareRequest) async -> PrepareResult {
       journal.add("\(name) prepare")
       if script.unreachable {
-        return PrepareResult(outcome: .failed(.unreachable, "\(name): connection refused"))
+        return PrepareResult(
+          outcome: .failed(.unreachable, HostFailure(.prepare, "\(name): connection refused")))
       }
       let attempt = attempts.withLock { n -> Int in
         n += 1
         return n
       }
       if attempt <= script.lockedFor {
-        return PrepareResult(outcome: .locked(holder: "bob@ci (lock on \(name))"))
+        return PrepareResult(
+          outcome: .locked(
+            HeldLock(holder: LockHolder(user: "bob", host: "ci", pid: 7, command: "deploy prod"), host: name))
+        )
       }
       return PrepareResult(outcome: .ready, snapshot: snapshot)
     }
@@ -349,12 +353,12 @@ import Testing
     _ = machine.handle(.prepared(host: 0, .ready))
     _ = machine.handle(.prepared(host: 1, .ready))
     #expect(machine.handle(.chosen(refusal: nil, settled: [1: .unchanged])) == [.install(host: 0)])
-    #expect(machine.handle(.installed(host: 0, error: nil)) == [.check(host: 0)])
-    #expect(machine.handle(.checked(host: 0, error: nil)) == [.verify(hosts: [0])])
-    #expect(machine.handle(.verified(error: nil)) == [.commit(host: 0), .commit(host: 1)])
-    _ = machine.handle(.committed(host: 0, error: nil))
+    #expect(machine.handle(.installed(host: 0, failure: nil)) == [.check(host: 0)])
+    #expect(machine.handle(.checked(host: 0, failure: nil)) == [.verify(hosts: [0])])
+    #expect(machine.handle(.verified(failedOn: [])) == [.commit(host: 0), .commit(host: 1)])
+    _ = machine.handle(.committed(host: 0, failure: nil))
     #expect(!machine.isFinished)
-    _ = machine.handle(.committed(host: 1, error: nil))
+    _ = machine.handle(.committed(host: 1, failure: nil))
     #expect(machine.isFinished)
     #expect(machine.verdict == .success)
   }
@@ -367,16 +371,16 @@ import Testing
     _ = machine.handle(.prepared(host: 1, .ready))
     _ = machine.handle(.chosen(refusal: nil, settled: [:]))
     for i in 0..<2 {
-      _ = machine.handle(.installed(host: i, error: nil))
+      _ = machine.handle(.installed(host: i, failure: nil))
     }
-    _ = machine.handle(.checked(host: 0, error: nil))
-    #expect(machine.handle(.checked(host: 1, error: nil)) == [.verify(hosts: [0, 1])])
+    _ = machine.handle(.checked(host: 0, failure: nil))
+    #expect(machine.handle(.checked(host: 1, failure: nil)) == [.verify(hosts: [0, 1])])
     #expect(
-      machine.handle(.verified(error: "p95 310ms over 250ms"))
+      machine.handle(.verified(failedOn: ["h1"]))
         == [.restore(host: 0, undoing: true), .restore(host: 1, undoing: true)])
-    _ = machine.handle(.restored(host: 0, error: nil))
-    #expect(machine.handle(.restored(host: 1, error: nil)) == [.commit(host: 0), .commit(host: 1)])
+    _ = machine.handle(.restored(host: 0, failure: nil))
+    #expect(machine.handle(.restored(host: 1, failure: nil)) == [.commit(host: 0), .commit(host: 1)])
     #expect(machine.verdict == .failed)
-    #expect(machine.stopped?.contains("p95") == true)
+    #expect(machine.stopped == .verificationFailed(hosts: ["h1"]))
   }
 }

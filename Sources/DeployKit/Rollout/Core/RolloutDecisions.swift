@@ -161,7 +161,8 @@ public enum RolloutDecisions {
       }
       commit.current = .set(release.id)
       commit.audit = audit(release, .succeeded)
-    case .restored(let undone, _):
+    case .restored(let reason):
+      let undone = reason.isUndo
       let back = snapshot.current
       if isRollback {
         // The target is an existing record: kept as it was; only the audit line tells.
