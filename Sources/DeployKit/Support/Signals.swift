@@ -16,6 +16,8 @@ public final class Signals: @unchecked Sendable {
   public static let stopping: [(number: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")]
 
   private let sources: [any DispatchSourceSignal]
+  /// Left once per source when Dispatch has registered it (from then on no signal is lost).
+  private let registered = DispatchGroup()
 
   /// Starts watching `signals` (SIGINT and SIGTERM unless a test asks for others); `onSignal`
   /// runs for every one that arrives until `cancel()`.
@@ -33,10 +35,20 @@ public final class Signals: @unchecked Sendable {
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
       source.setEventHandler { onSignal(name) }
+      registered.enter()
+      source.setRegistrationHandler { [registered] in registered.leave() }
       source.resume()
       watching.append(source)
     }
     sources = watching
+  }
+
+  /// Returns once every signal is watched: Dispatch registers its sources a moment after they
+  /// start, and until then a signal is dropped.
+  public func ready() async {
+    await withCheckedContinuation { continuation in
+      registered.notify(queue: .global()) { continuation.resume() }
+    }
   }
 
   /// Stops watching (the signals stay ignored: the process is about to report and exit).

@@ -66,6 +66,7 @@ import Testing
   func signalsByName() async throws {
     let heard = Locked<[String]>([])
     let signals = Signals([(SIGUSR2, "SIGUSR2")]) { name in heard.withLock { $0.append(name) } }
+    await signals.ready()
     kill(getpid(), SIGUSR2)
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(10)
