@@ -54,9 +54,9 @@ public struct RolloutRequest: Sendable {
 /// Rolls one release out to one environment: every host prepared at once (lock, state, pull),
 /// then batch by batch installed and health-checked, with a failed host restored at once, and
 /// when failures exceed `max_failures` the rollout stops and (with `rollback.auto`) every host it
-/// moved goes back too. `RolloutMachine` decides; this carries its actions out on the hosts and
-/// feeds their outcomes back. Each host's outcome is a value; nothing a host does cancels its
-/// siblings.
+/// moved goes back too. `RolloutMachine` decides and `RolloutEngine` carries its actions out;
+/// this connects the hosts, runs the hooks around the rollout, waits for another run's lock
+/// (`--lock-wait`) and sends the notifications.
 public struct Rollout: Sendable {
   public var request: RolloutRequest
   public var progress: ProgressLog

@@ -109,6 +109,7 @@ public struct RolloutEngine: Sendable {
         }
         guard !run.machine.isFinished, let outcome = await steps.next() else { break }
         // A signal is heard before the outcome that follows it, so nothing new starts after it.
+        // (Read here rather than from `requests()`: two streams could deliver in either order.)
         if let signal = stop.requested, run.machine.interruption == nil {
           pending += run.machine.handle(.interrupted(signal))
         }

@@ -17,6 +17,8 @@ import Testing
     var restoreFails = false
     /// Asks the run to stop (as SIGINT would) while this host installs.
     var interruptDuringInstall = false
+    /// Asks the run to stop while this host is prepared.
+    var interruptDuringPrepare = false
   }
 
   final class Journal: Sendable {
@@ -56,6 +58,7 @@ import Testing
 
     func prepare(_ request: PrepareRequest) async -> PrepareResult {
       journal.add("\(name) prepare")
+      if script.interruptDuringPrepare { stop.request("SIGTERM") }
       if script.unreachable {
         return PrepareResult(
           outcome: .failed(.unreachable, HostFailure(.prepare, "\(name): connection refused")))
@@ -103,6 +106,7 @@ import Testing
 
   struct Run {
     var report: CommandReport
+    var heldLocks: [HeldLock]
     var journal: Journal
     var hosts: [FakeHost]
     func result(_ host: String) -> HostResult? { report.hosts.first { $0.name == host }?.result }
@@ -164,8 +168,9 @@ import Testing
       kind: kind ?? .deploy(image), plan: plan, dryRun: dryRun, user: "alice",
       commandLine: "deploy prod --image v2")
     let progress = ProgressLog(terminal: Terminal(colors: false, write: { _ in }))
-    let report = await RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop).run()
-    return Run(report: report, journal: journal, hosts: hosts)
+    let outcome = await RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
+      .execute()
+    return Run(report: outcome.report, heldLocks: outcome.heldLocks, journal: journal, hosts: hosts)
   }
 
   @Test("batch 50% of 4 hosts: two batches of two, every host deployed, recorded and unlocked")
@@ -295,6 +300,16 @@ import Testing
     #expect(Set(run.journal.hosts("commit")) == ["h1", "h2", "h3"])
   }
 
+  @Test("SIGTERM while preparing: nothing installs anywhere, every lock taken is released")
+  func interruptedWhilePreparing() async throws {
+    let run = try await run(plan(3, batch: "1"), ["h2": Script(interruptDuringPrepare: true)])
+    #expect(run.journal.hosts("install").isEmpty)
+    #expect(Set(run.journal.hosts("commit")) == ["h1", "h2", "h3"])
+    #expect(run.report.exitCode == 1)
+    #expect(run.report.error == "rollout stopped: interrupted by SIGTERM")
+    #expect(run.report.hosts.allSatisfy { $0.result == .skipped })
+  }
+
   @Test("another run holds the lock on a later host: this run, holding the first, waits its turn")
   func lockRaceWon() async throws {
     let run = try await run(plan(3, batch: "\"100%\""), ["h3": Script(lockedFor: 2)])
@@ -308,6 +323,9 @@ import Testing
     #expect(run.report.result == .locked)
     #expect(run.report.exitCode == 4)
     #expect(run.report.error?.contains("bob@ci") == true)
+    // For `--lock-wait`: who holds it, as values.
+    #expect(run.heldLocks.map(\.host) == ["h1"])
+    #expect(run.heldLocks.first?.holder?.user == "bob")
     #expect(run.journal.hosts("install").isEmpty)
     #expect(Set(run.journal.hosts("commit")) == ["h2", "h3"])
   }
