@@ -1,3 +1,4 @@
+import DeployConfig
 import DeployEngine
 import DeployTransport
 import Foundation
@@ -59,9 +60,14 @@ public struct ExecCommand: Sendable {
         output.line(host, line)
       }
     }
-    let interrupt = InterruptHandler { run.cancel() }
+    // SIGINT and SIGTERM cancel the run: sessions close and every host not done reports
+    // `interrupted`.
+    let signals = Signals { _ in
+      FileHandle.standardError.write(Data("interrupted: closing the sessions\n".utf8))
+      run.cancel()
+    }
     let outcomes = await run.value
-    interrupt.stop()
+    signals.cancel()
     return AdHocReport(
       environment: environment, remoteCommand: prepared.command.commandLine, outcomes: outcomes,
       duration: clock.now - start)
@@ -119,28 +125,5 @@ extension AdHocReport: CommandOutcome {
             .error, masker.mask(host.error ?? "\(host.name): exit status \(host.exitStatus ?? -1)")))
       }
     }
-  }
-}
-
-/// SIGINT and SIGTERM cancel the run: sessions close and every host not done reports
-/// `interrupted`.
-final class InterruptHandler: @unchecked Sendable {
-  private var sources: [DispatchSourceSignal] = []
-
-  init(_ action: @escaping @Sendable () -> Void) {
-    for number in [SIGINT, SIGTERM] {
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler {
-        FileHandle.standardError.write(Data("interrupted: closing the sessions\n".utf8))
-        action()
-      }
-      source.resume()
-      sources.append(source)
-    }
-  }
-
-  func stop() {
-    for source in sources { source.cancel() }
   }
 }

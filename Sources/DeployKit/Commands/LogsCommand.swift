@@ -40,9 +40,10 @@ public struct LogsCommand: Sendable {
     let run = Task {
       await logs.run(sources, onLine: output.line) { host, message in output.failure(host, message) }
     }
-    let signals = CancelOnSignal(run)
+    // SIGINT and SIGTERM cancel the run: every host's stream stops, its channel closes.
+    let signals = Signals { _ in run.cancel() }
     let results = await run.value
-    signals.stop()
+    signals.cancel()
 
     let report = LogsReport(environment: plan.environment, app: plan.app, results: results)
     if console.format == .json { console.standardOutput.line(report.jsonString()) }
@@ -74,30 +75,5 @@ private final class LogLines: Sendable {
     lock.withLock {
       (toStdout ? FileHandle.standardOutput : FileHandle.standardError).write(Data(text.utf8))
     }
-  }
-}
-
-/// SIGINT and SIGTERM cancel `task`: every host's stream stops, its channel closes.
-private final class CancelOnSignal: @unchecked Sendable {
-  private var sources: [DispatchSourceSignal] = []
-
-  init<T>(_ task: Task<T, Never>) {
-    // A parent may have started us with these signals blocked (test runners, CI agents).
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    for number in [SIGINT, SIGTERM] {
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler { task.cancel() }
-      source.resume()
-      sources.append(source)
-    }
-  }
-
-  func stop() {
-    for source in sources { source.cancel() }
   }
 }

@@ -19,6 +19,8 @@ import Testing
     var restoreFails = false
     /// Asks the run to stop (as SIGINT would) while this host installs.
     var interruptDuringInstall = false
+    /// Asks the run to stop while this host is prepared.
+    var interruptDuringPrepare = false
   }
 
   final class Journal: Sendable {
@@ -58,15 +60,20 @@ import Testing
 
     func prepare(_ request: PrepareRequest) async -> PrepareResult {
       journal.add("\(name) prepare")
+      if script.interruptDuringPrepare { stop.request("SIGTERM") }
       if script.unreachable {
-        return PrepareResult(outcome: .failed(.unreachable, "\(name): connection refused"))
+        return PrepareResult(
+          outcome: .failed(.unreachable, HostFailure(.prepare, "\(name): connection refused")))
       }
       let attempt = attempts.withLock { n -> Int in
         n += 1
         return n
       }
       if attempt <= script.lockedFor {
-        return PrepareResult(outcome: .locked(holder: "bob@ci (lock on \(name))"))
+        return PrepareResult(
+          outcome: .locked(
+            HeldLock(holder: LockHolder(user: "bob", host: "ci", pid: 7, command: "deploy prod"), host: name))
+        )
       }
       return PrepareResult(outcome: .ready, snapshot: snapshot)
     }
@@ -101,6 +108,7 @@ import Testing
 
   struct Run {
     var report: CommandReport
+    var heldLocks: [HeldLock]
     var journal: Journal
     var hosts: [FakeHost]
     func result(_ host: String) -> HostResult? { report.hosts.first { $0.name == host }?.result }
@@ -162,8 +170,9 @@ import Testing
       kind: kind ?? .deploy(image), plan: plan, dryRun: dryRun, user: "alice",
       commandLine: "deploy prod --image v2")
     let progress = ProgressLog(terminal: Terminal(colors: false, write: { _ in }))
-    let report = await RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop).run()
-    return Run(report: report, journal: journal, hosts: hosts)
+    let outcome = await RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
+      .execute()
+    return Run(report: outcome.report, heldLocks: outcome.heldLocks, journal: journal, hosts: hosts)
   }
 
   @Test("batch 50% of 4 hosts: two batches of two, every host deployed, recorded and unlocked")
@@ -293,6 +302,16 @@ import Testing
     #expect(Set(run.journal.hosts("commit")) == ["h1", "h2", "h3"])
   }
 
+  @Test("SIGTERM while preparing: nothing installs anywhere, every lock taken is released")
+  func interruptedWhilePreparing() async throws {
+    let run = try await run(plan(3, batch: "1"), ["h2": Script(interruptDuringPrepare: true)])
+    #expect(run.journal.hosts("install").isEmpty)
+    #expect(Set(run.journal.hosts("commit")) == ["h1", "h2", "h3"])
+    #expect(run.report.exitCode == 1)
+    #expect(run.report.error == "rollout stopped: interrupted by SIGTERM")
+    #expect(run.report.hosts.allSatisfy { $0.result == .skipped })
+  }
+
   @Test("another run holds the lock on a later host: this run, holding the first, waits its turn")
   func lockRaceWon() async throws {
     let run = try await run(plan(3, batch: "\"100%\""), ["h3": Script(lockedFor: 2)])
@@ -306,6 +325,9 @@ import Testing
     #expect(run.report.result == .locked)
     #expect(run.report.exitCode == 4)
     #expect(run.report.error?.contains("bob@ci") == true)
+    // For `--lock-wait`: who holds it, as values.
+    #expect(run.heldLocks.map(\.host) == ["h1"])
+    #expect(run.heldLocks.first?.holder?.user == "bob")
     #expect(run.journal.hosts("install").isEmpty)
     #expect(Set(run.journal.hosts("commit")) == ["h2", "h3"])
   }
@@ -351,12 +373,12 @@ import Testing
     _ = machine.handle(.prepared(host: 0, .ready))
     _ = machine.handle(.prepared(host: 1, .ready))
     #expect(machine.handle(.chosen(refusal: nil, settled: [1: .unchanged])) == [.install(host: 0)])
-    #expect(machine.handle(.installed(host: 0, error: nil)) == [.check(host: 0)])
-    #expect(machine.handle(.checked(host: 0, error: nil)) == [.verify(hosts: [0])])
-    #expect(machine.handle(.verified(error: nil)) == [.commit(host: 0), .commit(host: 1)])
-    _ = machine.handle(.committed(host: 0, error: nil))
+    #expect(machine.handle(.installed(host: 0, failure: nil)) == [.check(host: 0)])
+    #expect(machine.handle(.checked(host: 0, failure: nil)) == [.verify(hosts: [0])])
+    #expect(machine.handle(.verified(failedOn: [])) == [.commit(host: 0), .commit(host: 1)])
+    _ = machine.handle(.committed(host: 0, failure: nil))
     #expect(!machine.isFinished)
-    _ = machine.handle(.committed(host: 1, error: nil))
+    _ = machine.handle(.committed(host: 1, failure: nil))
     #expect(machine.isFinished)
     #expect(machine.verdict == .success)
   }
@@ -369,16 +391,16 @@ import Testing
     _ = machine.handle(.prepared(host: 1, .ready))
     _ = machine.handle(.chosen(refusal: nil, settled: [:]))
     for i in 0..<2 {
-      _ = machine.handle(.installed(host: i, error: nil))
+      _ = machine.handle(.installed(host: i, failure: nil))
     }
-    _ = machine.handle(.checked(host: 0, error: nil))
-    #expect(machine.handle(.checked(host: 1, error: nil)) == [.verify(hosts: [0, 1])])
+    _ = machine.handle(.checked(host: 0, failure: nil))
+    #expect(machine.handle(.checked(host: 1, failure: nil)) == [.verify(hosts: [0, 1])])
     #expect(
-      machine.handle(.verified(error: "p95 310ms over 250ms"))
+      machine.handle(.verified(failedOn: ["h1"]))
         == [.restore(host: 0, undoing: true), .restore(host: 1, undoing: true)])
-    _ = machine.handle(.restored(host: 0, error: nil))
-    #expect(machine.handle(.restored(host: 1, error: nil)) == [.commit(host: 0), .commit(host: 1)])
+    _ = machine.handle(.restored(host: 0, failure: nil))
+    #expect(machine.handle(.restored(host: 1, failure: nil)) == [.commit(host: 0), .commit(host: 1)])
     #expect(machine.verdict == .failed)
-    #expect(machine.stopped?.contains("p95") == true)
+    #expect(machine.stopped == .verificationFailed(hosts: ["h1"]))
   }
 }

@@ -1,14 +1,14 @@
 import DeployConfig
 
 /// The decisions of a rollout, as a value: which host does what next, given what happened so far.
-/// It never talks to a host; a driver (`Rollout`) carries out its actions on `RolloutHost`s and
-/// feeds the outcomes back as events. Unit tests drive it with a fake host.
+/// It never talks to a host; a driver (`RolloutEngine`) carries out its actions on `RolloutHost`s
+/// and feeds the outcomes back as events. Unit tests drive it with a fake host.
 ///
-/// A rollout goes: prepare every host (lock, read state, pull) → choose what each host runs →
-/// batch by batch, install and check each host, restoring a host that fails at once → when
-/// failures exceed `max_failures` (or on interruption) stop, and with `rollback.auto` restore
-/// every host already moved → verify the environment → commit every prepared host (record what
-/// it runs, release the lock).
+/// A rollout goes through its `Stage`s: prepare every host (lock, read state, pull) → choose what
+/// each host runs → batch by batch, install and check each host, restoring a host that fails at
+/// once → when failures exceed `max_failures` (or on interruption) stop, and with
+/// `rollback.auto` undo every host already moved → verify the environment → commit every
+/// prepared host (record what it runs, release the lock).
 public struct RolloutMachine: Sendable {
   public struct Settings: Sendable, Equatable {
     public var batch: BatchPolicy
@@ -34,6 +34,25 @@ public struct RolloutMachine: Sendable {
     }
   }
 
+  /// Where the rollout as a whole is. Each stage is entered once, in this order (a stage may be
+  /// skipped).
+  public enum Stage: Sendable, Equatable {
+    /// Not started.
+    case idle
+    /// Every host locks, reads its state and pulls.
+    case preparing
+    /// Every host is prepared: the driver decides what each runs (`Event.chosen`).
+    case choosing
+    /// Batch n (from 0) installs and checks its hosts.
+    case batch(Int)
+    /// Every batch is healthy: the environment's verification runs.
+    case verifying
+    /// The rollout stopped: moved, healthy hosts go back.
+    case undoing
+    /// Every host that holds our lock records what it runs and releases the lock.
+    case committing
+  }
+
   /// Where one host is.
   public enum Phase: Sendable, Equatable {
     case pending
@@ -41,21 +60,90 @@ public struct RolloutMachine: Sendable {
     /// Locked, state read, image pulled: ready to install.
     case ready
     /// Another run holds the lock on this host.
-    case lockedByOther(String)
+    case lockedByOther(HeldLock)
     /// Failed before anything changed on it (unreachable, a step failed).
-    case failedEarly(HostResult, String)
+    case failedEarly(HostResult, HostFailure)
     /// Already runs what was asked (a dry run's hosts end here too: `planned`).
     case settled(HostResult)
     case installing
     case checking
     /// Runs the new release, healthy.
     case healthy
-    case restoring(undoing: Bool, reason: String)
-    /// Back on its previous release; `undone`: it was healthy and went back with the rest.
-    case restored(undone: Bool, reason: String)
-    case restoreFailed(String)
+    case restoring(RestoreReason)
+    /// Back on its previous release.
+    case restored(RestoreReason)
+    case restoreFailed(RestoreReason, HostFailure)
     /// Never started: the rollout stopped before its turn.
-    case skipped(String)
+    case skipped(NotStarted)
+  }
+
+  /// Why a host never started.
+  public enum NotStarted: Sendable, Equatable {
+    /// A signal came while its batch ran.
+    case interrupted(signal: String)
+    /// The rollout stopped in an earlier batch.
+    case stopped
+  }
+
+  /// Why a host goes back to its previous release.
+  public enum RestoreReason: Sendable, Equatable, CustomStringConvertible {
+    /// Its own install or check failed.
+    case failed(HostFailure)
+    /// It was healthy, and goes back with the rest because the rollout stopped.
+    case undone(StopReason)
+
+    public var isUndo: Bool {
+      if case .undone = self { return true }
+      return false
+    }
+
+    public var description: String {
+      switch self {
+      case .failed(let failure): failure.message
+      case .undone(let reason): "rolled back: the rollout stopped: \(reason)"
+      }
+    }
+  }
+
+  /// Why the rollout stopped early.
+  public enum StopReason: Sendable, Equatable, CustomStringConvertible {
+    case interrupted(signal: String)
+    /// More hosts failed before any change than `max_failures` allows.
+    case failedBeforeChange(count: Int, maxFailures: Int)
+    /// More hosts failed in the batches than `max_failures` allows.
+    case failures(count: Int, maxFailures: Int)
+    /// The environment's verification failed on these hosts.
+    case verificationFailed(hosts: [String])
+
+    public var description: String {
+      switch self {
+      case .interrupted(let signal):
+        "interrupted by \(signal)"
+      case .failedBeforeChange(let count, let max):
+        "\(count) host\(count == 1 ? "" : "s") failed before anything changed (max_failures: \(max)); "
+          + "nothing was changed"
+      case .failures(let count, let max):
+        "\(count) host\(count == 1 ? "" : "s") failed (max_failures: \(max))"
+      case .verificationFailed(let hosts):
+        "verification failed: verification failed on \(hosts.joined(separator: ", "))"
+      }
+    }
+  }
+
+  /// A refusal before anything changed.
+  public enum Refusal: Sendable, Equatable {
+    /// Exit 2: what was asked cannot be done (a rollback with nothing to go back to, a failed
+    /// `pre_deploy` hook).
+    case refused(String)
+    /// Exit 4: other runs hold the lock on these hosts.
+    case locked([HeldLock])
+
+    public var result: CommandResult {
+      switch self {
+      case .refused: .refused
+      case .locked: .locked
+      }
+    }
   }
 
   public enum Action: Sendable, Equatable {
@@ -77,39 +165,37 @@ public struct RolloutMachine: Sendable {
     case prepared(host: Int, PrepareOutcome)
     /// What `choose` decided: a refusal (exit 2, nothing changed), or hosts that need no change.
     case chosen(refusal: String?, settled: [Int: HostResult])
-    case installed(host: Int, error: String?)
-    case checked(host: Int, error: String?)
-    case restored(host: Int, error: String?)
-    case verified(error: String?)
-    case committed(host: Int, error: String?)
+    case installed(host: Int, failure: HostFailure?)
+    case checked(host: Int, failure: HostFailure?)
+    case restored(host: Int, failure: HostFailure?)
+    /// The hosts (by name) whose verification failed; none: it passed.
+    case verified(failedOn: [String])
+    case committed(host: Int, failure: HostFailure?)
     /// SIGINT or SIGTERM: no host starts anything new; moved hosts go back.
     case interrupted(String)
   }
 
   public enum PrepareOutcome: Sendable, Equatable {
     case ready
-    case locked(holder: String)
-    case failed(HostResult, String)
+    case locked(HeldLock)
+    case failed(HostResult, HostFailure)
   }
 
   public let settings: Settings
+  public private(set) var stage = Stage.idle
   public private(set) var phases: [Phase]
   /// Hosts moved to the new release in this run (an automatic rollback puts them back).
   public private(set) var moved: Set<Int> = []
   public private(set) var batches: [[Int]] = []
-  public private(set) var currentBatch = -1
   /// Why the rollout stopped early, if it did.
-  public private(set) var stopped: String?
+  public private(set) var stopped: StopReason?
   /// A refusal before anything changed: exit 2 (`refused`) or 4 (`locked`).
-  public private(set) var refusal: (result: CommandResult, reason: String)?
-  /// Verification runs once, after the last batch.
-  private var verificationDone = false
+  public private(set) var refusal: Refusal?
   public private(set) var committed: Set<Int> = []
-  public private(set) var commitErrors: [Int: String] = [:]
+  public private(set) var commitFailures: [Int: HostFailure] = [:]
+  /// The signal that interrupted the rollout, if one did.
+  public private(set) var interruption: String?
   private var attempts: [Int: Int] = [:]
-  private var interruption: String?
-  private var commitsStarted = false
-  private var verifying = false
 
   public init(hostCount: Int, settings: Settings) {
     self.settings = settings
@@ -119,7 +205,9 @@ public struct RolloutMachine: Sendable {
   // MARK: Actions
 
   public mutating func start() -> [Action] {
-    phases.indices.map { i in
+    guard stage == .idle else { return [] }
+    stage = .preparing
+    return phases.indices.map { i in
       phases[i] = .preparing
       return .prepare(host: i, attempt: 0)
     }
@@ -130,108 +218,117 @@ public struct RolloutMachine: Sendable {
     case .prepared(let i, let outcome):
       switch outcome {
       case .ready: phases[i] = .ready
-      case .locked(let holder): phases[i] = .lockedByOther(holder)
-      case .failed(let result, let reason): phases[i] = .failedEarly(result, reason)
+      case .locked(let held): phases[i] = .lockedByOther(held)
+      case .failed(let result, let failure): phases[i] = .failedEarly(result, failure)
       }
       return afterPrepare()
     case .chosen(let refusal, let settled):
-      if let refusal {
-        self.refusal = (.refused, refusal)
-        return commitAll()
-      }
-      for (i, result) in settled { phases[i] = .settled(result) }
-      if settings.dryRun {
-        for i in phases.indices where phases[i] == .ready { phases[i] = .settled(.planned) }
-        return commitAll()
-      }
-      return nextBatch()
-    case .installed(let i, let error):
+      return chosen(refusal: refusal, settled: settled)
+    case .installed(let i, let failure):
       moved.insert(i)
-      if let error {
-        phases[i] = .restoring(undoing: false, reason: error)
-        return [.restore(host: i, undoing: false)]
-      }
+      if let failure { return restore(i, after: failure) }
       phases[i] = .checking
       return [.check(host: i)]
-    case .checked(let i, let error):
-      if let error {
-        phases[i] = .restoring(undoing: false, reason: error)
-        return [.restore(host: i, undoing: false)]
-      }
+    case .checked(let i, let failure):
+      if let failure { return restore(i, after: failure) }
       phases[i] = .healthy
       return continueBatch()
-    case .restored(let i, let error):
-      guard case .restoring(let undoing, let reason) = phases[i] else { return [] }
-      if let error {
-        phases[i] = .restoreFailed("\(reason)\nthen restoring failed: \(error)")
-      } else {
-        phases[i] = .restored(undone: undoing, reason: reason)
-      }
-      return undoing ? afterUndo() : continueBatch()
-    case .verified(let error):
-      verifying = false
-      verificationDone = true
-      if let error { return stop("verification failed: \(error)") }
+    case .restored(let i, let failure):
+      return restored(i, failure)
+    case .verified(let failedOn):
+      guard stage == .verifying else { return [] }
+      if !failedOn.isEmpty { return stop(.verificationFailed(hosts: failedOn)) }
       return commitAll()
-    case .committed(let i, let error):
+    case .committed(let i, let failure):
       committed.insert(i)
-      if let error { commitErrors[i] = error }
+      if let failure { commitFailures[i] = failure }
       return []
     case .interrupted(let signal):
       guard interruption == nil else { return [] }
       interruption = signal
-      // Hosts still to install never start; those in flight finish their step first.
-      if phases.contains(where: { $0 == .preparing }) { return [] }
-      if currentBatch < 0 || commitsStarted || verifying { return [] }
+      // Hosts still to install never start; those in flight finish their step first. Before
+      // the batches the next stage sees it; after them nothing new starts anyway.
+      guard case .batch = stage else { return [] }
       return continueBatch()
     }
   }
 
+  /// An install or check failed: the host goes back at once.
+  private mutating func restore(_ i: Int, after failure: HostFailure) -> [Action] {
+    phases[i] = .restoring(.failed(failure))
+    return [.restore(host: i, undoing: false)]
+  }
+
+  private mutating func restored(_ i: Int, _ failure: HostFailure?) -> [Action] {
+    guard case .restoring(let reason) = phases[i] else { return [] }
+    phases[i] = failure.map { .restoreFailed(reason, $0) } ?? .restored(reason)
+    return reason.isUndo ? afterUndo() : continueBatch()
+  }
+
   /// Every host is prepared or failed: refuse, stop, or choose the targets.
   private mutating func afterPrepare() -> [Action] {
-    guard !phases.contains(.preparing) else { return [] }
-    let held = phases.indices.filter {
-      if case .lockedByOther = phases[$0] { return true }
-      return false
+    guard stage == .preparing, !phases.contains(.preparing) else { return [] }
+    let held = phases.compactMap { phase -> HeldLock? in
+      if case .lockedByOther(let lock) = phase { return lock }
+      return nil
     }
-    if !held.isEmpty {
-      // Racing another run: the run that holds the first host's lock goes on, the other gives up.
-      let first = phases.indices.first { i in
-        if case .failedEarly = phases[i] { return false }
-        return true
-      }
-      let winning = first.map { phases[$0] == .ready } ?? false
-      if winning && interruption == nil, held.allSatisfy({ attempts[$0, default: 0] < settings.lockRetries })
-      {
-        return held.map { i in
-          attempts[i, default: 0] += 1
-          phases[i] = .preparing
-          return .prepare(host: i, attempt: attempts[i]!)
-        }
-      }
-      let holders = held.compactMap { i -> String? in
-        if case .lockedByOther(let holder) = phases[i] { return holder }
-        return nil
-      }
-      refusal = (.locked, holders.joined(separator: "\n"))
-      return commitAll()
-    }
+    if !held.isEmpty { return lockedByOthers(held) }
+    // Stopped before any host moved: the hosts stay `ready` (reported as not started, with why).
     if let interruption {
-      stopped = "interrupted by \(interruption)"
+      stopped = .interrupted(signal: interruption)
       return commitAll()
     }
-    let failed = phases.indices.filter {
-      if case .failedEarly = phases[$0] { return true }
+    let failed = phases.filter {
+      if case .failedEarly = $0 { return true }
       return false
     }
     if failed.count > settings.maxFailures {
-      stopped =
-        "\(failed.count) host\(failed.count == 1 ? "" : "s") failed before anything changed "
-        + "(max_failures: \(settings.maxFailures)); nothing was changed"
+      stopped = .failedBeforeChange(count: failed.count, maxFailures: settings.maxFailures)
       return commitAll()
     }
     if !phases.contains(.ready) { return commitAll() }
+    stage = .choosing
     return [.choose]
+  }
+
+  /// Racing another run: the run that holds the first host's lock goes on (asks the others
+  /// again), the other gives up (exit 4).
+  private mutating func lockedByOthers(_ held: [HeldLock]) -> [Action] {
+    let waiting = phases.indices.filter {
+      if case .lockedByOther = phases[$0] { return true }
+      return false
+    }
+    let first = phases.firstIndex { phase in
+      if case .failedEarly = phase { return false }
+      return true
+    }
+    let winning = first.map { phases[$0] == .ready } ?? false
+    if winning && interruption == nil, waiting.allSatisfy({ attempts[$0, default: 0] < settings.lockRetries })
+    {
+      return waiting.map { i in
+        let attempt = attempts[i, default: 0] + 1
+        attempts[i] = attempt
+        phases[i] = .preparing
+        return .prepare(host: i, attempt: attempt)
+      }
+    }
+    refusal = .locked(held)
+    return commitAll()
+  }
+
+  private mutating func chosen(refusal: String?, settled: [Int: HostResult]) -> [Action] {
+    guard stage == .choosing else { return [] }
+    if let refusal {
+      self.refusal = .refused(refusal)
+      return commitAll()
+    }
+    for (i, result) in settled { phases[i] = .settled(result) }
+    if settings.dryRun {
+      for i in phases.indices where phases[i] == .ready { phases[i] = .settled(.planned) }
+      return commitAll()
+    }
+    batches = settings.batch.batches(of: phases.indices.filter { phases[$0] == .ready })
+    return startBatch(0)
   }
 
   /// Hosts that failed in this rollout (before a change, or restored after failing).
@@ -239,31 +336,24 @@ public struct RolloutMachine: Sendable {
     phases.filter { phase in
       switch phase {
       case .failedEarly, .restoreFailed: true
-      case .restored(let undone, _): !undone
-      case .restoring(let undoing, _): !undoing
+      case .restored(let reason), .restoring(let reason): !reason.isUndo
       default: false
       }
     }.count
   }
 
-  private mutating func nextBatch() -> [Action] {
-    if batches.isEmpty && currentBatch < 0 {
-      let ready = phases.indices.filter { phases[$0] == .ready }
-      batches = settings.batch.batches(of: ready)
-    }
-    currentBatch += 1
-    guard currentBatch < batches.count else { return finishBatches() }
+  private mutating func startBatch(_ n: Int) -> [Action] {
+    guard n < batches.count else { return afterBatches() }
+    stage = .batch(n)
     return continueBatch()
   }
 
   /// Starts hosts of the current batch up to the parallel limit; moves on when it is done.
   private mutating func continueBatch() -> [Action] {
-    guard currentBatch >= 0, currentBatch < batches.count else { return [] }
-    let batch = batches[currentBatch]
+    guard case .batch(let n) = stage else { return [] }
+    let batch = batches[n]
     if let interruption {
-      for i in batch where phases[i] == .ready {
-        phases[i] = .skipped("not started: interrupted by \(interruption)")
-      }
+      for i in batch where phases[i] == .ready { phases[i] = .skipped(.interrupted(signal: interruption)) }
     }
     let busy = batch.filter { i in
       switch phases[i] {
@@ -279,35 +369,31 @@ public struct RolloutMachine: Sendable {
     }
     if !actions.isEmpty || !busy.isEmpty { return actions }
     // The batch is done.
-    if let interruption { return stop("interrupted by \(interruption)") }
+    if let interruption { return stop(.interrupted(signal: interruption)) }
     if failures > settings.maxFailures {
-      return stop(
-        "\(failures) host\(failures == 1 ? "" : "s") failed (max_failures: \(settings.maxFailures))")
+      return stop(.failures(count: failures, maxFailures: settings.maxFailures))
     }
-    return nextBatch()
+    return startBatch(n + 1)
   }
 
-  private mutating func finishBatches() -> [Action] {
+  /// Every batch is done: verify what is healthy, then commit.
+  private mutating func afterBatches() -> [Action] {
     let healthy = phases.indices.filter { phases[$0] == .healthy }
-    if !healthy.isEmpty && !verificationDone {
-      verifying = true
-      return [.verify(hosts: healthy)]
-    }
-    return commitAll()
+    if healthy.isEmpty { return commitAll() }
+    stage = .verifying
+    return [.verify(hosts: healthy)]
   }
 
   /// Stops the rollout: hosts not started are skipped; with `rollback.auto` every moved, healthy
   /// host goes back.
-  private mutating func stop(_ reason: String) -> [Action] {
+  private mutating func stop(_ reason: StopReason) -> [Action] {
     stopped = stopped ?? reason
-    for i in phases.indices where phases[i] == .ready {
-      phases[i] = .skipped("not started: the rollout stopped")
-    }
-    guard settings.autoRollback else { return commitAll() }
+    for i in phases.indices where phases[i] == .ready { phases[i] = .skipped(.stopped) }
     let undo = phases.indices.filter { moved.contains($0) && phases[$0] == .healthy }
-    if undo.isEmpty { return commitAll() }
+    guard settings.autoRollback, !undo.isEmpty else { return commitAll() }
+    stage = .undoing
     return undo.map { i in
-      phases[i] = .restoring(undoing: true, reason: "rolled back: the rollout stopped: \(reason)")
+      phases[i] = .restoring(.undone(reason))
       return .restore(host: i, undoing: true)
     }
   }
@@ -322,8 +408,8 @@ public struct RolloutMachine: Sendable {
 
   /// Every host that was prepared (and so holds our lock) records and unlocks, once.
   private mutating func commitAll() -> [Action] {
-    guard !commitsStarted else { return [] }
-    commitsStarted = true
+    guard stage != .committing else { return [] }
+    stage = .committing
     return phases.indices.compactMap { i in Self.holdsLock(phases[i]) ? .commit(host: i) : nil }
   }
 
@@ -340,24 +426,26 @@ public struct RolloutMachine: Sendable {
   // MARK: Outcome
 
   public var isFinished: Bool {
-    commitsStarted
+    stage == .committing
       && phases.indices.allSatisfy { i in
         committed.contains(i) || !Self.holdsLock(phases[i])
       }
   }
 
-  /// What each host ended as.
+  /// What each host ended as, and why, as the report says it.
   public func result(of i: Int) -> (result: HostResult, error: String?) {
     switch phases[i] {
     case .pending, .preparing, .lockedByOther: (.skipped, nil)
     case .ready: (.skipped, stopped.map { "not started: \($0)" })
-    case .failedEarly(let result, let reason): (result, reason)
+    case .failedEarly(let result, let failure): (result, failure.message)
     case .settled(let result): (result, nil)
     case .installing, .checking, .restoring: (.failed, "did not finish")
     case .healthy: (.deployed, nil)
-    case .restored(_, let reason): (.rolledBack, reason)
-    case .restoreFailed(let reason): (.restoreFailed, reason)
-    case .skipped(let reason): (.skipped, reason)
+    case .restored(let reason): (.rolledBack, reason.description)
+    case .restoreFailed(let reason, let failure):
+      (.restoreFailed, "\(reason)\nthen restoring failed: \(failure)")
+    case .skipped(.interrupted(let signal)): (.skipped, "not started: interrupted by \(signal)")
+    case .skipped(.stopped): (.skipped, "not started: the rollout stopped")
     }
   }
 

@@ -171,9 +171,7 @@ public final class DockerHost: RolloutHost {
       case .takenOver(let previous, let renewedAgo):
         try await recordTakeover(previous, renewedAgo: renewedAgo, request)
       case .held(let other, let expiresIn):
-        let who = other?.summary ?? "an unknown holder (no holder file)"
-        let lease = expiresIn.map { $0 > 0 ? "; its lease expires in \($0)s unless renewed" : "" } ?? ""
-        return PrepareResult(outcome: .locked(holder: "\(who) (lock on \(name)\(lease))"))
+        return PrepareResult(outcome: .locked(HeldLock(holder: other, host: name, expiresIn: expiresIn)))
       }
       let releases = try HostState.parseReleases(output["releases"]?.output ?? "")
       for problem in releases.unreadable {
@@ -190,7 +188,8 @@ public final class DockerHost: RolloutHost {
       return PrepareResult(outcome: .ready, snapshot: snapshot, pulled: pulled)
     } catch {
       let unreachable = error is SSHError || error is RemoteShellError
-      return PrepareResult(outcome: .failed(unreachable ? .unreachable : .failed, String(describing: error)))
+      return PrepareResult(
+        outcome: .failed(unreachable ? .unreachable : .failed, HostFailure(.prepare, error)))
     }
   }
 

@@ -1,0 +1,456 @@
+import DeployConfig
+import DeployTransport
+import Foundation
+
+/// Carries out a `RolloutMachine`'s actions on any `RolloutHost`s (Docker over SSH, or a fake).
+/// `dispatch` starts an action (a host step becomes a task of the steps group); `absorb` turns a
+/// finished step into what the engine knows and the machine's next event. The run ends when the
+/// group has no step under way and the machine nothing left to start. Each host's outcome is a
+/// value; nothing a host does cancels its siblings.
+public struct RolloutEngine: Sendable {
+  public typealias Action = RolloutMachine.Action
+  public typealias Event = RolloutMachine.Event
+
+  public var request: RolloutRequest
+  public var hosts: [any RolloutHost]
+  public var progress: ProgressLog
+  public var stop: StopRequest
+  public var holder: LockHolder
+  /// The plan's `pre_deploy` hook, run once every host is read and the release is known, before
+  /// any host changes; a failed one refuses the run (exit 2).
+  public var preDeploy: (@Sendable (CommandReport) async -> HookResult?)?
+
+  public init(
+    request: RolloutRequest, hosts: [any RolloutHost], progress: ProgressLog, stop: StopRequest,
+    holder: LockHolder? = nil
+  ) {
+    self.request = request
+    self.hosts = hosts
+    self.progress = progress
+    self.stop = stop
+    self.holder = holder ?? LockHolder.current(user: request.user, command: request.commandLine)
+  }
+
+  var plan: EnvironmentPlan { request.plan }
+
+  /// One run's end: its report, and the locks other runs hold when it was refused for them
+  /// (`--lock-wait` waits on those).
+  struct Outcome: Sendable {
+    var report: CommandReport
+    var heldLocks: [HeldLock]
+  }
+
+  /// A host step's result, as the steps group hands it back.
+  private enum StepOutcome: Sendable {
+    case prepared(Int, PrepareResult)
+    case stepped(Event)
+    case verified([(Int, HostVerification?)])
+  }
+
+  /// What the engine knows per host as it goes.
+  private struct HostFacts: Sendable {
+    var snapshot: HostSnapshot?
+    var pulled: ImageDigest?
+    var install: InstallPlan?
+    var verification: HostVerification?
+    var started = ContinuousClock.now
+    var finished: ContinuousClock.Instant?
+  }
+
+  /// One run as it goes: the machine's decisions, what is known per host, the report so far.
+  private struct RunState {
+    var machine: RolloutMachine
+    var facts: [HostFacts]
+    var report: CommandReport
+    var secrets: [EnvVar] = []
+    let started = ContinuousClock.now
+    /// Hosts where this run holds the lock: their lease is renewed while the run goes on.
+    let holding = Locked<Set<Int>>([])
+  }
+
+  public func run() async -> CommandReport { await execute().report }
+
+  func execute() async -> Outcome {
+    var report = CommandReport(
+      command: request.commandName, environment: plan.environment, app: plan.app, result: .failed,
+      dryRun: request.dryRun)
+    if case .promote(let from, _, _) = request.kind { report.promotedFrom = from }
+    let batchSizes = plan.rollout.batch.batches(hostCount: hosts.count)
+    let settings = RolloutMachine.Settings(
+      batch: plan.rollout.batch, maxFailures: plan.rollout.maxFailures, autoRollback: plan.rollback.auto,
+      parallel: request.parallel ?? batchSizes.max(), dryRun: request.dryRun)
+    var run = RunState(
+      machine: RolloutMachine(hostCount: hosts.count, settings: settings),
+      facts: Array(repeating: HostFacts(), count: hosts.count), report: report)
+    do {
+      run.secrets = try secretValues()
+    } catch {
+      report.result = .refused
+      report.error = String(describing: error)
+      report.exitCode = ExitStatus.refused.rawValue
+      return Outcome(report: report, heldLocks: [])
+    }
+    let holding = run.holding
+    await withDiscardingTaskGroup { companions in
+      companions.addTask { await sayStop() }
+      companions.addTask { await renewLeases(holding) }
+      await drive(&run)
+      companions.cancelAll()
+    }
+    return await finish(run)
+  }
+
+  /// Starts the machine's actions and feeds it every finished step, until it is done.
+  private func drive(_ run: inout RunState) async {
+    await withTaskGroup(of: StepOutcome.self) { steps in
+      var pending = run.machine.start()
+      while true {
+        while !pending.isEmpty {
+          let action = pending.removeFirst()
+          pending += await dispatch(action, &run, &steps)
+        }
+        guard !run.machine.isFinished, let outcome = await steps.next() else { break }
+        // A signal is heard before the outcome that follows it, so nothing new starts after it.
+        // (Read here rather than from `requests()`: two streams could deliver in either order.)
+        if let signal = stop.requested, run.machine.interruption == nil {
+          pending += run.machine.handle(.interrupted(signal))
+        }
+        pending += await absorb(outcome, &run)
+      }
+    }
+  }
+
+  /// Starts one action: a host step as a task of `steps`; `choose` (and a verification with
+  /// nothing to check) at once, returning what the machine does next.
+  private func dispatch(
+    _ action: Action, _ run: inout RunState, _ steps: inout TaskGroup<StepOutcome>
+  ) async -> [Action] {
+    switch action {
+    case .prepare(let i, let attempt):
+      let host = hosts[i]
+      let prepare = PrepareRequest(
+        holder: holder, pull: imageToPull, attempt: attempt, ttl: plan.lockTTL, run: request.runID)
+      steps.addTask {
+        // Asked again after another run held the lock: a pause that grows with each attempt.
+        // (`try?`: only cancellation ends it early, and nothing cancels a step.)
+        if attempt > 0 { try? await Task.sleep(for: .milliseconds(100 * min(attempt, 10))) }
+        return .prepared(i, await host.prepare(prepare))
+      }
+    case .choose:
+      return run.machine.handle(await choose(&run))
+    case .install(let i):
+      run.facts[i].started = .now
+      start(i, run, &steps) { host, plan in
+        .installed(host: i, failure: await failure(.install) { try await host.install(plan) })
+      }
+    case .check(let i):
+      start(i, run, &steps) { host, plan in
+        .checked(host: i, failure: await failure(.check) { try await host.check(plan) })
+      }
+    case .restore(let i, _):
+      if case .restoring(let reason) = run.machine.phases[i] {
+        await progress.host(hosts[i].name, "failed", .note(reason.description))
+      }
+      start(i, run, &steps) { host, plan in
+        .restored(host: i, failure: await failure(.restore) { try await host.restore(plan) })
+      }
+    case .verify(let members):
+      // Smoke and load checks come with `verify:`; without it there is nothing to check.
+      guard plan.hosts.contains(where: { $0.verify != nil }) else {
+        return run.machine.handle(.verified(failedOn: []))
+      }
+      let chosen = members.map { ($0, hosts[$0]) }
+      steps.addTask { .verified(await Self.verify(chosen)) }
+    case .commit(let i):
+      let commit = commit(i, &run)
+      let host = hosts[i]
+      steps.addTask {
+        .stepped(.committed(host: i, failure: await failure(.commit) { try await host.commit(commit) }))
+      }
+    }
+    return []
+  }
+
+  /// Starts a step on host `i` with its install plan.
+  private func start(
+    _ i: Int, _ run: RunState, _ steps: inout TaskGroup<StepOutcome>,
+    _ step: @escaping @Sendable (any RolloutHost, InstallPlan) async -> Event
+  ) {
+    guard let plan = run.facts[i].install else { return }
+    let host = hosts[i]
+    steps.addTask { .stepped(await step(host, plan)) }
+  }
+
+  /// A finished step: what the engine learns from it, and what the machine does next.
+  private func absorb(_ outcome: StepOutcome, _ run: inout RunState) async -> [Action] {
+    switch outcome {
+    case .prepared(let i, let result):
+      run.facts[i].snapshot = result.snapshot
+      run.facts[i].pulled = result.pulled
+      switch result.outcome {
+      case .ready:
+        run.holding.withLock { _ = $0.insert(i) }
+      case .failed(_, let failure):
+        run.facts[i].finished = .now
+        await progress.host(hosts[i].name, "failed", .note(failure.message))
+      case .locked:
+        break
+      }
+      return run.machine.handle(.prepared(host: i, result.outcome))
+    case .verified(let results):
+      for (i, result) in results { run.facts[i].verification = result }
+      let checked = results.compactMap(\.1)
+      for result in checked { await progress.host(result.name, "verify", .note(result.outcome)) }
+      return run.machine.handle(.verified(failedOn: checked.filter { !$0.passed }.map(\.name)))
+    case .stepped(let event):
+      switch event {
+      case .checked(let i, nil), .restored(let i, _): run.facts[i].finished = .now
+      case .committed(let i, _): run.holding.withLock { _ = $0.remove(i) }
+      default: break
+      }
+      return run.machine.handle(event)
+    }
+  }
+
+  /// What host `i` records as the run ends, from how it ended.
+  private func commit(_ i: Int, _ run: inout RunState) -> HostCommit {
+    let phase = run.machine.phases[i]
+    if run.facts[i].finished == nil, Self.isChange(phase) { run.facts[i].finished = .now }
+    return RolloutDecisions.commit(
+      request, phase: phase, target: run.facts[i].install?.release,
+      snapshot: run.facts[i].snapshot
+        ?? HostSnapshot(releases: HostReleases(current: nil, records: [], unreadable: [])),
+      holder: holder, keep: plan.rollback.keep, verified: run.facts[i].verification?.passed)
+  }
+
+  /// The environment's verification on each of `hosts`, at once, in host order.
+  private static func verify(_ hosts: [(Int, any RolloutHost)]) async -> [(Int, HostVerification?)] {
+    await withTaskGroup(of: (Int, HostVerification?).self) { checks in
+      for (i, host) in hosts { checks.addTask { (i, await host.verify()) } }
+      var all: [(Int, HostVerification?)] = []
+      for await result in checks { all.append(result) }
+      return all.sorted { $0.0 < $1.0 }
+    }
+  }
+
+  /// Says at once that a signal came; the machine hears it with the next outcome (nothing new
+  /// can start before one).
+  private func sayStop() async {
+    for await signal in stop.requests() {
+      await progress.say("\(signal): finishing the steps under way, then putting moved hosts back")
+    }
+  }
+
+  /// Renews the lease on every host where this run holds the lock, every third of the TTL, on a
+  /// channel of its own so no step waits for it; ends when the run does (cancelled).
+  private func renewLeases(_ holding: Locked<Set<Int>>) async {
+    let ttl = plan.lockTTL
+    while true {
+      do { try await Task.sleep(for: ttl / 3) } catch { return }
+      let held = holding.current.sorted()
+      await withTaskGroup(of: (Int, Bool).self) { renewals in
+        for i in held {
+          renewals.addTask { [holder, host = hosts[i]] in (i, await host.renew(holder, ttl: ttl)) }
+        }
+        for await (i, kept) in renewals where !kept {
+          await progress.host(
+            hosts[i].name, "lock", .note("the lock is no longer ours: another run took it over"))
+        }
+      }
+    }
+  }
+
+  /// The image every host pulls while it is prepared: a deploy's or promote's (a dry run pulls
+  /// nothing); none for a rollback.
+  private var imageToPull: ImageReference? {
+    switch request.kind {
+    case .deploy(let image), .promote(_, _, let image): request.dryRun ? nil : image
+    case .rollback: nil
+    }
+  }
+
+  private static func isChange(_ phase: RolloutMachine.Phase) -> Bool {
+    switch phase {
+    case .healthy, .restored, .restoreFailed: true
+    default: false
+    }
+  }
+}
+
+/// nil when `body` succeeds, else what went wrong in `step`.
+private func failure(_ step: HostFailure.Step, _ body: () async throws -> Void) async -> HostFailure? {
+  do {
+    try await body()
+    return nil
+  } catch {
+    return HostFailure(step, error)
+  }
+}
+
+// MARK: Choosing the targets
+
+extension RolloutEngine {
+  /// Every host is prepared: decide each one's target (or refuse), run `pre_deploy`, and in a dry
+  /// run say what would change.
+  private func choose(_ run: inout RunState) async -> Event {
+    var snapshots: [Int: HostSnapshot] = [:]
+    for (i, facts) in run.facts.enumerated() {
+      if let snapshot = facts.snapshot { snapshots[i] = snapshot }
+    }
+    let targets: RolloutDecisions.Targets
+    do {
+      targets = try await decide(snapshots, &run)
+    } catch {
+      return .chosen(refusal: String(describing: error), settled: [:])
+    }
+    if let refusal = await runPreDeploy(snapshots, &run.report) {
+      return .chosen(refusal: refusal, settled: [:])
+    }
+    if request.dryRun {
+      for (i, snapshot) in snapshots.sorted(by: { $0.key < $1.key }) {
+        await describe(i, snapshot: snapshot, spec: targets.planned[i] ?? targets.releases[i]?.container)
+      }
+    }
+    return .chosen(refusal: nil, settled: [:])
+  }
+
+  /// Each host's target and install plan; the release in the report.
+  private func decide(_ snapshots: [Int: HostSnapshot], _ run: inout RunState) async throws
+    -> RolloutDecisions.Targets
+  {
+    var resolved: ImageDigest?
+    if case .deploy(let image) = request.kind, image.digest == nil {
+      // The tag as the first host's registry answer had it: every host gets that digest.
+      resolved = snapshots.keys.sorted().compactMap { run.facts[$0].pulled }.first
+      if let resolved {
+        await progress.say(
+          "\(image) is \(image.resolved(to: resolved).pinned ?? "?"): every host gets this digest")
+      }
+    }
+    let secrets = run.secrets
+    let envFileContent = secrets.isEmpty ? nil : try EnvFile.render(secrets)
+    let targets = try RolloutDecisions.targets(
+      request, snapshots: snapshots, plans: plan.hosts, resolved: resolved,
+      envFile: { [request] plan, id in
+        if case .rollback = request.kind { return nil }
+        return secrets.isEmpty ? nil : try HostPaths(app: plan.app, environment: plan.environment).envFile(id)
+      })
+    run.report.release = targets.release
+    for (i, release) in targets.releases {
+      run.facts[i].install = InstallPlan(
+        release: release, previous: snapshots[i]?.current, replacing: snapshots[i]?.container,
+        envFile: release.container.envFile == nil ? nil : envFileContent)
+      if release.container.envFile != nil { run.facts[i].install?.secrets = secrets }
+    }
+    return targets
+  }
+
+  /// Runs `pre_deploy`, if there is one; a failed hook is the run's refusal.
+  private func runPreDeploy(_ snapshots: [Int: HostSnapshot], _ report: inout CommandReport) async -> String?
+  {
+    guard let preDeploy, let first = snapshots.keys.min() else { return nil }
+    if let current = snapshots[first]?.current {
+      report.previousRelease = ReleaseRef(id: current.id, image: current.image)
+    }
+    guard let result = await preDeploy(report) else { return nil }
+    report.hooks.append(result)
+    guard result.result == .failed else { return nil }
+    return "pre_deploy hook failed: \(result.error ?? "exit \(result.exitStatus ?? -1)"); nothing was changed"
+  }
+
+  /// Dry run: what runs now and what would change.
+  private func describe(_ i: Int, snapshot: HostSnapshot, spec: ContainerRunSpec?) async {
+    guard let spec else { return }
+    let name = hosts[i].name
+    let now =
+      snapshot.current.map { "release \($0.id) \($0.image)" }
+      ?? snapshot.container.map { "container \($0.name) (\($0.image), not deployed by deployctl)" }
+      ?? "nothing of ours"
+    let same = snapshot.current?.digest != nil && snapshot.current?.digest == spec.image.digest
+    await progress.host(name, "now", .note(now))
+    if let container = snapshot.container, !container.isRelease(of: spec) {
+      await progress.host(
+        name, "would keep",
+        .note("\(container.name), stopped, as \(DockerScripts.parkedName(container.name))"))
+    }
+    if let settings = plan.engine.swarm {
+      // The service's spec as create words (an update sets the same values).
+      let policy = SwarmService.Policy(plan: plan, settings: settings, registryAuth: plan.registry != nil)
+      await progress.host(
+        name, same ? "would update service (same digest)" : "would update service",
+        .note(ShellQuote.join(["docker"] + SwarmService.createArguments(spec, policy))))
+      return
+    }
+    await progress.host(
+      name, same ? "would re-run (same digest)" : "would run",
+      .note(ShellQuote.join(DockerCommand.runArguments(spec))))
+  }
+
+  private func secretValues() throws -> [EnvVar] {
+    let names = plan.hosts.first?.container.secrets ?? []
+    var values: [EnvVar] = []
+    var missing: [String] = []
+    for name in names {
+      if let value = request.secrets[name] {
+        values.append(EnvVar(name, value))
+      } else {
+        missing.append(name)
+      }
+    }
+    // A rollback reuses the env files kept on the hosts.
+    if !missing.isEmpty, case .rollback = request.kind { return [] }
+    guard missing.isEmpty else { throw RolloutError.secretsNotSet(missing) }
+    return values
+  }
+}
+
+// MARK: The report
+
+extension RolloutEngine {
+  /// The run's report from how the machine ended and what the engine learned.
+  private func finish(_ run: RunState) async -> Outcome {
+    var report = run.report
+    var held: [HeldLock] = []
+    switch run.machine.refusal {
+    case .locked(let locks):
+      held = locks
+      report.error =
+        RolloutError.locked(environment: plan.environment, app: plan.app, holders: locks.map(\.description))
+        .description
+    case .refused(let reason):
+      report.error = reason
+    case nil:
+      if let stopped = run.machine.stopped {
+        report.error = "rollout stopped: \(stopped)"
+        await progress.say("rollout stopped: \(stopped)")
+      }
+    }
+    if let first = run.facts.lazy.compactMap({ $0.snapshot?.current }).first {
+      report.previousRelease = ReleaseRef(id: first.id, image: first.image)
+    }
+    let now = ContinuousClock.now
+    report.hosts = hosts.indices.map { hostReport($0, run, now: now) }
+    let verified = run.facts.compactMap(\.verification)
+    if !verified.isEmpty {
+      report.verification = VerificationReport(via: plan.hosts.first?.verify?.via ?? .ssh, hosts: verified)
+    }
+    report.result = run.machine.verdict
+    report.exitCode = report.result.exitStatus.rawValue
+    report.durationMs = (now - run.started).milliseconds
+    return Outcome(report: report, heldLocks: held)
+  }
+
+  private func hostReport(_ i: Int, _ run: RunState, now: ContinuousClock.Instant) -> HostReport {
+    let facts = run.facts[i]
+    let (result, error) = run.machine.result(of: i)
+    var release = facts.snapshot?.releases.current
+    if result == .deployed { release = facts.install?.release.id }
+    if result == .restoreFailed { release = nil }
+    let commitError = run.machine.commitFailures[i].map { "recording or unlocking failed: \($0)" }
+    return HostReport(
+      name: hosts[i].name, result: result, release: release,
+      durationMs: ((facts.finished ?? now) - facts.started).milliseconds,
+      error: [error, commitError].compactMap { $0 }.joined(separator: "\n").nilIfEmpty,
+      steps: hosts[i].steps)
+  }
+}
