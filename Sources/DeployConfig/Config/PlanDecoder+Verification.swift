@@ -165,23 +165,7 @@ extension PlanDecoder {
       reader.error(node.location, "\(path.quoted) is an empty command; remove the key or name a program")
       return nil
     }
-    var argv: [String] = []
-    var ok = true
-    for (i, item) in items.enumerated() {
-      guard let arg = reader.string(item, path.index(i)) else {
-        ok = false
-        continue
-      }
-      if arg.contains("\0") {
-        reader.error(item.location, "\(path.index(i).quoted) contains a NUL character")
-        ok = false
-      } else if i == 0 && arg.isEmpty {
-        reader.error(item.location, "\(path.index(i).quoted) is empty; name the program to run")
-        ok = false
-      }
-      argv.append(arg)
-    }
-    return ok ? argv : nil
+    return arguments(items, path, namingProgram: true)
   }
 
   // MARK: notify
