@@ -153,19 +153,10 @@ extension PlanDecoder {
   }
 
   private func hookCommand(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
-    guard node.sequence != nil else {
-      reader.error(
-        node.location,
-        "\(path.quoted) must be a command as a list of arguments (no shell), e.g. `[\"./hooks/announce\", \"--channel\", \"ops\"]`, found \(node.kindDescription)"
-      )
-      return nil
-    }
-    guard let items = reader.list(node, path) else { return nil }
-    if items.isEmpty {
-      reader.error(node.location, "\(path.quoted) is an empty command; remove the key or name a program")
-      return nil
-    }
-    return arguments(items, path, namingProgram: true)
+    arguments(
+      node, path,
+      "a command as a list of arguments (no shell), e.g. `[\"./hooks/announce\", \"--channel\", \"ops\"]`",
+      namingProgram: true)
   }
 
   // MARK: notify

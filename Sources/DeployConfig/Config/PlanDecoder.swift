@@ -241,20 +241,25 @@ struct PlanDecoder {
   }
 
   func command(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
+    arguments(node, path, "a list of arguments, e.g. `[\"httpd\", \"-f\", \"-p\", \"8080\"]`")
+  }
+
+  /// A command as a list of arguments, each a string without NUL; with `namingProgram`, there is
+  /// at least one and the first is not empty. A single string is refused with `what`, the list
+  /// expected, rather than split: no shell runs it. Every item is read, so that all problems are
+  /// reported at once.
+  func arguments(_ node: YAMLNode, _ path: ConfigPath, _ what: String, namingProgram: Bool = false)
+    -> [String]?
+  {
     guard node.sequence != nil else {
-      reader.error(
-        node.location,
-        "\(path.quoted) must be a list of arguments, e.g. `[\"httpd\", \"-f\", \"-p\", \"8080\"]`, found \(node.kindDescription)"
-      )
+      reader.error(node.location, "\(path.quoted) must be \(what), found \(node.kindDescription)")
       return nil
     }
     guard let items = reader.list(node, path) else { return nil }
-    return arguments(items, path)
-  }
-
-  /// A command's arguments, each a string without NUL; with `namingProgram`, the first must not
-  /// be empty. Every item is read, so that all problems are reported at once.
-  func arguments(_ items: [YAMLNode], _ path: ConfigPath, namingProgram: Bool = false) -> [String]? {
+    if namingProgram && items.isEmpty {
+      reader.error(node.location, "\(path.quoted) is an empty command; remove the key or name a program")
+      return nil
+    }
     var argv: [String] = []
     var ok = true
     for (i, item) in items.enumerated() {
