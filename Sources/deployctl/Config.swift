@@ -23,7 +23,7 @@ extension DeployCtl {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-      throw ConfigCommand(environment: environment, selection: common.selection).run(on: common.console)
+      throw await ConfigCommand(environment: environment, selection: common.selection).run(on: common.console)
     }
   }
 }

@@ -153,35 +153,10 @@ extension PlanDecoder {
   }
 
   private func hookCommand(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
-    guard node.sequence != nil else {
-      reader.error(
-        node.location,
-        "\(path.quoted) must be a command as a list of arguments (no shell), e.g. `[\"./hooks/announce\", \"--channel\", \"ops\"]`, found \(node.kindDescription)"
-      )
-      return nil
-    }
-    guard let items = reader.list(node, path) else { return nil }
-    if items.isEmpty {
-      reader.error(node.location, "\(path.quoted) is an empty command; remove the key or name a program")
-      return nil
-    }
-    var argv: [String] = []
-    var ok = true
-    for (i, item) in items.enumerated() {
-      guard let arg = reader.string(item, path.index(i)) else {
-        ok = false
-        continue
-      }
-      if arg.contains("\0") {
-        reader.error(item.location, "\(path.index(i).quoted) contains a NUL character")
-        ok = false
-      } else if i == 0 && arg.isEmpty {
-        reader.error(item.location, "\(path.index(i).quoted) is empty; name the program to run")
-        ok = false
-      }
-      argv.append(arg)
-    }
-    return ok ? argv : nil
+    arguments(
+      node, path,
+      "a command as a list of arguments (no shell), e.g. `[\"./hooks/announce\", \"--channel\", \"ops\"]`",
+      namingProgram: true)
   }
 
   // MARK: notify

@@ -137,60 +137,46 @@ struct PlanDecoder {
   }
 
   private func ports(_ node: YAMLNode, _ path: ConfigPath) -> [PortMapping]? {
-    guard let items = reader.list(node, path) else { return nil }
-    var result: [PortMapping] = []
-    var seen: [String: SourceLocation] = [:]
-    var ok = true
-    for (i, item) in items.enumerated() {
-      guard
-        let port = reader.parse(
-          item, path.index(i), "a port mapping like `\"8080:80\"`",
-          { (t: String) throws(ValueError) in
-            try PortMapping(parsing: t)
-          })
-      else {
-        ok = false
-        continue
-      }
-      let key = "\(port.hostIP ?? "*"):\(port.hostPort)/\(port.proto.rawValue)"
-      if let first = seen[key] {
-        reader.error(
-          item.location,
-          "\(path.index(i).quoted): host port \(port.hostPort)/\(port.proto.rawValue) is already published at line \(first.line), column \(first.column)"
-        )
-        ok = false
-      }
-      seen[key] = item.location
-      result.append(port)
-    }
-    return ok ? result : nil
+    distinctList(
+      node, path, "a port mapping like `\"8080:80\"`",
+      { (t: String) throws(ValueError) in try PortMapping(parsing: t) },
+      claim: { "\($0.hostIP ?? "*"):\($0.hostPort)/\($0.proto.rawValue)" },
+      clash: { "host port \($0.hostPort)/\($0.proto.rawValue) is already published" })
   }
 
   private func volumes(_ node: YAMLNode, _ path: ConfigPath) -> [VolumeMount]? {
+    distinctList(
+      node, path, "a volume like `\"/srv/app/data:/app/data\"`",
+      { (t: String) throws(ValueError) in try VolumeMount(parsing: t) },
+      claim: { $0.target },
+      clash: { "`\($0.target)` is already mounted" })
+  }
+
+  /// A list of values of which no two may claim the same thing (a host port, a mount target):
+  /// `claim` names what a value takes, `clash` says why a later one is refused. Every item is
+  /// read, so that all problems are reported at once.
+  private func distinctList<T>(
+    _ node: YAMLNode, _ path: ConfigPath, _ what: String, _ parser: (String) throws(ValueError) -> T,
+    claim: (T) -> String, clash: (T) -> String
+  ) -> [T]? {
     guard let items = reader.list(node, path) else { return nil }
-    var result: [VolumeMount] = []
+    var result: [T] = []
     var seen: [String: SourceLocation] = [:]
     var ok = true
     for (i, item) in items.enumerated() {
-      guard
-        let volume = reader.parse(
-          item, path.index(i), "a volume like `\"/srv/app/data:/app/data\"`",
-          { (t: String) throws(ValueError) in
-            try VolumeMount(parsing: t)
-          })
-      else {
+      guard let value = reader.parse(item, path.index(i), what, parser) else {
         ok = false
         continue
       }
-      if let first = seen[volume.target] {
+      let key = claim(value)
+      if let first = seen[key] {
         reader.error(
           item.location,
-          "\(path.index(i).quoted): `\(volume.target)` is already mounted at line \(first.line), column \(first.column)"
-        )
+          "\(path.index(i).quoted): \(clash(value)) at line \(first.line), column \(first.column)")
         ok = false
       }
-      seen[volume.target] = item.location
-      result.append(volume)
+      seen[key] = item.location
+      result.append(value)
     }
     return ok ? result : nil
   }
@@ -255,15 +241,26 @@ struct PlanDecoder {
   }
 
   func command(_ node: YAMLNode, _ path: ConfigPath) -> [String]? {
+    arguments(node, path, "a list of arguments, e.g. `[\"httpd\", \"-f\", \"-p\", \"8080\"]`")
+  }
+
+  /// A command as a list of arguments, each a string without NUL; with `namingProgram`, there is
+  /// at least one and the first is not empty. A single string is refused with `what`, the list
+  /// expected, rather than split: no shell runs it. Every item is read, so that all problems are
+  /// reported at once.
+  func arguments(_ node: YAMLNode, _ path: ConfigPath, _ what: String, namingProgram: Bool = false)
+    -> [String]?
+  {
     guard node.sequence != nil else {
-      reader.error(
-        node.location,
-        "\(path.quoted) must be a list of arguments, e.g. `[\"httpd\", \"-f\", \"-p\", \"8080\"]`, found \(node.kindDescription)"
-      )
+      reader.error(node.location, "\(path.quoted) must be \(what), found \(node.kindDescription)")
       return nil
     }
     guard let items = reader.list(node, path) else { return nil }
-    var result: [String] = []
+    if namingProgram && items.isEmpty {
+      reader.error(node.location, "\(path.quoted) is an empty command; remove the key or name a program")
+      return nil
+    }
+    var argv: [String] = []
     var ok = true
     for (i, item) in items.enumerated() {
       guard let arg = reader.string(item, path.index(i)) else {
@@ -273,10 +270,13 @@ struct PlanDecoder {
       if arg.contains("\0") {
         reader.error(item.location, "\(path.index(i).quoted) contains a NUL character")
         ok = false
+      } else if namingProgram && i == 0 && arg.isEmpty {
+        reader.error(item.location, "\(path.index(i).quoted) is empty; name the program to run")
+        ok = false
       }
-      result.append(arg)
+      argv.append(arg)
     }
-    return ok ? result : nil
+    return ok ? argv : nil
   }
 
   private func log(_ node: YAMLNode, _ path: ConfigPath) -> LogOptions? {
@@ -329,22 +329,8 @@ struct PlanDecoder {
       ok = false
     }
     var check = HealthSpec(probe: probe ?? .docker)
-    if let n = m["via"] {
-      if let via = reader.parse(
-        n, path.key("via"), "`ssh` or `direct`",
-        { (t: String) throws(ValueError) in
-          guard let via = HealthSpec.Via(rawValue: t) else {
-            throw ValueError(
-              "`\(t)` is not a way to check: `ssh` (from the host, through SSH) or `direct` (from here to the host's address)"
-            )
-          }
-          return via
-        })
-      {
-        check.via = via
-      } else {
-        ok = false
-      }
+    read(m["via"], &ok, { reader.parse($0, path.key("via"), "`ssh` or `direct`", Self.parseVia) }) {
+      check.via = $0
     }
     read(m["interval"], &ok, { reader.duration($0, path.key("interval"), minimum: .milliseconds(1)) }) {
       check.interval = $0

@@ -5,7 +5,8 @@ import Foundation
 /// `deployctl config ENV`: the plan as each host of ENV gets it, like `kamal config`: the
 /// `environments:` override merged, `${…}` substituted, defaults filled in. Secrets appear
 /// by name only, with whether deployctl's environment holds a value; never the value.
-public struct ConfigCommand: Sendable {
+public struct ConfigCommand: EnvironmentCommand {
+  public static let name = "config"
   public var environment: String
   public var selection: ProjectSelection
 
@@ -14,12 +15,7 @@ public struct ConfigCommand: Sendable {
     self.selection = selection
   }
 
-  public func run(on console: CommandConsole) -> CommandExit {
-    let plan: EnvironmentPlan
-    switch selection.plan(environment, for: "config", on: console) {
-    case .success(let loaded): plan = loaded
-    case .failure(let exit): return exit
-    }
+  public func run(_ plan: EnvironmentPlan, on console: CommandConsole) -> CommandExit {
     // Should a secret's value also be written somewhere in the plan, it is masked all the same.
     let values = Array(selection.secrets(for: plan).values)
     return console.finish(ResolvedConfig(plan, environment: selection.environment), secrets: values)

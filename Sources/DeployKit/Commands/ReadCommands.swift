@@ -19,7 +19,8 @@ public struct ValidateCommand: Sendable {
 }
 
 /// `deployctl status ENV`: per host reachable, release, image, state, health.
-public struct StatusCommand: Sendable {
+public struct StatusCommand: EnvironmentCommand {
+  public static let name = "status"
   public var environment: String
   public var selection: ProjectSelection
 
@@ -28,12 +29,7 @@ public struct StatusCommand: Sendable {
     self.selection = selection
   }
 
-  public func run(on console: CommandConsole) async -> CommandExit {
-    let plan: EnvironmentPlan
-    switch selection.plan(environment, for: "status", on: console) {
-    case .success(let loaded): plan = loaded
-    case .failure(let exit): return exit
-    }
+  public func run(_ plan: EnvironmentPlan, on console: CommandConsole) async -> CommandExit {
     let report = await EnvironmentStatus(
       plan: plan, progress: console.progress(), parallel: selection.parallel
     )
@@ -43,7 +39,8 @@ public struct StatusCommand: Sendable {
 }
 
 /// `deployctl history ENV`: the runs the hosts recorded, newest first.
-public struct HistoryCommand: Sendable {
+public struct HistoryCommand: EnvironmentCommand {
+  public static let name = "history"
   public var environment: String
   /// At most this many runs; 0: all the hosts keep.
   public var last: Int
@@ -55,12 +52,7 @@ public struct HistoryCommand: Sendable {
     self.selection = selection
   }
 
-  public func run(on console: CommandConsole) async -> CommandExit {
-    let plan: EnvironmentPlan
-    switch selection.plan(environment, for: "history", on: console) {
-    case .success(let loaded): plan = loaded
-    case .failure(let exit): return exit
-    }
+  public func run(_ plan: EnvironmentPlan, on console: CommandConsole) async -> CommandExit {
     var report = await EnvironmentHistory(
       plan: plan, progress: console.progress(), parallel: selection.parallel
     )
@@ -71,7 +63,8 @@ public struct HistoryCommand: Sendable {
 }
 
 /// `deployctl lock ENV status|release [--force]`.
-public struct LockCommandLine: Sendable {
+public struct LockCommandLine: EnvironmentCommand {
+  public static let name = "lock"
   public var environment: String
   public var action: LockAction
   public var force: Bool
@@ -84,12 +77,7 @@ public struct LockCommandLine: Sendable {
     self.selection = selection
   }
 
-  public func run(on console: CommandConsole) async -> CommandExit {
-    let plan: EnvironmentPlan
-    switch selection.plan(environment, for: "lock", on: console) {
-    case .success(let loaded): plan = loaded
-    case .failure(let exit): return exit
-    }
+  public func run(_ plan: EnvironmentPlan, on console: CommandConsole) async -> CommandExit {
     let report = await LockCommand(plan: plan, progress: console.progress()).run(action)
     return console.finish(report)
   }

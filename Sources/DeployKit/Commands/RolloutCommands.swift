@@ -44,7 +44,8 @@ public struct DeployCommand: Sendable {
 }
 
 /// `deployctl rollback ENV [--to RELEASE]`: a kept release re-created from the hosts' records.
-public struct RollbackCommand: Sendable {
+public struct RollbackCommand: EnvironmentCommand {
+  public static let name = "rollback"
   public var environment: String
   /// A release id, tag or digest; nil: the previous release.
   public var to: String?
@@ -58,12 +59,7 @@ public struct RollbackCommand: Sendable {
     self.selection = selection
   }
 
-  public func run(on console: CommandConsole) async -> CommandExit {
-    let plan: EnvironmentPlan
-    switch selection.plan(environment, for: "rollback", on: console) {
-    case .success(let loaded): plan = loaded
-    case .failure(let exit): return exit
-    }
+  public func run(_ plan: EnvironmentPlan, on console: CommandConsole) async -> CommandExit {
     let stop = StopRequest()
     stop.installSignalHandlers()
     var request = RolloutRequest(

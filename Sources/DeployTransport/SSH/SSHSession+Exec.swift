@@ -90,25 +90,9 @@ extension SSHSession {
   ) async throws -> ExecResult {
     try ensureUsable()
     input.attach(token)
-    let deadline = timeout.map { ContinuousClock.now + $0 }
-    var channel: ChannelHandle?
-    do {
-      let raw = handle.raw
-      let opened = try await openChannel(until: deadline, request: "a session channel") {
-        dc_libssh2_channel_open_session(raw)
-      }
-      channel = opened
-      let result = try await run(
-        command, on: opened, input: input, until: deadline, streaming: nil, onLine: onLine)
-      await release(opened)
-      return result
-    } catch {
-      if let channel { await release(channel) }
-      if error is DeadlineExceeded, let timeout {
-        throw SSHError.commandTimedOut(host: target.name, command: command, after: timeout)
-      }
-      throw error
-    }
+    return try await runOnOwnChannel(
+      command, input: input, until: timeout.map { ContinuousClock.now + $0 }, streaming: nil,
+      timedOutAfter: timeout, onLine: onLine)
   }
 
   /// Runs `command` for as long as it runs, handing each output line to `onLine` as it arrives
@@ -120,21 +104,31 @@ extension SSHSession {
     _ command: String, drain: Duration = .seconds(10), onLine: @escaping @Sendable (OutputLine) -> Void
   ) async throws -> ExecResult {
     try ensureUsable()
+    return try await runOnOwnChannel(
+      command, input: ExecInput(), until: nil, streaming: drain, timedOutAfter: drain, onLine: onLine)
+  }
+
+  /// Runs `command` on a session channel of its own, released whatever happens; a deadline that
+  /// passes becomes `commandTimedOut` after `limit`.
+  private func runOnOwnChannel(
+    _ command: String, input: ExecInput, until deadline: ContinuousClock.Instant?, streaming drain: Duration?,
+    timedOutAfter limit: Duration?, onLine: (@Sendable (OutputLine) -> Void)?
+  ) async throws -> ExecResult {
     var channel: ChannelHandle?
     do {
       let raw = handle.raw
-      let opened = try await openChannel(until: nil, request: "a session channel") {
+      let opened = try await openChannel(until: deadline, request: "a session channel") {
         dc_libssh2_channel_open_session(raw)
       }
       channel = opened
       let result = try await run(
-        command, on: opened, input: ExecInput(), until: nil, streaming: drain, onLine: onLine)
+        command, on: opened, input: input, until: deadline, streaming: drain, onLine: onLine)
       await release(opened)
       return result
     } catch {
       if let channel { await release(channel) }
-      if error is DeadlineExceeded {
-        throw SSHError.commandTimedOut(host: target.name, command: command, after: drain)
+      if error is DeadlineExceeded, let limit {
+        throw SSHError.commandTimedOut(host: target.name, command: command, after: limit)
       }
       throw error
     }

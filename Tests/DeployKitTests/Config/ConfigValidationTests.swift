@@ -263,6 +263,27 @@ import Testing
     expectDiagnostic(v, file, 11, 18, "`rollback.keep` must be a number of releases (1-1000), found 0")
   }
 
+  @Test func volumeTargetsAndCommandArguments() throws {
+    let fixture = try ConfigFixture([
+      "playbooks/web.yml": """
+      app: web
+      image: acme/web
+      container:
+        volumes: ["/srv/a:/data", "/srv/b:/data"]
+        command: ["httpd", "-p\\0"]
+      hooks:
+        pre_deploy: ["", "--check"]
+
+      """
+    ])
+    let v = fixture.validate()
+    let file = fixture.path("playbooks/web.yml")
+    expectDiagnostic(
+      v, file, 4, 29, "`container.volumes[1]`: `/data` is already mounted at line 4, column 13")
+    expectDiagnostic(v, file, 5, 22, "`container.command[1]` contains a NUL character")
+    expectDiagnostic(v, file, 7, 16, "`hooks.pre_deploy[0]` is empty; name the program to run")
+  }
+
   @Test func imageRepositorySyntax() throws {
     let fixture = try ConfigFixture(["playbooks/web.yml": "app: web\nimage: Acme/Web:latest\n"])
     let v = fixture.validate()

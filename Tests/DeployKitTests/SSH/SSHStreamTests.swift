@@ -45,4 +45,23 @@ struct SSHStreamTests {
       await session.close()
     }
   }
+
+  @Test func aCommandThatIgnoresEndOfFileTimesOutAfterTheDrain() async throws {
+    try await withSSHD { server in
+      let session = try await SSHSession.connect(to: server.target())
+      let lines = LineLog()
+      let stream = Task {
+        try await session.stream("echo ready; sleep 30", drain: .milliseconds(300)) { lines.append($0) }
+      }
+      #expect(await eventually(timeout: .seconds(30)) { lines.all.contains { $0.text == "ready" } })
+      stream.cancel()
+      await #expect {
+        _ = try await stream.value
+      } throws: { error in
+        guard case SSHError.commandTimedOut(_, let command, let after) = error else { return false }
+        return command == "echo ready; sleep 30" && after == .milliseconds(300)
+      }
+      await session.close()
+    }
+  }
 }

@@ -110,18 +110,19 @@ public struct NameRule: Sendable {
     Names.isLetter($0) || Names.isDigit($0) || "_.-".utf8.contains($0)
   }
 
-  public static let containerName = NameRule(
-    what: "container name", isValid: Names.isContainerName, character: nameCharacter,
-    allowed: "letters, digits and `_.-`, starting with a letter or digit")
-  public static let hostName = NameRule(
-    what: "host name", isValid: Names.isContainerName, character: nameCharacter,
-    allowed: "letters, digits and `_.-`, starting with a letter or digit")
-  public static let environmentName = NameRule(
-    what: "environment name", isValid: Names.isContainerName, character: nameCharacter,
-    allowed: "letters, digits and `_.-`, starting with a letter or digit")
-  public static let appName = NameRule(
-    what: "app name", isValid: Names.isContainerName, character: nameCharacter,
-    allowed: "letters, digits and `_.-`, starting with a letter or digit")
+  public static let containerName = containerNameRule(for: "container name")
+  public static let hostName = containerNameRule(for: "host name")
+  public static let environmentName = containerNameRule(for: "environment name")
+  public static let appName = containerNameRule(for: "app name")
+
+  /// Host, environment and app names end up in labels, paths and container names, so they follow
+  /// Docker's rule for container names.
+  private static func containerNameRule(for what: String) -> NameRule {
+    NameRule(
+      what: what, isValid: Names.isContainerName, character: nameCharacter,
+      allowed: "letters, digits and `_.-`, starting with a letter or digit")
+  }
+
   public static let userName = NameRule(
     what: "user name", isValid: Names.isUserName, character: nameCharacter,
     allowed: "letters, digits and `_.-`, not starting with `-` or `.`")
