@@ -42,19 +42,32 @@ public struct ExecCommand: Sendable {
     try selection.check()
     var limit: Duration?
     if let timeout {
+      let parsed: Duration
       do {
-        limit = try Duration(parsing: timeout)
+        parsed = try Duration(parsing: timeout)
       } catch {
         throw RolloutError.refused("--timeout: \(error)")
       }
-      if limit! <= .zero { throw RolloutError.refused("--timeout must be more than 0") }
+      if parsed <= .zero { throw RolloutError.refused("--timeout must be more than 0") }
+      limit = parsed
     }
     let project = try selection.loadProject()
     let inventory = try project.inventory(named: environment)
     let targets = try selection.hosts(of: inventory).map(\.sshTarget)
     // A command can print what a container was given (`docker exec web env`): the values
     // of every plan's secrets that deployctl's environment holds are masked.
-    let plans = project.playbooks.compactMap { try? $0.resolved(for: inventory) }
+    // A playbook that does not resolve for this environment would leave its secrets unmasked:
+    // refused, with its problems, as `deploy` would refuse it.
+    var plans: [EnvironmentPlan] = []
+    for playbook in project.playbooks {
+      do {
+        plans.append(try playbook.resolved(for: inventory))
+      } catch {
+        throw RolloutError.refused(
+          "cannot tell which secrets to mask in the output: the playbook of \(playbook.app) does not resolve for \(environment):\n\(error)"
+        )
+      }
+    }
     let masker = SecretMasker(secrets: plans.flatMap { selection.secrets(for: $0).values })
     return Prepared(
       targets: targets, command: AdHocCommand(arguments: arguments, timeout: limit, shell: shell),

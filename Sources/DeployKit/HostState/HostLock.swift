@@ -85,8 +85,8 @@ public enum HostLock {
     let json = q(HostStateJSON.line(holder))
     let seconds = ttlSeconds(ttl)
     let stale = q(paths.lockDirectory + ".stale")
-    return RemoteCommand(
-      script: """
+    return .program(
+      """
         mkdir -p \(q(paths.locksDirectory)) || exit 1
         now=$(date +%s)
         take() {
@@ -136,8 +136,8 @@ public enum HostLock {
   public static func renew(_ holder: LockHolder, _ paths: HostPaths, ttl: Duration) -> RemoteCommand {
     let seconds = ttlSeconds(ttl)
     let lease = q(paths.lockLeaseFile)
-    return RemoteCommand(
-      script: """
+    return .program(
+      """
         if [ "$(cat \(q(paths.lockHolderFile)) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
           printf '%s %s\\n' "$(($(date +%s) + \(seconds)))" \(seconds) > \(lease).tmp && mv -f \(lease).tmp \(lease) && echo renewed
         else
@@ -149,8 +149,8 @@ public enum HostLock {
   /// Reports whether the lock is held, by whom, and for how long yet.
   public static func status(_ paths: HostPaths) -> RemoteCommand {
     let lock = q(paths.lockDirectory)
-    return RemoteCommand(
-      script: """
+    return .program(
+      """
         if [ -d \(lock) ]; then
           now=$(date +%s); set -- $(cat \(q(paths.lockLeaseFile)) 2>/dev/null)
           echo held; if [ -n "${1:-}" ]; then echo "$(($1 - now))"; else echo; fi
@@ -161,12 +161,17 @@ public enum HostLock {
         """)
   }
 
+  /// Succeeds when `holder` holds the lock (its holder file is this holder's line).
+  public static func isHeld(by holder: LockHolder, _ paths: HostPaths) -> RemoteCommand {
+    RemoteCommand(["grep", "-qsxF", "-e", HostStateJSON.line(holder), paths.lockHolderFile])
+  }
+
   /// Releases the lock only if `holder` (same token) holds it.
   public static func release(_ holder: LockHolder, _ paths: HostPaths) -> RemoteCommand {
     let lock = q(paths.lockDirectory)
     let file = q(paths.lockHolderFile)
-    return RemoteCommand(
-      script: """
+    return .program(
+      """
         if [ ! -d \(lock) ]; then
           echo free
         elif [ "$(cat \(file) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
@@ -182,8 +187,8 @@ public enum HostLock {
   public static func forceRelease(_ paths: HostPaths) -> RemoteCommand {
     let lock = q(paths.lockDirectory)
     let file = q(paths.lockHolderFile)
-    return RemoteCommand(
-      script: """
+    return .program(
+      """
         if [ -d \(lock) ]; then
           echo broken; echo; cat \(file) 2>/dev/null; echo
           rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock)
