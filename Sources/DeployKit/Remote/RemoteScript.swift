@@ -51,8 +51,9 @@ public struct RemoteScript: Sendable {
     sections.append(section)
     let start = ShellQuote.quote("\(marker) section \(section.index) \(name)")
     let end = ShellQuote.quote("\(marker) status \(section.index)")
-    // The marker lines start on a line of their own whatever the part printed before them.
-    var text = "printf '\\n%s\\n' \(start)\n{\n\(command.line)\n}\n"
+    // The marker lines start on a line of their own whatever the part printed before them. The
+    // part runs in a subshell: its `exit` ends the part, whose status is then reported.
+    var text = "printf '\\n%s\\n' \(start)\n(\n\(command.line)\n)\n"
     text += "s=$?; printf '\\n%s %s\\n' \(end) \"$s\""
     if failure == .stops { text += "\n[ \"$s\" -eq 0 ] || exit \"$s\"" }
     parts.append(text)
