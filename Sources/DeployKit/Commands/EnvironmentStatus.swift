@@ -42,7 +42,10 @@ public struct EnvironmentStatus: Sendable {
     if plan.engine.swarm != nil { return await readSwarm() }
     let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
-      try await RemoteHost.with(plan.host.name, SSHTransport(target: plan.host.sshTarget, connections: connections), progress: progress) { remote in
+      try await RemoteHost.with(
+        plan.host.name, SSHTransport(target: plan.host.sshTarget, connections: connections),
+        progress: progress
+      ) { remote in
         let paths = try HostPaths(app: plan.app, environment: plan.environment)
         let (snapshot, audit) = try await remote.snapshot(
           paths, containerName: plan.container.name, auditLines: auditLines)
@@ -103,13 +106,15 @@ public struct EnvironmentStatus: Sendable {
         let name = manager.container.name
         let reading = try await remote.read(
           try HostPaths(app: plan.app, environment: plan.environment),
-          observe: [("service", SwarmService.inspect(name))] + SwarmTasks.reading(name), auditLines: auditLines)
+          observe: [("service", SwarmService.inspect(name))] + SwarmTasks.reading(name),
+          auditLines: auditLines)
         let releases = reading.releases
         let service: ServiceState?
         do {
           service = try ServiceState.parse(reading["service"])
         } catch {
-          throw SwarmError.notAManager(host: manager.host.name, detail: reading["service"]?.output ?? "\(error)")
+          throw SwarmError.notAManager(
+            host: manager.host.name, detail: reading["service"]?.output ?? "\(error)")
         }
         let probed = await probe(
           SwarmTasks.parse(reading.observed).filter { $0.desiredState == "running" }, plan: manager,
@@ -159,7 +164,9 @@ public struct EnvironmentStatus: Sendable {
   private func probe(_ tasks: [SwarmTask], plan: ResolvedPlan, remote: RemoteHost) async -> [(
     task: SwarmTask, problem: String?
   )] {
-    guard let health = plan.health, case .http(let http) = health.probe else { return tasks.map { ($0, nil) } }
+    guard let health = plan.health, case .http(let http) = health.probe else {
+      return tasks.map { ($0, nil) }
+    }
     return await withTaskGroup(of: (Int, String?).self) { group in
       for (i, task) in tasks.enumerated() where task.isRunning {
         let address = task.address ?? plan.host.address

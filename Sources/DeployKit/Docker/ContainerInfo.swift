@@ -236,6 +236,7 @@ public enum DockerOutput {
 enum DockerTime {
   static func parse(_ text: String?) -> Date? {
     guard let text, !text.isEmpty, !text.hasPrefix("0001-01-01") else { return nil }
+    // Docker writes either form; a time it writes in neither is left unknown.
     return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
       ?? (try? Date.ISO8601FormatStyle().parse(text))
   }

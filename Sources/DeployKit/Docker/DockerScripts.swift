@@ -24,7 +24,8 @@ public enum DockerScripts {
     return .if(
       DockerCommand.inspectContainer(parked).silent,
       then: .fail("a container named \(parked) exists already: remove or rename it"),
-      else: DockerCommand.stop(name, timeoutSeconds: timeout).quiet.and(DockerCommand.rename(name, to: parked)))
+      else: DockerCommand.stop(name, timeoutSeconds: timeout).quiet.and(
+        DockerCommand.rename(name, to: parked)))
   }
 
   /// Brings back a container `park` kept, if there is one.
@@ -46,22 +47,29 @@ public enum DockerScripts {
   /// ends, also when it fails or is interrupted, so no `~/.docker/config.json` on the host ever
   /// holds the credential. The password reaches `docker login --password-stdin` as a
   /// here-document: inside the script on the SSH channel's stdin, never on a command line.
-  public static func authenticated(_ arguments: [String], login: RegistryLogin?, folder: String) -> RemoteCommand {
+  public static func authenticated(_ arguments: [String], login: RegistryLogin?, folder: String)
+    -> RemoteCommand
+  {
     guard let login else { return RemoteCommand(["docker"] + arguments).quiet }
-    let config = "\"$deployctl_config\""
-    let template = ShellQuote.quote(folder + "/.docker-config.XXXXXX")
-    let loginCommand = RemoteCommand(
-      head: "docker --config \(config) "
-        + ShellQuote.join(["login", "--username", login.username, "--password-stdin", login.server])
-        + " >\"$deployctl_config/login.log\" 2>&1", shape: .command)
-    let showLog = RemoteCommand(head: "cat \"$deployctl_config/login.log\" >&2", shape: .command)
-    let run = RemoteCommand(
-      head: "docker --config \(config) " + ShellQuote.join(arguments), shape: .command)
-    // The one place a shell variable carries a value between commands: the folder's name, which
-    // only `mktemp` knows.
-    let setUp = RemoteCommand(
-      head: "deployctl_config=$(umask 077 && mktemp -d \(template)) || exit 1; "
-        + "trap 'rm -rf \"$deployctl_config\"' EXIT; trap 'exit 129' HUP INT TERM", shape: .list)
-    return setUp.then(loginCommand.input(login.password).or(showLog.then(.exit(1)))).then(run.quiet).subshell
+    let config = "deployctl_config"
+    let docker: [ShellWord] = ["docker", "--config", .variable(config)]
+    let log = ShellWord.variable(config, "/login.log")
+    let setUp = RemoteCommand.assign(
+      config,
+      outputOf: RemoteCommand(["umask", "077"]).and(
+        RemoteCommand(["mktemp", "-d", folder + "/.docker-config.XXXXXX"]))
+    ).or(.exit(1))
+    let logIn = RemoteCommand(
+      words: docker + [
+        "login", "--username", ShellWord(login.username), "--password-stdin", ShellWord(login.server),
+      ]
+    ).writing(to: log).mergingErrors.input(login.password)
+    return RemoteCommand.sequence([
+      setUp,
+      RemoteCommand(["trap", "rm -rf \"$\(config)\"", "EXIT"]),
+      RemoteCommand(["trap", "exit 129", "HUP", "INT", "TERM"]),
+      logIn.or(RemoteCommand(words: ["cat", log]).toErrors.then(.exit(1))),
+      RemoteCommand(words: docker + arguments.map { ShellWord($0) }).quiet,
+    ]).subshell
   }
 }

@@ -23,10 +23,9 @@ public enum HostState {
   /// travels inside the script on the shell's stdin (a here-document), never on a command line.
   public static func writePrivate(_ text: String, to path: String, in directory: String) -> RemoteCommand {
     // The temp file's name only `mktemp` knows: it goes from one command to the next in `$tmp`.
-    let write = RemoteCommand(
-      head: "tmp=$(mktemp \(q(directory + "/.env.XXXXXX")))", shape: .command)
-    let fill = RemoteCommand(head: "cat > \"$tmp\"", shape: .command).input(text)
-    let move = RemoteCommand(head: "mv -f \"$tmp\" \(q(path))", shape: .command)
+    let write = RemoteCommand.assign("tmp", outputOf: RemoteCommand(["mktemp", directory + "/.env.XXXXXX"]))
+    let fill = RemoteCommand(["cat"]).writing(to: .variable("tmp")).input(text)
+    let move = RemoteCommand(words: ["mv", "-f", .variable("tmp"), ShellWord(path)])
     return .all([privateDirectory(directory), write, fill, move])
   }
 

@@ -42,6 +42,7 @@ public struct ContainerLogs: Sendable {
   /// `--since`: a duration as deployctl writes them (`10m`, `1h30m`), or a timestamp
   /// (`2026-11-30`, `2026-11-30T08:00:00Z`) given to Docker as is.
   public static func since(parsing text: String) throws(ValueError) -> String {
+    // Not a duration: then it must be a timestamp, checked below.
     if let duration = try? Duration(parsing: text) {
       let (seconds, attoseconds) = duration.components
       return "\(seconds + (attoseconds > 0 ? 1 : 0))s"

@@ -48,7 +48,8 @@ public final class ShellSession: Sendable {
   private let shell = Locked<RemoteShell?>(nil)
 
   /// `open` starts a shell; `connected` is the time the connection took when it made one.
-  public init(host: String, open: @escaping @Sendable () async throws -> (RemoteShell, connected: Duration?)) {
+  public init(host: String, open: @escaping @Sendable () async throws -> (RemoteShell, connected: Duration?))
+  {
     self.host = host
     self.open = open
   }

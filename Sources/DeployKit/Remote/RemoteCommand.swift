@@ -1,3 +1,5 @@
+import Foundation
+
 /// A command for a remote POSIX shell (sh, dash, bash, ksh, zsh; fish and csh quote differently),
 /// composed from typed parts so that every value is quoted (`ShellQuote`) and no caller joins
 /// shell text by hand: a program invocation from its words, then `and`, `or`, `if`, pipes,
@@ -34,7 +36,23 @@ public struct RemoteCommand: Sendable, Hashable, CustomStringConvertible {
     shape = .command
   }
 
-  init(head: String, bodies: [String] = [], shape: Shape) {
+  /// One program invocation whose words may name shell variables (`ShellWord.variable`).
+  public init(words: [ShellWord]) {
+    argv = nil
+    head = words.map(\.text).joined(separator: " ")
+    bodies = []
+    shape = .command
+  }
+
+  /// `NAME=$(command)`: keeps what `command` prints (a name only the host knows, like
+  /// `mktemp`'s) for later commands, as `ShellWord.variable(NAME)`.
+  public static func assign(_ name: String, outputOf command: RemoteCommand) -> RemoteCommand {
+    precondition(ShellWord.isName(name), "a shell variable name")
+    precondition(command.bodies.isEmpty, "no here-document inside a command substitution")
+    return RemoteCommand(head: "\(name)=$(\(command.head))", shape: .command)
+  }
+
+  private init(head: String, bodies: [String] = [], shape: Shape) {
     argv = nil
     self.head = head
     self.bodies = bodies
@@ -132,7 +150,7 @@ public struct RemoteCommand: Sendable, Hashable, CustomStringConvertible {
 
   /// Says `message` on stderr and exits with `status`.
   public static func fail(_ message: String, status: Int32 = 1) -> RemoteCommand {
-    RemoteCommand(["printf", "%s\\n", message]).redirected(">&2").then(exit(status)).grouped
+    RemoteCommand(["printf", "%s\\n", message]).toErrors.then(exit(status)).grouped
   }
 
   // MARK: Redirections
@@ -149,8 +167,14 @@ public struct RemoteCommand: Sendable, Hashable, CustomStringConvertible {
   /// `self 2>&1`: stderr joins stdout.
   public var mergingErrors: RemoteCommand { redirected("2>&1") }
 
+  /// `self >&2`: stdout goes to stderr.
+  public var toErrors: RemoteCommand { redirected(">&2") }
+
   /// `self > PATH`.
-  public func writing(to path: String) -> RemoteCommand { redirected("> " + ShellQuote.quote(path)) }
+  public func writing(to path: String) -> RemoteCommand { writing(to: ShellWord(path)) }
+
+  /// `self > PATH`, a path that may name a shell variable.
+  public func writing(to path: ShellWord) -> RemoteCommand { redirected("> " + path.text) }
 
   /// `self >> PATH`.
   public func appending(to path: String) -> RemoteCommand { redirected(">> " + ShellQuote.quote(path)) }
@@ -191,5 +215,29 @@ public struct RemoteCommand: Sendable, Hashable, CustomStringConvertible {
   private func grouped(upTo limit: Shape) -> String {
     let rank: [Shape: Int] = [.command: 0, .pipeline: 1, .andOr: 2, .list: 3]
     return (rank[shape] ?? 3) <= (rank[limit] ?? 0) ? head : "{ \(head); }"
+  }
+}
+
+/// A word of a `RemoteCommand(words:)`: a value, quoted, or a shell variable an earlier command
+/// set (`RemoteCommand.assign`), double-quoted so it stays one word.
+public struct ShellWord: Sendable, Hashable, ExpressibleByStringLiteral {
+  let text: String
+
+  public init(_ value: String) { text = ShellQuote.quote(value) }
+  public init(stringLiteral value: String) { self.init(value) }
+
+  /// `"$NAME"`, then `suffix` (a value, quoted): `.variable("dir", "/login.log")`.
+  public static func variable(_ name: String, _ suffix: String = "") -> ShellWord {
+    precondition(isName(name), "a shell variable name")
+    return ShellWord(text: "\"$\(name)\"" + (suffix.isEmpty ? "" : ShellQuote.quote(suffix)))
+  }
+
+  private init(text: String) { self.text = text }
+
+  static func isName(_ name: String) -> Bool {
+    !name.isEmpty && name.first?.isNumber == false
+      && name.unicodeScalars.allSatisfy {
+        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_")
+      }
   }
 }

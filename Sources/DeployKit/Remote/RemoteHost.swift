@@ -54,7 +54,9 @@ public final class RemoteHost: Sendable {
   }
 
   /// Sends `script` and reads its sections, recording the first connection as step `connect`.
-  private func send(_ script: RemoteScript, step: String, timeout: Duration) async throws -> RemoteScriptOutput {
+  private func send(_ script: RemoteScript, step: String, timeout: Duration) async throws
+    -> RemoteScriptOutput
+  {
     let answer: TransportRun
     do {
       answer = try await transport.run(script, timeout: timeout)

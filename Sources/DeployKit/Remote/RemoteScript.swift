@@ -46,7 +46,8 @@ public struct RemoteScript: Sendable {
 
   /// Runs `command` as a section called `name` (in messages: `prepare (pull)`).
   @discardableResult
-  public mutating func section(_ name: String, _ command: RemoteCommand, failure: Failure = .stops) -> Section {
+  public mutating func section(_ name: String, _ command: RemoteCommand, failure: Failure = .stops) -> Section
+  {
     let section = Section(name: name, index: sections.count, failure: failure)
     sections.append(section)
     let start = ShellQuote.quote("\(marker) section \(section.index) \(name)")

@@ -247,6 +247,7 @@ public final class SwarmHost: RolloutHost {
             reason: "the service did not converge within \(ProgressLog.format(bound)): \(now)",
             details: failed)
         }
+        // Cancelled: the next round's stop check (or the caller's) ends the wait.
         try? await Task.sleep(for: .milliseconds(500))
       }
     }

@@ -40,7 +40,8 @@ public enum SwarmTasks {
   /// Each task's ID and its node's ID (`--no-resolve`: `.Node` is the ID, not the host name).
   public static func placements(_ service: String) -> RemoteCommand {
     RemoteCommand([
-      "docker", "service", "ps", "--no-trunc", "--no-resolve", "--format", "{{.ID}}\(separator){{.Node}}", service,
+      "docker", "service", "ps", "--no-trunc", "--no-resolve", "--format", "{{.ID}}\(separator){{.Node}}",
+      service,
     ])
   }
 
@@ -67,7 +68,9 @@ public enum SwarmTasks {
 
   /// Tasks from `list`'s output; `placements` (task ID → node ID) and `nodes` give each its node's
   /// address.
-  public static func parse(_ output: String, placements: [String: String] = [:], nodes: [Node] = []) -> [SwarmTask] {
+  public static func parse(_ output: String, placements: [String: String] = [:], nodes: [Node] = [])
+    -> [SwarmTask]
+  {
     let byID = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     return output.split(separator: "\n").compactMap { line in
       let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)

@@ -12,7 +12,8 @@ import Testing
   func plan() throws -> ResolvedPlan {
     let fixture = try ConfigFixture(
       [
-        "inventories/prod.yml": "environment: prod\nssh:\n  user: deploy\nhosts:\n  h1:\n    address: 10.0.0.1\n",
+        "inventories/prod.yml":
+          "environment: prod\nssh:\n  user: deploy\nhosts:\n  h1:\n    address: 10.0.0.1\n",
         "playbooks/web.yml": """
         app: web
         image: registry.example.com/acme/web
@@ -41,7 +42,7 @@ import Testing
         "pull": (["a registry warning", "[\"registry.example.com/acme/web@\(Self.digest)\"]"], 0),
       ]
     }
-    let result = await try host(transport).prepare(PrepareRequest(holder: holder, pull: image))
+    let result = try await host(transport).prepare(PrepareRequest(holder: holder, pull: image))
     #expect(result.outcome == .ready)
     #expect(result.pulled?.value == Self.digest)
     #expect(result.snapshot?.container == nil)
@@ -59,7 +60,7 @@ import Testing
     let other = HostStateJSON.line(
       LockHolder(user: "bob", host: "ci", pid: 7, command: "deploy prod", token: "t-2"))
     let transport = CannedTransport { _ in ["dirs": ([], 0), "lock": (["held", "30", other], 0)] }
-    let result = await try host(transport).prepare(PrepareRequest(holder: holder, pull: image))
+    let result = try await host(transport).prepare(PrepareRequest(holder: holder, pull: image))
     guard case .locked(let who) = result.outcome else {
       Issue.record("expected locked, got \(result.outcome)")
       return
@@ -76,7 +77,7 @@ import Testing
         "pull": (["Error response from daemon: unauthorized"], 1),
       ]
     }
-    let result = await try host(transport).prepare(PrepareRequest(holder: holder, pull: image))
+    let result = try await host(transport).prepare(PrepareRequest(holder: holder, pull: image))
     guard case .failed(let kind, let message) = result.outcome else {
       Issue.record("expected failed, got \(result.outcome)")
       return
@@ -91,10 +92,12 @@ import Testing
       [
         "dirs": ([], 0), "lock": (["acquired"], 0), "releases": (["current "], 0),
         "container": (["Error: No such container: web"], 1),
-        "network": (["docker network backend does not exist on this host"], DockerCommand.unchangedExitStatus),
+        "network": (
+          ["docker network backend does not exist on this host"], DockerCommand.unchangedExitStatus
+        ),
       ]
     }
-    let result = await try host(transport).prepare(PrepareRequest(holder: holder, pull: image))
+    let result = try await host(transport).prepare(PrepareRequest(holder: holder, pull: image))
     guard case .failed(_, let message) = result.outcome else {
       Issue.record("expected failed, got \(result.outcome)")
       return
@@ -158,7 +161,10 @@ import Testing
     #expect(!script.sections.contains { $0.failure == .stops })
     // A forgotten release that could not be removed does not fail the commit.
     let clean = CannedTransport { _ in
-      ["record0": ([], 0), "current": ([], 0), "forget": (["rm: cannot remove"], 1), "unlock": (["released"], 0)]
+      [
+        "record0": ([], 0), "current": ([], 0), "forget": (["rm: cannot remove"], 1),
+        "unlock": (["released"], 0),
+      ]
     }
     try await host(clean).commit(commit)
   }

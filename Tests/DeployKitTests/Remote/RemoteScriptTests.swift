@@ -84,7 +84,7 @@ import Testing
       "step",
       .if(
         RemoteCommand(["test", "-e", flag]), then: RemoteCommand(["echo", "second shell"]),
-        else: RemoteCommand(["touch", flag]).and(RemoteCommand(head: "kill -KILL $$", shape: .command))))
+        else: RemoteCommand(["touch", flag]).and(RemoteCommand.program("kill -KILL $$"))))
     let answer = try await session.run(script, timeout: .seconds(20))
     #expect(answer.output[step]?.lines == ["second shell"])
     #expect(answer.reconnected)
@@ -96,7 +96,7 @@ import Testing
     let opened = Locked(0)
     let session = LocalShell.session(opened: opened)
     var script = RemoteScript()
-    script.section("step", RemoteCommand(head: "kill -KILL $$", shape: .command))
+    script.section("step", RemoteCommand.program("kill -KILL $$"))
     await #expect(throws: RemoteShellError.self) { try await session.run(script, timeout: .seconds(20)) }
     #expect(opened.current == 2)
     await session.close()
@@ -114,7 +114,7 @@ import Testing
 
   @Test func aScriptTheShellCannotParseEndsTheShellAndIsAnError() async throws {
     var script = RemoteScript()
-    script.section("broken", RemoteCommand(head: "if then fi", shape: .command))
+    script.section("broken", RemoteCommand.program("if then fi"))
     await #expect(throws: RemoteShellError.self) { try await run(script) }
   }
 }
@@ -146,7 +146,8 @@ import Testing
   @Test func hereDocumentsCarryTextAsItIs() async throws {
     let text = "line one\nDEPLOYCTL_END\n$HOME `id` 'q' \"d\"\n"
     let command = RemoteCommand(["cat"]).input(text).and(RemoteCommand(["cat"]).input("second"))
-    #expect(try await output(command).lines == ["line one", "DEPLOYCTL_END", "$HOME `id` 'q' \"d\"", "second"])
+    #expect(
+      try await output(command).lines == ["line one", "DEPLOYCTL_END", "$HOME `id` 'q' \"d\"", "second"])
   }
 
   @Test func pipesAndRedirections() async throws {
@@ -168,9 +169,48 @@ import Testing
 
   @Test func theRegistryPasswordTravelsOnlyInAHereDocument() {
     let login = RegistryLogin(server: "registry.example.com", username: "ci", password: "s3cret' $(x)")
-    let command = DockerScripts.authenticated(["pull", "img"], login: login, folder: "/var/lib/deployctl/web")
+    let command = DockerScripts.authenticated(
+      ["pull", "img"], login: login, folder: "/var/lib/deployctl/web")
     #expect(!command.head.contains("s3cret"))
     #expect(command.bodies.contains { $0.hasPrefix("s3cret' $(x)\n") })
     #expect(command.head.contains("--password-stdin"))
+  }
+}
+
+/// `DockerScripts.authenticated` run by the real `/bin/sh`, with a stand-in `docker` on PATH
+/// that keeps what it was given.
+@Suite struct AuthenticatedDockerTests {
+  @Test func thePasswordReachesLoginOnStdinAndTheConfigFolderIsRemoved() async throws {
+    let dir = try TemporaryDirectory()
+    let bin = dir.path + "/bin"
+    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+    let log = dir.path + "/calls"
+    let fake = """
+      #!/bin/sh
+      printf '%s\\n' "$*" >> '\(log)'
+      if [ "$3" = login ]; then cat > '\(dir.path)/password'; [ -d "$2" ] && echo config-was-there >> '\(log)'; fi
+      """
+    try fake.write(toFile: bin + "/docker", atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/docker")
+    let password = "p'a$s `w` \"d\"\nDEPLOYCTL_END"
+    let login = RegistryLogin(server: "registry.example.com:5000", username: "ci user", password: password)
+    let command = DockerScripts.authenticated(["pull", "img:v1"], login: login, folder: dir.path)
+    var script = RemoteScript()
+    script.add(RemoteCommand.program("PATH=\(ShellQuote.quote(bin)):$PATH; export PATH"))
+    let pull = script.section("pull", command)
+    let session = LocalShell.session()
+    let output = try await session.run(script, timeout: .seconds(20)).output
+    await session.close()
+    #expect(output[pull]?.status == 0, "\(output[pull]?.output ?? "")")
+    #expect(try String(contentsOfFile: dir.path + "/password", encoding: .utf8) == password + "\n")
+    let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+    #expect(calls.count == 3)
+    #expect(calls[0].hasSuffix("login --username ci user --password-stdin registry.example.com:5000"))
+    #expect(calls[1] == "config-was-there")
+    #expect(calls[2].hasSuffix("pull img:v1"))
+    let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+      $0.hasPrefix(".docker-config")
+    }
+    #expect(left.isEmpty, "the login's config folder is removed")
   }
 }

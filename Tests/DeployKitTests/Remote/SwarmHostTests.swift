@@ -14,14 +14,17 @@ import Testing
     \(id(3))\tnode\t10.0.1.12\tready
     """
 
-  static func task(_ n: Int, image: String, state: String, desired: String = "Running", error: String = "") -> String {
+  static func task(_ n: Int, image: String, state: String, desired: String = "Running", error: String = "")
+    -> String
+  {
     ["t\(n)" + String(repeating: "x", count: 20), "web.\(n)", "node", desired, state, image, error].joined(
       separator: "\t")
   }
 
   @Test func tasksAreMatchedToTheirNodesByIDNotByHostName() {
     let image = "registry.example.com/acme/web:v2@sha256:" + String(repeating: "ab", count: 32)
-    let list = (1...3).map { Self.task($0, image: image, state: "Running 5 seconds ago") }.joined(separator: "\n")
+    let list = (1...3).map { Self.task($0, image: image, state: "Running 5 seconds ago") }.joined(
+      separator: "\n")
     let placements = (1...3).map { "t\($0)" + String(repeating: "x", count: 20) + "\t" + Self.id($0) }
       .joined(separator: "\n")
     let tasks = SwarmTasks.parse([
@@ -50,7 +53,9 @@ import Testing
   @Test func everyTaskRejectedWithOneErrorIsARejection() {
     let image = "img@sha256:1"
     let rejected = (1...3).map {
-      SwarmTasks.parse(Self.task($0, image: image, state: "Rejected 1 second ago", desired: "Shutdown", error: Self.mount))[0]
+      SwarmTasks.parse(
+        Self.task($0, image: image, state: "Rejected 1 second ago", desired: "Shutdown", error: Self.mount))[
+          0]
     }
     #expect(SwarmTasks.rejection(rejected, image: image, replicas: 3) == Self.mount)
     // Fewer tries than replicas, another error, or a task running: not (yet) a verdict.
@@ -69,7 +74,8 @@ import Testing
     let fixture = try ConfigFixture(
       [
         "inventories/prod.yml": SwarmConfigTests.swarmInventory,
-        "playbooks/web.yml": "app: web\nimage: registry.example.com/acme/web\ncontainer:\n  ports: [\"8080:8080\"]\n",
+        "playbooks/web.yml":
+          "app: web\nimage: registry.example.com/acme/web\ncontainer:\n  ports: [\"8080:8080\"]\n",
       ], base: false)
     let project = try fixture.load()
     let plan = try project.plan(app: "web").resolved(for: project.inventory(named: "prod"))
@@ -111,7 +117,8 @@ import Testing
     let (host, _) = try swarmHost(CannedTransport { _ in [:] })
     var spec = try fullSpec()
     spec.environment = "prod"
-    let release = try ReleaseRecord(container: spec, createdAt: Date(), user: "a", how: .deploy, result: .deployed)
+    let release = try ReleaseRecord(
+      container: spec, createdAt: Date(), user: "a", how: .deploy, result: .deployed)
     let script = host.restoreScript(InstallPlan(release: release, previous: nil, replacing: nil))
     #expect(script.sections.map(\.name) == ["remove", "secrets"])
     #expect(script.sections.map(\.failure) == [.stops, .isAnswer])

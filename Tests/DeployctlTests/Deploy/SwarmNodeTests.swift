@@ -38,7 +38,8 @@ struct SwarmNodeTests {
       var names: Set<String> = []
       for node in nodes {
         _ = try await s.testbed.sshChecked(node, "mkdir -p /srv/\(s.app)/data")
-        names.insert(try await s.testbed.sshChecked(node, "hostname").trimmingCharacters(in: .whitespacesAndNewlines))
+        names.insert(
+          try await s.testbed.sshChecked(node, "hostname").trimmingCharacters(in: .whitespacesAndNewlines))
       }
       try #require(names.count == 1, "the nodes of \(environment) share one host name: \(names)")
       do {
@@ -53,7 +54,8 @@ struct SwarmNodeTests {
         #expect(tasks.allSatisfy { $0.health == "healthy" }, "\(tasks)")
         // What each of those nodes serves is the task deployctl probed there.
         for address in addresses {
-          let served = try await HTTPProbe(url: "http://\(address):\(s.port)/version", timeout: .seconds(2)).run()
+          let served = try await HTTPProbe(url: "http://\(address):\(s.port)/version", timeout: .seconds(2))
+            .run()
           #expect(served.status == 200 && served.body.contains("v1"), "\(address)")
         }
       } catch {

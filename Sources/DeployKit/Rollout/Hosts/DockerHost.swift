@@ -297,18 +297,18 @@ public final class DockerHost: RolloutHost {
     let ports = plan.container.ports
     do {
       return try await remote.step("verify") {
-      try await HostVerifier(spec).run(host: name) { port in
-        if let open = forwards.current[port] {
-          return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
+        try await HostVerifier(spec).run(host: name) { port in
+          if let open = forwards.current[port] {
+            return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
+          }
+          let (url, forward) = try await spec.via.reach(
+            port, address: address, remoteHost: node ?? PortMapping.boundAddress(of: port, in: ports)
+          ) { port, host in
+            try await remote.forward(remotePort: port, remoteHost: host)
+          }
+          if let forward { forwards.withLock { $0[port] = forward } }
+          return url
         }
-        let (url, forward) = try await spec.via.reach(
-          port, address: address, remoteHost: node ?? PortMapping.boundAddress(of: port, in: ports)
-        ) { port, host in
-          try await remote.forward(remotePort: port, remoteHost: host)
-        }
-        if let forward { forwards.withLock { $0[port] = forward } }
-        return url
-      }
       }
     } catch is CancellationError {
       return HostVerification(name: name, passed: false, error: "interrupted")
