@@ -43,14 +43,18 @@ public enum HostState {
     return atomicWrite(release, to: paths.currentReleaseFile, in: paths.releasesDirectory)
   }
 
-  /// Prints `current <id>` then every release record, one per line; read with `parseReleases`.
+  /// Prints `current <id>` then every release record, one per line (`awk 1` ends a file that
+  /// lacks its last newline); read with `parseReleases`. A host with no records yet prints only
+  /// `current `.
   public static func readReleases(_ paths: HostPaths) -> RemoteCommand {
-    let dir = q(paths.releasesDirectory)
-    // A glob and a loop: reviewed shell (each record is printed on a line of its own even if its
-    // file lacks the final newline).
-    return .program(
-      "printf 'current %s\\n' \"$(cat \(q(paths.currentReleaseFile)) 2>/dev/null)\"\n"
-        + "for f in \(dir)/*.json; do [ -f \"$f\" ] && { cat \"$f\"; echo; }; done; true")
+    let current = RemoteCommand(["cat", paths.currentReleaseFile]).withoutErrors
+    // `DIR/. ! -name . -prune`: the folder's own files only, as POSIX `find` says it.
+    let records = RemoteCommand([
+      "find", paths.releasesDirectory + "/.", "!", "-name", ".", "-prune", "-name", "*.json", "-type", "f",
+      "-exec", "awk", "1", "{}", "+",
+    ]).withoutErrors
+    return RemoteCommand(words: ["printf", "current %s\\n", .output(of: current)]).then(records).then(
+      .success)
   }
 
   public static func parseReleases(_ output: String) throws(DockerError) -> HostReleases {

@@ -232,6 +232,12 @@ public struct ShellWord: Sendable, Hashable, ExpressibleByStringLiteral {
     return ShellWord(text: "\"$\(name)\"" + (suffix.isEmpty ? "" : ShellQuote.quote(suffix)))
   }
 
+  /// `"$(COMMAND)"`: what `command` prints, as one word (its trailing newlines dropped).
+  public static func output(of command: RemoteCommand) -> ShellWord {
+    precondition(command.bodies.isEmpty, "no here-document inside a command substitution")
+    return ShellWord(text: "\"$(\(command.head))\"")
+  }
+
   private init(text: String) { self.text = text }
 
   static func isName(_ name: String) -> Bool {
