@@ -193,4 +193,32 @@ import Testing
     #expect(try await remote.inspect("web") == nil)
     #expect(remote.steps.map(\.step) == ["connect", "inspect"])
   }
+
+  @Test func aStepTheTransportRanOnANewConnectionSaysSo() async throws {
+    final class Reconnecting: HostTransport, @unchecked Sendable {
+      let inner = CannedTransport { _ in ["inspect": (["Error: No such container: web"], 1)] }
+      var host: String { "h1" }
+      func run(_ script: RemoteScript, timeout: Duration) async throws -> TransportRun {
+        var answer = try await inner.run(script, timeout: timeout)
+        answer.reconnected = true
+        return answer
+      }
+      func exec(_ command: RemoteCommand, timeout: Duration?, onLine: (@Sendable (OutputLine) -> Void)?)
+        async throws -> ExecResult
+      { try await inner.exec(command, timeout: timeout, onLine: onLine) }
+      func stream(_ command: RemoteCommand, onLine: @escaping @Sendable (OutputLine) -> Void) async throws
+        -> ExecResult
+      { try await inner.stream(command, onLine: onLine) }
+      func forward(remotePort: Int, remoteHost: String) async throws -> PortForward {
+        try await inner.forward(remotePort: remotePort, remoteHost: remoteHost)
+      }
+      func close() async {}
+    }
+    let said = Locked<[String]>([])
+    let progress = ProgressLog(
+      terminal: Terminal(colors: false, write: { text in said.withLock { $0.append(text) } }))
+    let remote = RemoteHost(name: "h1", transport: Reconnecting(), progress: progress)
+    _ = try await remote.inspect("web")
+    #expect(said.current.joined().contains("the connection was lost; continuing on a new one"))
+  }
 }
