@@ -56,10 +56,10 @@ public struct ContainerInfo: Sendable, Equatable {
   /// Reads `DockerCommand.inspectContainer` run as a `RemoteScript` section (its two streams
   /// merged): the output is the container on success, the error otherwise.
   static func parseInspect(_ section: RemoteScriptOutput.Section?) throws(DockerError) -> ContainerInfo? {
+    let output = section?.output ?? ""
     let succeeded = section?.succeeded == true
     return try parseInspect(
-      stdout: succeeded ? section!.output : "", stderr: succeeded ? "" : section?.output ?? "",
-      exitStatus: section?.status ?? 1)
+      stdout: succeeded ? output : "", stderr: succeeded ? "" : output, exitStatus: section?.status ?? 1)
   }
 
   /// Reads the result of `DockerCommand.inspectContainer`: nil when no such container exists,
@@ -238,6 +238,7 @@ public enum DockerOutput {
 enum DockerTime {
   static func parse(_ text: String?) -> Date? {
     guard let text, !text.isEmpty, !text.hasPrefix("0001-01-01") else { return nil }
+    // Docker writes either form; a time it writes in neither is left unknown.
     return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
       ?? (try? Date.ISO8601FormatStyle().parse(text))
   }
@@ -301,4 +302,14 @@ private struct PsJSON: Decodable {
   var Status: String?
   var Labels: String?
   var CreatedAt: String?
+}
+
+extension RemoteHost {
+  /// The container as Docker sees it now (nil: it does not exist), through the host's shell.
+  func inspect(_ container: String) async throws -> ContainerInfo? {
+    var script = RemoteScript()
+    let inspect = script.section("inspect", DockerCommand.inspectContainer(container), failure: .isAnswer)
+    let output = try await run("inspect", script, timeout: .seconds(30), quiet: true)
+    return try ContainerInfo.parseInspect(output[inspect])
+  }
 }

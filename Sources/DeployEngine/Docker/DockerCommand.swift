@@ -98,15 +98,17 @@ public enum DockerCommand {
   /// The exit status of a check that stopped a script before it changed anything on the host.
   public static let unchangedExitStatus: Int32 = 90
 
-  /// A script fragment that stops the script (`unchangedExitStatus`) unless every network in `names` exists on
-  /// the host, saying on stderr how to create the missing one. Run before the old container is
+  /// Stops the script (`unchangedExitStatus`) unless every network in `names` exists on the
+  /// host, saying on stderr how to create the missing one. Run before the old container is
   /// stopped, so a missing network leaves the running release alone.
-  public static func requireNetworks(_ names: [String]) -> String {
-    names.map { name in
-      let message =
-        "docker network \(name) does not exist on this host; create it with: docker network create \(name)"
-      return "if ! \(RemoteCommand(["docker", "network", "inspect", name]).line) >/dev/null 2>&1; then "
-        + "echo \(ShellQuote.quote(message)) >&2; exit \(unchangedExitStatus); fi\n"
-    }.joined()
+  public static func requireNetworks(_ names: [String]) -> RemoteCommand {
+    .sequence(
+      names.map { name in
+        .if(
+          RemoteCommand(["docker", "network", "inspect", name]).silent.negated,
+          then: .fail(
+            "docker network \(name) does not exist on this host; create it with: docker network create \(name)",
+            status: unchangedExitStatus))
+      })
   }
 }

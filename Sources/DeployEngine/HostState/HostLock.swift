@@ -87,96 +87,101 @@ public enum HostLock {
     let json = q(HostStateJSON.line(holder))
     let seconds = ttlSeconds(ttl)
     let stale = q(paths.lockDirectory + ".stale")
-    return RemoteCommand(
-      script: """
-        mkdir -p \(q(paths.locksDirectory)) || exit 1
-        now=$(date +%s)
-        take() {
-          mkdir \(lock) 2>/dev/null || return 1
-          if printf '%s\\n' \(json) > \(file) && printf '%s %s\\n' "$((now + \(seconds)))" \(seconds) > \(lease); then
-            return 0
+    return .program(
+      """
+      mkdir -p \(q(paths.locksDirectory)) || exit 1
+      now=$(date +%s)
+      take() {
+        mkdir \(lock) 2>/dev/null || return 1
+        if printf '%s\\n' \(json) > \(file) && printf '%s %s\\n' "$((now + \(seconds)))" \(seconds) > \(lease); then
+          return 0
+        fi
+        rm -f \(file) \(lease); rmdir \(lock); return 2
+      }
+      expiry() {
+        set -- $(cat "$1/lease" 2>/dev/null)
+        if [ -n "${1:-}" ]; then echo "$1 ${2:-\(seconds)}"; return; fi
+        written=$(stat -c %Y "$1/holder.json" 2>/dev/null || echo "$now")
+        echo "$((written + \(seconds))) \(seconds)"
+      }
+      take; taken=$?
+      if [ $taken -eq 0 ]; then
+        echo acquired
+      elif [ $taken -eq 2 ]; then
+        echo 'could not write the lock holder file' >&2; exit 1
+      elif [ -d \(lock) ]; then
+        set -- $(expiry \(lock))
+        if [ "$now" -ge "$1" ] && mv \(lock) \(stale).$$ 2>/dev/null; then
+          set -- $(expiry \(stale).$$)
+          if [ "$now" -lt "$1" ]; then
+            # Renewed or taken over meanwhile: not ours to take; put it back.
+            mv \(stale).$$ \(lock) 2>/dev/null || rm -rf \(stale).$$
+            echo held; echo "$(($1 - now))"; cat \(file) 2>/dev/null; exit 0
           fi
-          rm -f \(file) \(lease); rmdir \(lock); return 2
-        }
-        expiry() {
-          set -- $(cat "$1/lease" 2>/dev/null)
-          if [ -n "${1:-}" ]; then echo "$1 ${2:-\(seconds)}"; return; fi
-          written=$(stat -c %Y "$1/holder.json" 2>/dev/null || echo "$now")
-          echo "$((written + \(seconds))) \(seconds)"
-        }
-        take; taken=$?
-        if [ $taken -eq 0 ]; then
-          echo acquired
-        elif [ $taken -eq 2 ]; then
-          echo 'could not write the lock holder file' >&2; exit 1
-        elif [ -d \(lock) ]; then
-          set -- $(expiry \(lock))
-          if [ "$now" -ge "$1" ] && mv \(lock) \(stale).$$ 2>/dev/null; then
-            set -- $(expiry \(stale).$$)
-            if [ "$now" -lt "$1" ]; then
-              # Renewed or taken over meanwhile: not ours to take; put it back.
-              mv \(stale).$$ \(lock) 2>/dev/null || rm -rf \(stale).$$
-              echo held; echo "$(($1 - now))"; cat \(file) 2>/dev/null; exit 0
-            fi
-            old=$(cat \(stale).$$/holder.json 2>/dev/null)
-            rm -rf \(stale).$$
-            if take; then
-              echo taken-over; echo "$((now - $1 + $2))"; printf '%s\\n' "$old"
-            else
-              echo held; echo; cat \(file) 2>/dev/null; true
-            fi
+          old=$(cat \(stale).$$/holder.json 2>/dev/null)
+          rm -rf \(stale).$$
+          if take; then
+            echo taken-over; echo "$((now - $1 + $2))"; printf '%s\\n' "$old"
           else
-            echo held; echo "$(($1 - now))"; cat \(file) 2>/dev/null; true
+            echo held; echo; cat \(file) 2>/dev/null; true
           fi
         else
-          echo 'could not create the lock folder' >&2; exit 1
+          echo held; echo "$(($1 - now))"; cat \(file) 2>/dev/null; true
         fi
-        """)
+      else
+        echo 'could not create the lock folder' >&2; exit 1
+      fi
+      """)
   }
 
   /// Extends the lease by `ttl` from now, if `holder` still holds the lock.
   public static func renew(_ holder: LockHolder, _ paths: HostPaths, ttl: Duration) -> RemoteCommand {
     let seconds = ttlSeconds(ttl)
     let lease = q(paths.lockLeaseFile)
-    return RemoteCommand(
-      script: """
-        if [ "$(cat \(q(paths.lockHolderFile)) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
-          printf '%s %s\\n' "$(($(date +%s) + \(seconds)))" \(seconds) > \(lease).tmp && mv -f \(lease).tmp \(lease) && echo renewed
-        else
-          echo lost
-        fi
-        """)
+    return .program(
+      """
+      if [ "$(cat \(q(paths.lockHolderFile)) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
+        printf '%s %s\\n' "$(($(date +%s) + \(seconds)))" \(seconds) > \(lease).tmp && mv -f \(lease).tmp \(lease) && echo renewed
+      else
+        echo lost
+      fi
+      """)
   }
 
   /// Reports whether the lock is held, by whom, and for how long yet.
   public static func status(_ paths: HostPaths) -> RemoteCommand {
     let lock = q(paths.lockDirectory)
-    return RemoteCommand(
-      script: """
-        if [ -d \(lock) ]; then
-          now=$(date +%s); set -- $(cat \(q(paths.lockLeaseFile)) 2>/dev/null)
-          echo held; if [ -n "${1:-}" ]; then echo "$(($1 - now))"; else echo; fi
-          cat \(q(paths.lockHolderFile)) 2>/dev/null; true
-        else
-          echo free
-        fi
-        """)
+    return .program(
+      """
+      if [ -d \(lock) ]; then
+        now=$(date +%s); set -- $(cat \(q(paths.lockLeaseFile)) 2>/dev/null)
+        echo held; if [ -n "${1:-}" ]; then echo "$(($1 - now))"; else echo; fi
+        cat \(q(paths.lockHolderFile)) 2>/dev/null; true
+      else
+        echo free
+      fi
+      """)
+  }
+
+  /// Succeeds when `holder` holds the lock (its holder file is this holder's line).
+  public static func isHeld(by holder: LockHolder, _ paths: HostPaths) -> RemoteCommand {
+    RemoteCommand(["grep", "-qsxF", "-e", HostStateJSON.line(holder), paths.lockHolderFile])
   }
 
   /// Releases the lock only if `holder` (same token) holds it.
   public static func release(_ holder: LockHolder, _ paths: HostPaths) -> RemoteCommand {
     let lock = q(paths.lockDirectory)
     let file = q(paths.lockHolderFile)
-    return RemoteCommand(
-      script: """
-        if [ ! -d \(lock) ]; then
-          echo free
-        elif [ "$(cat \(file) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
-          rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock) && echo released
-        else
-          echo held; echo; cat \(file) 2>/dev/null; true
-        fi
-        """)
+    return .program(
+      """
+      if [ ! -d \(lock) ]; then
+        echo free
+      elif [ "$(cat \(file) 2>/dev/null)" = \(q(HostStateJSON.line(holder))) ]; then
+        rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock) && echo released
+      else
+        echo held; echo; cat \(file) 2>/dev/null; true
+      fi
+      """)
   }
 
   /// Removes the lock whoever holds it (`deployctl lock ENV release --force`), printing the
@@ -184,15 +189,15 @@ public enum HostLock {
   public static func forceRelease(_ paths: HostPaths) -> RemoteCommand {
     let lock = q(paths.lockDirectory)
     let file = q(paths.lockHolderFile)
-    return RemoteCommand(
-      script: """
-        if [ -d \(lock) ]; then
-          echo broken; echo; cat \(file) 2>/dev/null; echo
-          rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock)
-        else
-          echo free
-        fi
-        """)
+    return .program(
+      """
+      if [ -d \(lock) ]; then
+        echo broken; echo; cat \(file) 2>/dev/null; echo
+        rm -f \(file) \(q(paths.lockLeaseFile)) && rmdir \(lock)
+      else
+        echo free
+      fi
+      """)
   }
 
   static func ttlSeconds(_ ttl: Duration) -> Int { max(1, Int(ttl.components.seconds)) }
@@ -236,6 +241,7 @@ public enum HostLock {
     let rest = Array(lines[(index + 1)...])
     let number = rest.first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     let json = rest.dropFirst().joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    // A holder file that does not read (hand-edited, cut short) is shown as an unknown holder.
     let holder =
       json.isEmpty ? nil : try? HostStateJSON.decoder().decode(LockHolder.self, from: Data(json.utf8))
     return (keyword, number, holder)

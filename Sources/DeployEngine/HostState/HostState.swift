@@ -9,21 +9,26 @@ import Foundation
 public enum HostState {
   /// Creates the app's folders; the secrets folder is private to the SSH user (0700).
   public static func prepare(_ paths: HostPaths) -> RemoteCommand {
-    RemoteCommand(
-      script: "mkdir -p \(q(paths.releasesDirectory)) \(q(paths.locksDirectory))"
-        + " && (umask 077 && mkdir -p \(q(paths.secretsDirectory)) && chmod 700 \(q(paths.secretsDirectory)))"
-    )
+    RemoteCommand(["mkdir", "-p", paths.releasesDirectory, paths.locksDirectory])
+      .and(privateDirectory(paths.secretsDirectory).subshell)
+  }
+
+  /// `umask 077 && mkdir -p DIR && chmod 700 DIR` (the umask stays in force for what follows).
+  static func privateDirectory(_ directory: String) -> RemoteCommand {
+    .all([
+      RemoteCommand(["umask", "077"]), RemoteCommand(["mkdir", "-p", directory]),
+      RemoteCommand(["chmod", "700", directory]),
+    ])
   }
 
   /// Writes `text` (a secret: an env file) to `path` with mode 0600, in a 0700 folder. The text
   /// travels inside the script on the shell's stdin (a here-document), never on a command line.
   public static func writePrivate(_ text: String, to path: String, in directory: String) -> RemoteCommand {
-    var delimiter = "DEPLOYCTL_END"
-    while text.split(separator: "\n").contains(where: { $0 == delimiter }) { delimiter += "_" }
-    return RemoteCommand(
-      script: "umask 077 && mkdir -p \(q(directory)) && chmod 700 \(q(directory))"
-        + " && tmp=$(mktemp \(q(directory + "/.env.XXXXXX"))) && cat > \"$tmp\" <<'\(delimiter)' && mv -f \"$tmp\" \(q(path))\n"
-        + text + (text.hasSuffix("\n") || text.isEmpty ? "" : "\n") + delimiter)
+    // The temp file's name only `mktemp` knows: it goes from one command to the next in `$tmp`.
+    let write = RemoteCommand.assign("tmp", outputOf: RemoteCommand(["mktemp", directory + "/.env.XXXXXX"]))
+    let fill = RemoteCommand(["cat"]).writing(to: .variable("tmp")).input(text)
+    let move = RemoteCommand(words: ["mv", "-f", .variable("tmp"), ShellWord(path)])
+    return .all([privateDirectory(directory), write, fill, move])
   }
 
   /// Writes `releases/<env>/<id>.json` atomically.
@@ -31,23 +36,27 @@ public enum HostState {
     -> RemoteCommand
   {
     let path = try paths.releaseRecord(record.id)
-    return RemoteCommand(
-      script: atomicWrite(HostStateJSON.line(record), to: path, in: paths.releasesDirectory))
+    return atomicWrite(HostStateJSON.line(record), to: path, in: paths.releasesDirectory)
   }
 
   /// Points `releases/<env>/current` at `release`.
   public static func setCurrent(_ release: String, _ paths: HostPaths) throws(DockerError) -> RemoteCommand {
     try NameRules.checkName(release, kind: "release id")
-    return RemoteCommand(
-      script: atomicWrite(release, to: paths.currentReleaseFile, in: paths.releasesDirectory))
+    return atomicWrite(release, to: paths.currentReleaseFile, in: paths.releasesDirectory)
   }
 
-  /// Prints `current <id>` then every release record, one per line; read with `parseReleases`.
+  /// Prints `current <id>` then every release record, one per line (`awk 1` ends a file that
+  /// lacks its last newline); read with `parseReleases`. A host with no records yet prints only
+  /// `current `.
   public static func readReleases(_ paths: HostPaths) -> RemoteCommand {
-    let dir = q(paths.releasesDirectory)
-    return RemoteCommand(
-      script: "printf 'current %s\\n' \"$(cat \(q(paths.currentReleaseFile)) 2>/dev/null)\"; "
-        + "for f in \(dir)/*.json; do [ -f \"$f\" ] && { cat \"$f\"; echo; }; done; true")
+    let current = RemoteCommand(["cat", paths.currentReleaseFile]).withoutErrors
+    // `DIR/. ! -name . -prune`: the folder's own files only, as POSIX `find` says it.
+    let records = RemoteCommand([
+      "find", paths.releasesDirectory + "/.", "!", "-name", ".", "-prune", "-name", "*.json", "-type", "f",
+      "-exec", "awk", "1", "{}", "+",
+    ]).withoutErrors
+    return RemoteCommand(words: ["printf", "current %s\\n", .output(of: current)]).then(records).then(
+      .success)
   }
 
   public static func parseReleases(_ output: String) throws(DockerError) -> HostReleases {
@@ -85,21 +94,23 @@ public enum HostState {
 
   /// Appends one line to `audit.log`.
   public static func appendAudit(_ entry: AuditEntry, _ paths: HostPaths) -> RemoteCommand {
-    RemoteCommand(
-      script:
-        "mkdir -p \(q(paths.appDirectory)) && printf '%s\\n' \(q(HostStateJSON.line(entry))) >> \(q(paths.auditLog))"
-    )
+    RemoteCommand(["mkdir", "-p", paths.appDirectory])
+      .and(RemoteCommand(["printf", "%s\\n", HostStateJSON.line(entry)]).appending(to: paths.auditLog))
   }
 
   /// The last `lines` audit entries (none if there is no log yet); read with `AuditEntry.parseLines`.
   public static func readAudit(_ paths: HostPaths, lines: Int) -> RemoteCommand {
-    let log = q(paths.auditLog)
-    return RemoteCommand(script: "if [ -f \(log) ]; then tail -n \(max(1, lines)) \(log); fi")
+    .if(
+      RemoteCommand(["test", "-f", paths.auditLog]),
+      then: RemoteCommand(["tail", "-n", String(max(1, lines)), paths.auditLog]))
   }
 
-  static func atomicWrite(_ text: String, to path: String, in directory: String) -> String {
+  static func atomicWrite(_ text: String, to path: String, in directory: String) -> RemoteCommand {
     let temp = directory + "/." + (path.split(separator: "/").last.map(String.init) ?? "file") + ".tmp"
-    return "mkdir -p \(q(directory)) && printf '%s\\n' \(q(text)) > \(q(temp)) && mv -f \(q(temp)) \(q(path))"
+    return .all([
+      RemoteCommand(["mkdir", "-p", directory]), RemoteCommand(["printf", "%s\\n", text]).writing(to: temp),
+      RemoteCommand(["mv", "-f", temp, path]),
+    ])
   }
 }
 

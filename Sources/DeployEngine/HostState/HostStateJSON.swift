@@ -52,7 +52,12 @@ package enum HostStateJSON {
 
   /// One line of JSON (JSONEncoder escapes newlines inside strings).
   static func line<T: Encodable>(_ value: T) -> String {
-    // Encoding our own plain structs cannot fail.
-    String(decoding: try! encoder().encode(value), as: UTF8.self)
+    do {
+      return String(decoding: try encoder().encode(value), as: UTF8.self)
+    } catch {
+      // Our records are plain structs of strings, numbers and dates: JSONEncoder fails only for a
+      // non-finite number, which none of them holds.
+      preconditionFailure("\(T.self) cannot be written as a JSON line: \(error)")
+    }
   }
 }

@@ -107,7 +107,7 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   /// same second differ (`20261121-171530-3fa9`). Sorts by time; fits HostPaths' rule.
   public static func makeID(at date: Date = Date()) -> String {
     var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = TimeZone(identifier: "UTC")!
+    calendar.timeZone = .gmt
     let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
     func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
     let suffix = String(format: "%04x", UInt16.random(in: .min ... .max))

@@ -33,7 +33,7 @@ public final class HostSteps: Sendable {
       return value
     } catch {
       record(step, clock.now - start)
-      let why = String(String(describing: error).split(separator: "\n").first ?? "")
+      let why = String(describing: error).firstLine
       await progress.host(host, step, .failed(clock.now - start, why))
       throw error
     }

@@ -1,38 +1,23 @@
 import DeployTransport
 import Foundation
 
-/// One host during a command: its SSH session (one per host for the whole run), where its
-/// state lives, and the remote commands sent to it, each timed and shown as progress.
+/// One host during a command: its transport, where its state lives, and the scripts sent to it,
+/// each a named step, timed and shown as progress. Rollouts (`DockerHost`, `SwarmHost`),
+/// `status`, `history` and `promote`'s read all reach a host through one of these.
 public final class RemoteHost: Sendable {
   public let name: String
-  private let connections: SSHConnections
-  private let target: SSHTarget
-  public let paths: HostPaths
+  public let transport: any HostTransport
   let progress: ProgressLog
   private let timings: HostSteps
 
-  public init(
-    name: String, connections: SSHConnections, target: SSHTarget, paths: HostPaths, progress: ProgressLog
-  ) {
+  public init(name: String, transport: any HostTransport, progress: ProgressLog) {
     self.name = name
-    self.connections = connections
-    self.target = target
-    self.paths = paths
+    self.transport = transport
     self.progress = progress
     timings = HostSteps(host: name, progress: progress)
   }
 
-  /// The host's session, from the run's `SSHConnections`: made on first use (timed as `connect`),
-  /// replaced there when it was lost.
-  public func liveSession() async throws -> SSHSession {
-    let session = try await connections.session(for: target)
-    if timings.all.isEmpty, let connected = session.connectDuration.current {
-      timings.record("connect", connected)
-    }
-    return session
-  }
-
-  /// Time spent per step so far, in order.
+  /// Time spent per step so far, in order (the first connection as `connect`).
   public var steps: [StepTiming] { timings.all }
 
   /// Runs `body` as a named step: progress on stderr when it starts and ends, its time kept.
@@ -42,96 +27,101 @@ public final class RemoteHost: Sendable {
     try await timings.run(step, quiet: quiet, body)
   }
 
-  /// Runs a remote command; a non-zero exit status is an error naming the host and step.
-  @discardableResult
-  public func run(_ command: RemoteCommand, _ step: String, timeout: Duration = .seconds(120)) async throws
-    -> ExecResult
-  {
-    let result = try await liveSession().exec(command.line, timeout: timeout)
-    guard result.succeeded else {
-      throw RolloutError.stepFailed(
-        host: name, step: step, exitStatus: result.exitStatus,
-        stderr: result.stderr.isEmpty ? result.stdout : result.stderr)
+  /// Runs `script` as step `step`. A section whose failure fails the step (`RemoteScript.Failure`)
+  /// is the step's error, named `step (section)`.
+  public func run(
+    _ step: String, _ script: RemoteScript, timeout: Duration = .seconds(120), quiet: Bool = false
+  ) async throws -> RemoteScriptOutput {
+    try await self.step(step, quiet: quiet) {
+      let output = try await send(script, step: step, timeout: timeout)
+      if let failure = output.failure(of: script) {
+        throw RemoteError.stepFailed(
+          host: name, step: failure.name.isEmpty ? step : "\(step) (\(failure.name))",
+          exitStatus: failure.status, output: failure.output)
+      }
+      return output
     }
+  }
+
+  /// Runs each named command as a section whose failure is part of the answer (a read), as a
+  /// quiet step; their outputs by name.
+  public func observe(_ commands: [(String, RemoteCommand)], step: String, timeout: Duration = .seconds(60))
+    async throws -> [String: RemoteScriptOutput.Section]
+  {
+    var script = RemoteScript()
+    let sections = commands.map { script.section($0.0, $0.1, failure: .isAnswer) }
+    let output = try await run(step, script, timeout: timeout, quiet: true)
+    var result: [String: RemoteScriptOutput.Section] = [:]
+    for section in sections { result[section.name] = output[section] }
     return result
   }
 
-  /// Runs a remote command and returns its result whatever the exit status.
-  public func probe(_ command: RemoteCommand, timeout: Duration = .seconds(60)) async throws -> ExecResult {
-    try await liveSession().exec(command.line, timeout: timeout)
-  }
-
-  /// The container as Docker sees it now (nil: it does not exist).
-  func inspect(_ container: String) async throws -> ContainerInfo? {
-    let result = try await probe(DockerCommand.inspectContainer(container), timeout: .seconds(30))
-    return try ContainerInfo.parseInspect(
-      stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)
-  }
-
-  static func firstLine(_ error: any Error) -> String {
-    String(String(describing: error).split(separator: "\n").first ?? "")
-  }
-}
-
-/// What a host runs now, read from its own records and its engine in one round trip.
-public struct HostSnapshot: Sendable {
-  public var releases: HostReleases
-  /// The app's container, if one exists.
-  public var container: ContainerInfo?
-
-  /// The record of what runs now, if deployctl put it there.
-  public var current: ReleaseRecord? { releases.currentRecord }
-
-  /// The release to go back to from the current one: the newest healthy release deployed
-  /// before it.
-  public var previous: ReleaseRecord? {
-    guard let current else { return nil }
-    return releases.records.first {
-      $0.id != current.id && $0.result == .deployed && $0.createdAt < current.createdAt
-    }
-  }
-}
-
-extension RemoteHost {
-  /// What a host keeps and runs, read in one exec: its release records, the `observe` sections
-  /// (the app's container, a Swarm service and its tasks), and its last `auditLines` audit lines.
-  public struct Reading: Sendable {
-    public var releases: HostReleases
-    public var output: RemoteScriptOutput
-    public var audit: [AuditEntry]
-  }
-
-  public func read(
-    _ observe: [(String, RemoteCommand)] = [], auditLines: Int = 0, step: String = "read state"
-  )
-    async throws -> Reading
+  /// Sends `script` and reads its sections, recording the first connection as step `connect`.
+  private func send(_ script: RemoteScript, step: String, timeout: Duration) async throws
+    -> RemoteScriptOutput
   {
-    var script = RemoteScript()
-    script.section("releases", HostState.readReleases(paths))
-    for (name, command) in observe { script.section(name, command, required: false) }
-    if auditLines > 0 {
-      script.section("audit", HostState.readAudit(paths, lines: auditLines), required: false)
+    let answer: TransportRun
+    do {
+      answer = try await transport.run(script, timeout: timeout)
+    } catch RemoteShellError.timedOut(let after) {
+      throw RemoteError.stepFailed(
+        host: name, step: step, exitStatus: -1, output: "\(RemoteShellError.timedOut(after: after))")
     }
-    let result = try await self.step(step, quiet: true) {
-      try await run(script.standalone, step, timeout: .seconds(60))
+    if let connected = answer.connected { timings.record("connect", connected) }
+    if answer.reconnected {
+      await progress.host(name, "reconnect", .note("the connection was lost; continuing on a new one"))
     }
-    let output = RemoteScriptOutput(text: result.stdout)
-    guard let releases = output["releases"], releases.succeeded else {
-      throw RolloutError.hostState(
-        host: name, problem: "could not read its state: \(result.stdout.prefix(200))")
-    }
-    return Reading(
-      releases: try HostState.parseReleases(releases.output), output: output,
-      audit: AuditEntry.parseLines(output["audit"]?.output ?? ""))
+    return answer.output
   }
 
-  /// The release records and the app's container, with the last `auditLines` audit lines.
-  public func snapshot(containerName: String, auditLines: Int = 0) async throws -> (
-    HostSnapshot, [AuditEntry]
-  ) {
-    let reading = try await read(
-      [("container", DockerCommand.inspectContainer(containerName))], auditLines: auditLines)
-    let container = try ContainerInfo.parseInspect(reading.output["container"])
-    return (HostSnapshot(releases: reading.releases, container: container), reading.audit)
+  /// Runs one command on a channel of its own (beside the shell), its streams apart.
+  public func exec(_ command: RemoteCommand, timeout: Duration? = .seconds(60)) async throws -> ExecResult {
+    try await transport.exec(command, timeout: timeout, onLine: nil)
+  }
+
+  public func forward(remotePort: Int, remoteHost: String) async throws -> PortForward {
+    try await transport.forward(remotePort: remotePort, remoteHost: remoteHost)
+  }
+
+  public func close() async { await transport.close() }
+
+  /// Runs `body` with a `RemoteHost` on `transport`, then closes its shell (also when `body`
+  /// throws).
+  public static func with<T: Sendable>(
+    _ name: String, _ transport: any HostTransport, progress: ProgressLog,
+    _ body: (RemoteHost) async throws -> T
+  ) async throws -> T {
+    let remote = RemoteHost(name: name, transport: transport, progress: progress)
+    do {
+      let value = try await body(remote)
+      await remote.close()
+      return value
+    } catch {
+      await remote.close()
+      throw error
+    }
+  }
+
+  /// Whether `error` says the host could not be reached or the connection broke (as opposed to
+  /// a command that ran and failed).
+  public static func isUnreachable(_ error: any Error) -> Bool {
+    error is SSHError || error is RemoteShellError
+  }
+}
+
+/// A step that ran on a host and failed.
+public enum RemoteError: Error, CustomStringConvertible {
+  case stepFailed(host: String, step: String, exitStatus: Int32, output: String)
+  /// The host's answer could not be read.
+  case unreadable(host: String, problem: String)
+
+  public var description: String {
+    switch self {
+    case .stepFailed(let host, let step, let status, let output):
+      let tail = output.split(separator: "\n").suffix(5).joined(separator: "\n  ")
+      return "\(host): \(step) failed with exit status \(status)" + (tail.isEmpty ? "" : ":\n  \(tail)")
+    case .unreadable(let host, let problem):
+      return "\(host): \(problem)"
+    }
   }
 }

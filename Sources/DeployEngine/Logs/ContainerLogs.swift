@@ -44,6 +44,7 @@ public struct ContainerLogs: Sendable {
   /// `--since`: a duration as deployctl writes them (`10m`, `1h30m`), or a timestamp
   /// (`2026-11-30`, `2026-11-30T08:00:00Z`) given to Docker as is.
   public static func since(parsing text: String) throws(ValueError) -> String {
+    // Not a duration: then it must be a timestamp, checked below.
     if let duration = try? Duration(parsing: text) {
       let (seconds, attoseconds) = duration.components
       return "\(seconds + (attoseconds > 0 ? 1 : 0))s"
@@ -73,11 +74,13 @@ public struct ContainerLogs: Sendable {
   /// reads the channel's stdin and stops it when that ends (deployctl sends end-of-file when
   /// asked to stop; sshd closes it when the connection drops). The watcher's output goes
   /// nowhere, so the channel ends as soon as `docker logs` does.
-  public func commandLine(container: String, service: Bool = false) -> String {
-    let logs = dockerLogs(container, service: service).line
+  public func command(container: String, service: Bool = false) -> RemoteCommand {
+    let logs = dockerLogs(container, service: service)
     guard follow else { return logs }
-    return "exec 3<&0; \(logs) & p=$!; { cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null; } >/dev/null 2>&1 & "
-      + "exec 3<&-; wait $p"
+    // File descriptors, a background job and its pid: reviewed shell.
+    return .program(
+      "exec 3<&0; \(logs.line) & p=$!; { cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null; } >/dev/null 2>&1 & "
+        + "exec 3<&-; wait $p")
   }
 
   /// Reads every source at once. `onLine` gets each line with its host; `onFailure` a host that
@@ -91,13 +94,13 @@ public struct ContainerLogs: Sendable {
     let outcomes = await FanOut.run(sources, parallel: max(1, sources.count), name: \.target.name) {
       source in
       let host = source.target.name
-      let command = commandLine(container: source.container, service: source.service)
+      let command = command(container: source.container, service: source.service)
       do {
-        let session = try await connections.session(for: source.target)
+        let transport = SSHTransport(target: source.target, connections: connections)
         let result =
           follow
-          ? try await session.stream(command) { onLine(host, $0) }
-          : try await session.exec(command) { onLine(host, $0) }
+          ? try await transport.stream(command) { onLine(host, $0) }
+          : try await transport.exec(command, timeout: nil) { onLine(host, $0) }
         let stopped = follow && Task.isCancelled
         if !result.succeeded && !stopped {
           throw LogsFailure(

@@ -93,7 +93,7 @@ public struct PromotionGate: Sendable {
     for entry in entries {
       let host = entry.status
       guard host.reachable else {
-        problems.append("\(host.name): unreachable: \(Self.firstLine(host.error ?? "no answer"))")
+        problems.append("\(host.name): unreachable: \((host.error ?? "no answer").firstLine)")
         continue
       }
       guard host.state != "absent" else {
@@ -117,7 +117,7 @@ public struct PromotionGate: Sendable {
       }
       if host.health != "healthy" && host.health != "none" {
         problems.append(
-          "\(host.name): \(host.health)" + (entry.healthProblem.map { ": \(Self.firstLine($0))" } ?? ""))
+          "\(host.name): \(host.health)" + (entry.healthProblem.map { ": \($0.firstLine)" } ?? ""))
       }
     }
     let records = entries.compactMap(\.current)
@@ -154,9 +154,5 @@ public struct PromotionGate: Sendable {
       throw .promotionRefused(from: environment, problems: problems, source: source)
     }
     return source
-  }
-
-  private static func firstLine(_ text: String) -> String {
-    text.split(separator: "\n").first.map(String.init) ?? text
   }
 }

@@ -108,11 +108,11 @@ public struct EnvironmentHistory: Sendable {
   public func read() async -> HistoryReport {
     let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
-      try await connections.with(plan.host.sshTarget) { _ in
-        let remote = RemoteHost(
-          name: plan.host.name, connections: connections, target: plan.host.sshTarget,
-          paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
-        let reading = try await remote.read(auditLines: auditLines, step: "read history")
+      let transport = SSHTransport(target: plan.host.sshTarget, connections: connections)
+      return try await RemoteHost.with(plan.host.name, transport, progress: progress) { remote in
+        let reading = try await remote.read(
+          try HostPaths(app: plan.app, environment: plan.environment), auditLines: auditLines,
+          step: "read history")
         return Kept(releases: reading.releases, audit: reading.audit)
       }
     }

@@ -44,12 +44,13 @@ public struct EnvironmentStatus: Sendable {
     if plan.engine.swarm != nil { return await readSwarm() }
     let connections = SSHConnections()
     let outcomes = await FanOut.run(plan.hosts, parallel: parallel, name: { $0.host.name }) { plan in
-      try await connections.with(plan.host.sshTarget) { session in
-        let remote = RemoteHost(
-          name: plan.host.name, connections: connections, target: plan.host.sshTarget,
-          paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
+      try await RemoteHost.with(
+        plan.host.name, SSHTransport(target: plan.host.sshTarget, connections: connections),
+        progress: progress
+      ) { remote in
+        let paths = try HostPaths(app: plan.app, environment: plan.environment)
         let (snapshot, audit) = try await remote.snapshot(
-          containerName: plan.container.name, auditLines: auditLines)
+          paths, containerName: plan.container.name, auditLines: auditLines)
         var health = "unknown"
         var problem: String?
         if let container = snapshot.container, container.running {
@@ -63,9 +64,7 @@ public struct EnvironmentStatus: Sendable {
               spec: single.health, address: plan.host.address, containerName: container.name,
               ports: snapshot.current?.container.ports ?? [], startedID: nil,
               inspect: { try await remote.inspect(container.name) },
-              forward: { port, host in
-                try await remote.liveSession().forward(remotePort: port, remoteHost: host)
-              })
+              forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) })
             let report = try await gate.check(stop: StopRequest())
             health = report.healthy ? "healthy" : "unhealthy"
             if !report.healthy { problem = report.lastResults.last?.result.reason ?? report.reason }
@@ -104,23 +103,25 @@ public struct EnvironmentStatus: Sendable {
     let connections = SSHConnections()
     let entries: [Entry]
     do {
-      entries = try await connections.with(manager.host.sshTarget) { session in
-        let remote = RemoteHost(
-          name: manager.host.name, connections: connections, target: manager.host.sshTarget,
-          paths: try HostPaths(app: plan.app, environment: plan.environment), progress: progress)
+      let transport = SSHTransport(target: manager.host.sshTarget, connections: connections)
+      entries = try await RemoteHost.with(manager.host.name, transport, progress: progress) { remote in
         let name = manager.container.name
         let reading = try await remote.read(
-          [
-            ("service", SwarmService.inspect(name)),
-            ("tasks", SwarmTasks.list(name)), ("nodes", SwarmTasks.nodes),
-          ], auditLines: auditLines)
+          try HostPaths(app: plan.app, environment: plan.environment),
+          observe: [("service", SwarmService.inspect(name))] + SwarmTasks.reading(name),
+          auditLines: auditLines)
         let releases = reading.releases
-        let output = reading.output
-        let service = try? ServiceState.parse(output["service"])
-        var tasks = SwarmTasks.parse(
-          output["tasks"]?.output ?? "", nodes: SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
-        ).filter { $0.desiredState == "running" }
-        tasks = await probe(tasks, plan: manager, session: session)
+        let service: ServiceState?
+        do {
+          service = try ServiceState.parse(reading["service"])
+        } catch {
+          throw SwarmError.notAManager(
+            host: manager.host.name, detail: reading["service"]?.output ?? "\(error)")
+        }
+        let probed = await probe(
+          SwarmTasks.parse(reading.observed).filter { $0.desiredState == "running" }, plan: manager,
+          remote: remote)
+        let tasks = probed.map(\.task)
         let current = releases.currentRecord
         let replicas = service?.replicas ?? 0
         let onRelease = service != nil && service?.release == current?.id && current != nil
@@ -138,8 +139,8 @@ public struct EnvironmentStatus: Sendable {
           name: manager.host.name, reachable: true, release: releases.current,
           image: current?.image ?? service?.image, state: state, health: health)
         status.tasks = tasks
-        let problem = tasks.first { $0.health == "unhealthy" }.map {
-          "task \($0.name) on \($0.node) failed its check"
+        let problem = probed.first { $0.task.health == "unhealthy" }.map {
+          "task \($0.task.name) on \($0.task.node) failed its check" + ($0.problem.map { ": \($0)" } ?? "")
         }
         return [
           Entry(
@@ -160,27 +161,44 @@ public struct EnvironmentStatus: Sendable {
     return entries
   }
 
-  /// One probe per running task, at its node's published port.
-  private func probe(_ tasks: [SwarmTask], plan: ResolvedPlan, session: SSHSession) async -> [SwarmTask] {
-    guard let health = plan.health, case .http(let http) = health.probe else { return tasks }
-    return await withTaskGroup(of: (Int, String).self) { group in
+  /// One probe per running task, at its node's published port: each task with its verdict and,
+  /// when it failed, why.
+  private func probe(_ tasks: [SwarmTask], plan: ResolvedPlan, remote: RemoteHost) async -> [(
+    task: SwarmTask, problem: String?
+  )] {
+    guard let health = plan.health, case .http(let http) = health.probe else {
+      return tasks.map { ($0, nil) }
+    }
+    return await withTaskGroup(of: (Int, String?).self) { group in
       for (i, task) in tasks.enumerated() where task.isRunning {
         let address = task.address ?? plan.host.address
         group.addTask {
-          let reached = try? await health.via.reach(
-            http.port, path: http.path, address: address, remoteHost: address
-          ) { port, host in try await session.forward(remotePort: port, remoteHost: host) }
-          guard let reached else { return (i, "unhealthy") }
-          let result = try? await HTTPProbe(
-            url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
-            timeout: health.timeout
-          ).run()
-          await reached.forward?.close()
-          return (i, result?.healthy == true ? "healthy" : "unhealthy")
+          do {
+            let reached = try await health.via.reach(
+              http.port, path: http.path, address: address, remoteHost: address
+            ) { port, host in try await remote.forward(remotePort: port, remoteHost: host) }
+            let result: ProbeResult
+            do {
+              result = try await HTTPProbe(
+                url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
+                timeout: health.timeout
+              ).run()
+            } catch {
+              await reached.forward?.close()
+              throw error
+            }
+            await reached.forward?.close()
+            return (i, result.healthy ? nil : result.reason)
+          } catch {
+            return (i, String(describing: error).firstLine)
+          }
         }
       }
-      var probed = tasks
-      for await (i, verdict) in group { probed[i].health = verdict }
+      var probed = tasks.map { (task: $0, problem: String?.none) }
+      for await (i, problem) in group {
+        probed[i].task.health = problem == nil ? "healthy" : "unhealthy"
+        probed[i].problem = problem
+      }
       return probed
     }
   }

@@ -18,16 +18,26 @@ public final class SwarmHost: RolloutHost {
   let registry: RegistryLogin?
   let progress: ProgressLog
   let stop: StopRequest
-  let connections: SSHConnections
   /// The service as prepare found it (nil: there was none).
   private let before = Locked<ServiceState?>(nil)
 
-  public init(
+  public convenience init(
     plan: ResolvedPlan, settings: SwarmSettings, policy: SwarmService.Policy, connections: SSHConnections,
     progress: ProgressLog, stop: StopRequest, registry: RegistryLogin? = nil
   ) throws {
+    try self.init(
+      plan: plan, settings: settings, policy: policy,
+      transport: SSHTransport(target: plan.host.sshTarget, connections: connections), progress: progress,
+      stop: stop, registry: registry)
+  }
+
+  /// `transport`: how the manager is reached (tests give canned answers).
+  public init(
+    plan: ResolvedPlan, settings: SwarmSettings, policy: SwarmService.Policy, transport: any HostTransport,
+    progress: ProgressLog, stop: StopRequest, registry: RegistryLogin? = nil
+  ) throws {
     manager = try DockerHost(
-      plan: plan, connections: connections, progress: progress, stop: stop, registry: registry)
+      plan: plan, transport: transport, progress: progress, stop: stop, registry: registry)
     name = plan.host.name
     self.plan = plan
     self.settings = settings
@@ -35,8 +45,9 @@ public final class SwarmHost: RolloutHost {
     self.registry = registry
     self.progress = progress
     self.stop = stop
-    self.connections = connections
   }
+
+  var remote: RemoteHost { manager.remote }
 
   public var steps: [StepTiming] { manager.steps }
   var service: String { plan.container.name }
@@ -70,10 +81,8 @@ public final class SwarmHost: RolloutHost {
 
   /// The service as it is now.
   private func current() async throws -> ServiceState? {
-    var script = RemoteScript()
-    script.section("service", SwarmService.inspect(service), required: false)
-    return try ServiceState.parse(
-      try await manager.run("read service", script, timeout: .seconds(60), quiet: true)["service"])
+    try ServiceState.parse(
+      try await remote.observe([("service", SwarmService.inspect(service))], step: "read service")["service"])
   }
 
   /// Creates the service (`current` nil) or updates it from `current` to `spec`, its secrets
@@ -81,16 +90,18 @@ public final class SwarmHost: RolloutHost {
   private func apply(_ spec: ContainerRunSpec, over current: ServiceState?, secrets: [EnvVar], step: String)
     async throws
   {
+    _ = try await remote.run(step, applyScript(spec, over: current, secrets: secrets), timeout: .seconds(300))
+  }
+
+  func applyScript(_ spec: ContainerRunSpec, over current: ServiceState?, secrets: [EnvVar]) -> RemoteScript {
     let arguments =
       current.map { SwarmService.updateArguments(spec, policy, current: $0) }
       ?? SwarmService.createArguments(spec, policy)
     var script = RemoteScript()
     if !secrets.isEmpty { script.section("secrets", SwarmService.createSecrets(spec, values: secrets)) }
     script.section(
-      "service",
-      RemoteCommand(
-        script: DockerScripts.authenticated(arguments, login: registry, folder: manager.paths.appDirectory)))
-    _ = try await manager.run(step, script, timeout: .seconds(300), checking: ["secrets", "service"])
+      "service", DockerScripts.authenticated(arguments, login: registry, folder: manager.paths.appDirectory))
+    return script
   }
 
   public func check(_ plan: InstallPlan) async throws {
@@ -106,31 +117,34 @@ public final class SwarmHost: RolloutHost {
       try await health(previous.container, step: "health (restored)")
       return
     }
+    _ = try await remote.run(
+      "restore \(before.current == nil ? "(no service before)" : "the service's previous spec")",
+      restoreScript(plan))
+  }
+
+  /// Restore with no previous release of deployctl's.
+  func restoreScript(_ plan: InstallPlan) -> RemoteScript {
     var script = RemoteScript()
     if let before = before.current {
       // A service deployctl did not create: Swarm's own previous spec comes back, unless Swarm
       // already went back to it.
+      let image = RemoteCommand([
+        "docker", "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", service,
+      ])
       script.section(
         "rollback",
-        RemoteCommand(
-          script: "[ \"$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "
-            + "\(ShellQuote.quote(service)))\" = \(ShellQuote.quote(before.image)) ] || "
-            + RemoteCommand(["docker", "service", "rollback", "--detach", "--quiet", service]).line
-            + " >/dev/null"))
+        image.piped(to: RemoteCommand(["grep", "-qxF", "-e", before.image])).or(
+          RemoteCommand(["docker", "service", "rollback", "--detach", "--quiet", service]).quiet))
     } else {
       // This run created the service: it goes, and so do the secrets it made.
-      script.section(
-        "remove",
-        RemoteCommand(script: RemoteCommand(["docker", "service", "rm", service]).line + " >/dev/null"))
+      script.section("remove", RemoteCommand(["docker", "service", "rm", service]).quiet)
       script.section(
         "secrets",
         SwarmService.removeSecrets(
           app: plan.release.app, environment: plan.release.environment, releases: [plan.release.id]),
-        required: false)
+        failure: .isAnswer)
     }
-    _ = try await manager.run(
-      "restore \(before.current == nil ? "(no service before)" : "the service's previous spec")", script,
-      checking: ["rollback", "remove"])
+    return script
   }
 
   public func commit(_ commit: HostCommit) async throws {
@@ -181,7 +195,7 @@ public final class SwarmHost: RolloutHost {
     // Every batch gets its start, the monitor window and a margin; at least 2 minutes.
     let batches = (policy.replicas + policy.parallelism - 1) / policy.parallelism
     let bound = max(.seconds(120), (policy.monitor + .seconds(30)) * batches * 2)
-    try await manager.timed(step) {
+    try await remote.step(step) {
       let clock = ContinuousClock()
       let deadline = clock.now + bound
       var last = ""
@@ -190,16 +204,19 @@ public final class SwarmHost: RolloutHost {
           throw RolloutError.unhealthy(
             host: name, reason: "interrupted by \(signal) while the service converged", details: [])
         }
-        var script = RemoteScript()
-        script.section("service", SwarmService.inspect(service), required: false)
-        script.section("tasks", SwarmTasks.list(service), required: false)
-        let output = try await manager.run("poll", script, timeout: .seconds(60), quiet: true)
-        guard let state = try ServiceState.parse(output["service"]) else {
+        let read = try await remote.observe(
+          [("service", SwarmService.inspect(service)), ("tasks", SwarmTasks.list(service))], step: "poll")
+        guard let state = try ServiceState.parse(read["service"]) else {
           throw SwarmError.serviceGone(service)
         }
-        let listed = SwarmTasks.parse(output["tasks"]?.output ?? "")
-        let failed = listed.filter { $0.error != nil }.prefix(5).map {
-          "task \($0.name) on \($0.node): \($0.state): \($0.error!)"
+        let listed = SwarmTasks.parse(read["tasks"]?.output ?? "")
+        let failed = listed.compactMap { task in
+          task.error.map { "task \(task.name) on \(task.node): \(task.state): \($0)" }
+        }.prefix(5).map { $0 }
+        if let error = SwarmTasks.rejection(listed, image: image, replicas: policy.replicas) {
+          // Swarm goes on placing tasks that fail the same way: waiting changes nothing.
+          throw RolloutError.unhealthy(
+            host: name, reason: "Swarm rejected every task of \(spec.release): \(error)", details: failed)
         }
         let tasks = listed.filter { $0.desiredState == "running" }
         switch state.updateState {
@@ -232,6 +249,7 @@ public final class SwarmHost: RolloutHost {
             reason: "the service did not converge within \(ProgressLog.format(bound)): \(now)",
             details: failed)
         }
+        // Cancelled: the next round's stop check (or the caller's) ends the wait.
         try? await Task.sleep(for: .milliseconds(500))
       }
     }
@@ -239,12 +257,8 @@ public final class SwarmHost: RolloutHost {
 
   /// The running tasks with their nodes' addresses.
   func tasks(running image: String?) async throws -> [SwarmTask] {
-    var script = RemoteScript()
-    script.section("tasks", SwarmTasks.list(service), required: false)
-    script.section("nodes", SwarmTasks.nodes, required: false)
-    let output = try await manager.run("tasks", script, timeout: .seconds(60), quiet: true)
-    let nodes = SwarmTasks.parseNodes(output["nodes"]?.output ?? "")
-    return SwarmTasks.parse(output["tasks"]?.output ?? "", nodes: nodes).filter {
+    let read = try await remote.observe(SwarmTasks.reading(service), step: "tasks")
+    return SwarmTasks.parse(read).filter {
       $0.desiredState == "running" && $0.isRunning && (image == nil || $0.image == image)
     }
   }
@@ -253,11 +267,10 @@ public final class SwarmHost: RolloutHost {
   private func health(_ spec: ContainerRunSpec, step: String) async throws {
     guard let health = plan.health, case .http(let http) = health.probe else { return }
     let image = spec.image.pinned ?? spec.image.description
-    try await manager.timed(step) {
+    try await remote.step(step) {
       let tasks = try await tasks(running: image)
       let policy = try health.policy()
-      let target = plan.host.sshTarget
-      let connections = connections
+      let remote = remote
       let managerAddress = plan.host.address
       let failures = await withTaskGroup(of: String?.self) { group in
         for task in tasks {
@@ -269,7 +282,7 @@ public final class SwarmHost: RolloutHost {
               let reached = try await health.via.reach(
                 http.port, path: http.path, address: address, remoteHost: address
               ) { port, host in
-                try await connections.session(for: target).forward(remotePort: port, remoteHost: host)
+                try await remote.forward(remotePort: port, remoteHost: host)
               }
               forward = reached.forward
               let probe = try HTTPProbe(

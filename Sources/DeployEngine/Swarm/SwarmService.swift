@@ -223,7 +223,7 @@ extension SwarmService {
   /// base64-encoded inside the script (the SSH channel's stdin), decoded into
   /// `docker secret create NAME -`'s stdin: never on a command line.
   public static func createSecrets(_ spec: ContainerRunSpec, values: [EnvVar]) -> RemoteCommand {
-    var lines: [String] = []
+    var creates: [RemoteCommand] = []
     for name in spec.secretNames {
       guard let value = values.first(where: { $0.name == name })?.value else { continue }
       let secret = secretName(spec, name)
@@ -233,11 +233,11 @@ extension SwarmService {
         "\(ContainerRunSpec.environmentLabel)=\(spec.environment)", "--label",
         "\(ContainerRunSpec.releaseLabel)=\(spec.release)", secret, "-",
       ])
-      lines.append(
-        "\(RemoteCommand(["docker", "secret", "inspect", secret]).line) >/dev/null 2>&1 || "
-          + "base64 -d <<'DEPLOYCTL_END' | \(create.line) >/dev/null || exit 1\n\(encoded)\nDEPLOYCTL_END")
+      creates.append(
+        RemoteCommand(["docker", "secret", "inspect", secret]).silent.or(
+          RemoteCommand(["base64", "-d"]).input(encoded).piped(to: create.quiet)))
     }
-    return RemoteCommand(script: lines.isEmpty ? "true" : lines.joined(separator: "\n"))
+    return .all(creates)
   }
 
   /// Removes the Docker secrets of forgotten releases (a secret a service still uses stays:
@@ -249,11 +249,12 @@ extension SwarmService {
         "--filter",
         "label=\(ContainerRunSpec.environmentLabel)=\(environment)", "--filter",
         "label=\(ContainerRunSpec.releaseLabel)=\(release)",
-      ]).line
+      ])
     }
-    return RemoteCommand(
-      script: filters.map { "for s in $(\($0)); do docker secret rm \"$s\" >/dev/null 2>&1; done" }
-        .joined(separator: "; ") + "; true")
+    // Docker refuses `secret rm` with no name: `xargs` runs it only when `ls` printed some (its
+    // `-r` is not POSIX, so an empty list's complaint is dropped with the rest).
+    return .sequence(
+      filters.map { $0.piped(to: RemoteCommand(["xargs", "docker", "secret", "rm"])).silent } + [.success])
   }
 }
 

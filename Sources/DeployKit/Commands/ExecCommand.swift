@@ -41,7 +41,18 @@ public struct ExecCommand: Sendable {
     let targets = try selection.hosts(of: inventory).map(\.sshTarget)
     // A command can print what a container was given (`docker exec web env`): the values
     // of every plan's secrets that deployctl's environment holds are masked.
-    let plans = project.playbooks.compactMap { try? $0.resolved(for: inventory) }
+    // A playbook that does not resolve for this environment would leave its secrets unmasked:
+    // refused, with its problems, as `deploy` would refuse it.
+    var plans: [EnvironmentPlan] = []
+    for playbook in project.playbooks {
+      do {
+        plans.append(try playbook.resolved(for: inventory))
+      } catch {
+        throw RolloutError.refused(
+          "cannot tell which secrets to mask in the output: the playbook of \(playbook.app) does not resolve for \(environment):\n\(error)"
+        )
+      }
+    }
     let masker = SecretMasker(secrets: plans.flatMap { selection.secrets(for: $0).values })
     return Prepared(
       targets: targets, command: AdHocCommand(arguments: arguments, timeout: timeout, shell: shell),

@@ -1,20 +1,20 @@
 import DeployConfig
 import Foundation
 
-/// One `sh -s` on a host, kept open for a whole command: every step of a deploy is a script sent
-/// on its stdin, so a host costs one SSH exec request (one login shell start, one channel) however
-/// many steps it takes. Each step's output ends with a marker line carrying its exit status; the
+/// One `sh -s` on a host, kept open for a whole command: every step is a script sent on its
+/// stdin, so a host costs one SSH exec request (one login shell start, one channel) however many
+/// steps it takes. Each step's output ends with a marker line carrying its exit status; the
 /// step's stdout and stderr come back together, in order.
 ///
 /// A step runs in a subshell, so `exit` ends the step, not the shell. When the channel is lost
-/// every later step fails at once (`RemoteShellError.closed`), and the caller carries on with a
-/// new exec (the same script text works there too: `RemoteScript.standalone`).
+/// every later step fails at once (`RemoteShellError.closed`); `ShellSession` then starts a new
+/// shell.
 public final class RemoteShell: Sendable {
   public let host: String
   private let input = ExecInput()
   private let state = Locked(State())
   private let marker: String
-  private let runner: Task<ExecResult?, Never>
+  private let runner: Task<Int32?, Never>
 
   private struct State {
     var lines: [String] = []
@@ -23,20 +23,32 @@ public final class RemoteShell: Sendable {
   }
 
   /// Starts `sh -s` through the user's login shell on `session`.
-  public init(session: SSHSession) {
-    host = session.target.name
-    let marker = "::deployctl:: end " + String(format: "%08x", UInt32.random(in: .min ... .max))
+  public convenience init(session: SSHSession) {
+    self.init(host: session.target.name) { input, onLine in
+      let result = try await session.exec("exec /bin/sh -s", input: input) { line in onLine(line.text) }
+      return result.exitStatus
+    }
+  }
+
+  /// Starts a shell with `start`, which runs `sh -s` with `input` on its stdin, hands every line
+  /// it prints to `onLine`, and returns its exit status once it ends (tests start a local
+  /// `/bin/sh` this way).
+  public init(
+    host: String,
+    start: @escaping @Sendable (ExecInput, @escaping @Sendable (String) -> Void) async throws -> Int32
+  ) {
+    self.host = host
+    let marker = "::deployctl:: end " + RemoteScript.randomToken()
     self.marker = marker
     let state = state
     let input = input
     runner = Task {
       do {
-        let result = try await session.exec("exec /bin/sh -s", input: input) { line in
-          RemoteShell.receive(line.text, marker: marker, state: state)
+        let status = try await start(input) { line in
+          RemoteShell.receive(line, marker: marker, state: state)
         }
-        RemoteShell.close(
-          state, RemoteShellError.closed(reason: "the shell ended (status \(result.exitStatus))"))
-        return result
+        RemoteShell.close(state, RemoteShellError.closed(reason: "the shell ended (status \(status))"))
+        return status
       } catch {
         RemoteShell.close(state, error)
         return nil

@@ -20,7 +20,13 @@ public struct AdHocCommand: Sendable {
   }
 
   /// The command line sent to each host's shell.
-  public var commandLine: String { shell ? arguments.joined(separator: " ") : ShellQuote.join(arguments) }
+  public var commandLine: String { remoteCommand.line }
+
+  /// The words, each quoted; with `shell`, the user's own command line as it is (`exec --shell`
+  /// asks the host's shell to read it).
+  var remoteCommand: RemoteCommand {
+    shell ? .userCommandLine(arguments.joined(separator: " ")) : RemoteCommand(arguments)
+  }
 
   /// Runs on every target, `parallel` at a time; `onLine` gets each output line as it arrives
   /// with its host's name. A host that fails never stops the others.
@@ -28,11 +34,12 @@ public struct AdHocCommand: Sendable {
     on targets: [SSHTarget], parallel: Int, connections: SSHConnections = SSHConnections(),
     onLine: @escaping @Sendable (String, OutputLine) -> Void = { _, _ in }
   ) async -> [HostOutcome<ExecResult>] {
-    let command = commandLine
+    let command = remoteCommand
     let timeout = timeout
     let outcomes = await FanOut.run(targets, parallel: parallel, name: \.name) { target in
-      let session = try await connections.session(for: target)
-      return try await session.exec(command, timeout: timeout) { line in onLine(target.name, line) }
+      try await SSHTransport(target: target, connections: connections).exec(command, timeout: timeout) {
+        line in onLine(target.name, line)
+      }
     }
     await connections.closeAll()
     return outcomes

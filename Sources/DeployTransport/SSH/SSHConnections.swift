@@ -59,6 +59,7 @@ public actor SSHConnections {
     await withDiscardingTaskGroup { group in
       for task in pending {
         task.cancel()
+        // A jump host that never connected has nothing to close.
         group.addTask { try? await task.value.close() }
       }
     }

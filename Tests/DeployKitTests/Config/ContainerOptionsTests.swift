@@ -199,10 +199,10 @@ import Testing
   }
 
   @Test func requireNetworksStopsTheScriptWithHowToCreateTheNetwork() {
-    let script = DockerCommand.requireNetworks(["back'end"])
+    let script = DockerCommand.requireNetworks(["back'end"]).line
     #expect(script.contains("docker network inspect 'back'\\''end'"))
     #expect(script.contains("docker network create back"))
     #expect(script.contains("exit \(DockerCommand.unchangedExitStatus)"))
-    #expect(DockerCommand.requireNetworks([]) == "")
+    #expect(DockerCommand.requireNetworks([]) == .success)
   }
 }
