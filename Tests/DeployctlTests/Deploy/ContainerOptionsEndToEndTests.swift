@@ -31,7 +31,9 @@ struct ContainerOptionsEndToEndTests {
     return try #require(array?.first)
   }
 
-  @Test("every option reaches docker run and shows in docker inspect; changing one replaces the container")
+  @Test(
+    "every option reaches docker run and shows in docker inspect; changing one replaces the container",
+    .tags(.long))
   func everyOptionShowsInDockerInspect() async throws {
     let network = "dctest-" + UUID().uuidString.prefix(8).lowercased()
     try await Testbed.use { testbed in

@@ -75,7 +75,8 @@ struct SwarmTests {
   }
 
   @Test(
-    "deploy, a crashing and a failing release rolled back by Swarm and by deployctl, rollback --to, status, history"
+    "deploy, a crashing and a failing release rolled back by Swarm and by deployctl, rollback --to, status, history",
+    .tags(.long)
   )
   func deployFailRollback() async throws {
     var options = Scenario.Options()
@@ -209,7 +210,8 @@ struct SwarmTests {
   }
 
   @Test(
-    "verify: runs against every task at its node (the manager drained: no task there); a failed check rolls back"
+    "verify: runs against every task at its node (the manager drained: no task there); a failed check rolls back",
+    .tags(.long)
   )
   func verifyEveryTask() async throws {
     try await Self.with(plan: { plan in
@@ -283,7 +285,7 @@ struct SwarmTests {
     }
   }
 
-  @Test("a worker node lost mid-update: the run ends truthfully")
+  @Test("a worker node lost mid-update: the run ends truthfully", .tags(.long))
   func workerLostMidUpdate() async throws {
     try await Self.with { s in
       let first = try await s.deployctl(["deploy", Self.environment, "--image", "v1"])

@@ -61,10 +61,11 @@ struct Testbed: Sendable {
   /// Runs `body` with a lane of the testbed that no other `use` body holds meanwhile, waiting
   /// (first come, first served) while every lane is busy. Do not nest calls: the inner one may
   /// wait for the outer one's lane forever.
+  /// A test tagged `.long` is handed a lane before waiting tests without the tag.
   static func use<T: Sendable>(_ body: (Testbed) async throws -> T) async throws -> T {
     let lanes = try await pool.lanes()
     let asked = ContinuousClock.now
-    let lane = await pool.acquire()
+    let lane = await pool.acquire(first: Test.current?.tags.contains(.long) == true)
     let started = ContinuousClock.now
     do {
       let result = try await body(lanes[lane])
@@ -257,6 +258,13 @@ struct Testbed: Sendable {
   private static let pool = LanePool()
 }
 
+extension Tag {
+  /// An end-to-end test that holds its lane for half a minute or more (a lease that must run out,
+  /// a cut host that must time out, a Swarm that must converge): `Testbed.use` hands it a lane
+  /// before the others, so it does not start last and keep the whole run waiting for it.
+  @Tag static var long: Self
+}
+
 struct TestbedError: Error, CustomStringConvertible {
   let description: String
   init(_ description: String) { self.description = description }
@@ -267,7 +275,9 @@ struct TestbedError: Error, CustomStringConvertible {
 private actor LanePool {
   private var loaded: [Testbed]?
   private var free: [Int] = []
-  private var waiters: [CheckedContinuation<Int, Never>] = []
+  /// Waiting bodies in the order they get lanes: `.long` ones first, each kind first come,
+  /// first served.
+  private var waiters: [(first: Bool, resume: CheckedContinuation<Int, Never>)] = []
 
   func lanes() throws -> [Testbed] {
     if let loaded { return loaded }
@@ -277,9 +287,12 @@ private actor LanePool {
     return lanes
   }
 
-  func acquire() async -> Int {
+  func acquire(first: Bool) async -> Int {
     if !free.isEmpty { return free.removeFirst() }
-    return await withCheckedContinuation { waiters.append($0) }
+    return await withCheckedContinuation { continuation in
+      let place = first ? (waiters.firstIndex { !$0.first } ?? waiters.endIndex) : waiters.endIndex
+      waiters.insert((first, continuation), at: place)
+    }
   }
 
   /// Hands the lane to the first waiter, or back to the free ones; notes in
@@ -291,7 +304,7 @@ private actor LanePool {
       free.append(lane)
       free.sort()
     } else {
-      waiters.removeFirst().resume(returning: lane)
+      waiters.removeFirst().resume.resume(returning: lane)
     }
   }
 
