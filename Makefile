@@ -3,20 +3,27 @@ SHELL := /bin/bash
 APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
                 libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils \
                 shellcheck
-# Subnet of the testbed `make test` brings up; `auto` takes a free one, so several
-# checkouts can test at once.
+# Subnet of the testbed `make test` brings up; `auto` takes a free one (one per lane), so
+# several checkouts can test at once.
 TESTBED_SUBNET ?= auto
+# Lanes of that testbed: whole sets of hosts, one per end-to-end test running at once
+# (Tests/DeployctlTests/Support/Testbed.swift hands them out). Each is 7 hosts, about 300 MB;
+# on 2 cores, 6 ran the tests in 186 s, 4 in 240 s, and 8 no faster than 4 (the CPU was full).
+TESTBED_LANES ?= 6
 
 # Every shell script under scripts/ and .ci/ (by its #! line), for shellcheck.
 SHELL_SCRIPTS = $(shell grep -rlE '^\#!(/usr/bin/env |/bin/)(ba)?sh' scripts .ci)
 
-.PHONY: setup build demo test lint format clean dist bench bench-ssh bench-fanout
+.PHONY: packages setup build demo check test lint format clean dist bench bench-ssh bench-fanout
 
-# Installs the Debian packages deployctl and its testbed need, then builds.
-setup:
+# The Debian packages deployctl and its testbed need.
+packages:
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES); \
 	fi
+
+# Installs those packages, then builds.
+setup: packages
 	swift build
 
 build:
@@ -26,17 +33,27 @@ build:
 demo: setup
 	scripts/demo
 
+# The unit tests: no testbed, no root; the end-to-end suites skip themselves (they need
+# DEPLOYCTL_TESTBED, unset here). About 20 s once built.
+check: packages
+	swift build --build-tests
+	env -u DEPLOYCTL_TESTBED swift test --skip-build
+
 # Unit tests and end-to-end tests against real sshd, dockerd and registry: the testbed
-# comes up in .testbed, DEPLOYCTL_TESTBED points at it, and it goes down when the tests
-# end, also when they fail or are interrupted (README "Testbed").
+# comes up in .testbed (TESTBED_LANES lanes) while the tests build, DEPLOYCTL_TESTBED points
+# at it, and it goes down when the tests end, also when they fail or are interrupted
+# (README "Testbed"). .testbed/lanes.log says which test held which lane, how long.
 # swift test's output is kept in .testbed/swift-test.log as well; when the run fails, its
 # failed tests and issues (the ✘ lines) are repeated at the very end, where a CI log's tail
 # shows them. The exit status stays swift test's (or the testbed's, if it did not come up).
-test: setup
-	@rm -f .testbed/swift-test.log; status=0; \
-	  echo "scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) -- swift test"; \
-	  scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) -- \
-	    bash -o pipefail -c 'swift test 2>&1 | tee "$$DEPLOYCTL_TESTBED/swift-test.log"' || status=$$?; \
+test: packages
+	@rm -f .testbed/swift-test.log .testbed/lanes.log; status=0; \
+	  echo "scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) --lanes $(TESTBED_LANES)" \
+	    "--alongside 'swift build --build-tests' -- swift test --skip-build"; \
+	  scripts/testbed run --dir .testbed --subnet $(TESTBED_SUBNET) --lanes $(TESTBED_LANES) \
+	    --alongside 'swift build --build-tests' -- \
+	    bash -o pipefail -c 'swift test --skip-build 2>&1 | tee "$$DEPLOYCTL_TESTBED/swift-test.log"' \
+	    || status=$$?; \
 	  if [ $$status -ne 0 ]; then \
 	    echo; echo "make test failed (exit $$status). Failed tests and issues (.testbed/swift-test.log):"; \
 	    grep -a '✘' .testbed/swift-test.log || tail -n 30 .testbed/swift-test.log 2>/dev/null \

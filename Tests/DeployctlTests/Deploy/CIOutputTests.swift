@@ -62,7 +62,7 @@ struct CIOutputTests {
     }
   }
 
-  @Test("exit 3: a host that cannot be put back is named, and the run says a person must look")
+  @Test("exit 3: a host that cannot be put back is named, and the run says a person must look", .tags(.long))
   func exitThree() async throws {
     var options = Scenario.Options()
     options.retries = 30

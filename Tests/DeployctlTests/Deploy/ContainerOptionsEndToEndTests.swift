@@ -31,29 +31,31 @@ struct ContainerOptionsEndToEndTests {
     return try #require(array?.first)
   }
 
-  @Test("every option reaches docker run and shows in docker inspect; changing one replaces the container")
+  @Test(
+    "every option reaches docker run and shows in docker inspect; changing one replaces the container",
+    .tags(.long))
   func everyOptionShowsInDockerInspect() async throws {
     let network = "dctest-" + UUID().uuidString.prefix(8).lowercased()
-    do {
-      try await everyOption(network: network)
-    } catch {
-      await Self.removeNetwork(network)
-      throw error
-    }
-    await Self.removeNetwork(network)
-  }
-
-  /// After `Scenario.with` removed the containers, the network can go too.
-  static func removeNetwork(_ network: String) async {
-    _ = try? await Testbed.use { testbed in
-      for host in testbed.hosts(in: "prod") {
-        _ = try? await testbed.ssh(host, "docker network rm \(network)")
+    try await Testbed.use { testbed in
+      do {
+        try await everyOption(on: testbed, network: network)
+      } catch {
+        await Self.removeNetwork(network, testbed)
+        throw error
       }
+      await Self.removeNetwork(network, testbed)
     }
   }
 
-  private func everyOption(network: String) async throws {
-    try await Scenario.with { s in
+  /// After `Scenario.with` removed the containers, the network can go too (on the same lane).
+  static func removeNetwork(_ network: String, _ testbed: Testbed) async {
+    for host in testbed.hosts(in: "prod") {
+      _ = try? await testbed.ssh(host, "docker network rm \(network)")
+    }
+  }
+
+  private func everyOption(on testbed: Testbed, network: String) async throws {
+    try await Scenario.with(on: testbed) { s in
       for host in s.hosts("prod") { try await s.testbed.sshChecked(host, "docker network create \(network)") }
       let options = """
         network: \(network)

@@ -230,7 +230,7 @@ struct DeployTests {
     }
   }
 
-  @Test("a host cut mid-rollout: the others go back, exit 1 or 3 as truthfully applies")
+  @Test("a host cut mid-rollout: the others go back, exit 1 or 3 as truthfully applies", .tags(.long))
   func hostCutMidRollout() async throws {
     var options = Scenario.Options()
     options.retries = 4

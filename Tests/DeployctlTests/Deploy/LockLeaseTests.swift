@@ -53,7 +53,8 @@ struct LockLeaseTests {
   }
 
   @Test(
-    "killed with -9 mid-rollout: the next run gets exit 4 until the lease expires, then takes over and says so"
+    "killed with -9 mid-rollout: the next run gets exit 4 until the lease expires, then takes over and says so",
+    .tags(.long)
   )
   func killedHolderIsTakenOverAfterItsLease() async throws {
     let ttl = 10
@@ -139,7 +140,8 @@ struct LockLeaseTests {
   }
 
   @Test(
-    "a live rollout lasting several TTLs renews its lease: every run meanwhile gets exit 4, none takes over")
+    "a live rollout lasting several TTLs renews its lease: every run meanwhile gets exit 4, none takes over",
+    .tags(.long))
   func liveHolderKeepsItsLease() async throws {
     let ttl = 4
     try await Scenario.with(Self.slowOptions) { s in
@@ -186,7 +188,8 @@ struct LockLeaseTests {
   }
 
   @Test(
-    "--lock-wait: two deploys at once both succeed, one after the other; the second says how long it waited")
+    "--lock-wait: two deploys at once both succeed, one after the other; the second says how long it waited",
+    .tags(.long))
   func lockWaitQueuesTheSecondRun() async throws {
     try await Scenario.with(Self.slowOptions) { s in
       try configure(s, ttl: 4)
@@ -210,7 +213,7 @@ struct LockLeaseTests {
     }
   }
 
-  @Test("--lock-wait ends with exit 4 when the holder outlasts it, having changed nothing")
+  @Test("--lock-wait ends with exit 4 when the holder outlasts it, having changed nothing", .tags(.long))
   func lockWaitGivesUp() async throws {
     try await Scenario.with(Self.slowOptions) { s in
       try configure(s, ttl: 4, preDeploySleep: 6)
@@ -236,7 +239,7 @@ struct LockLeaseTests {
     }
   }
 
-  @Test("SIGINT during a --lock-wait wait ends the run at once, having changed nothing")
+  @Test("SIGINT during a --lock-wait wait ends the run at once, having changed nothing", .tags(.long))
   func interruptedWaitEndsAtOnce() async throws {
     try await Scenario.with(Self.slowOptions) { s in
       try configure(s, ttl: 4, preDeploySleep: 6)

@@ -104,6 +104,8 @@ struct PromoteTests {
   func minimumAgeIsEnforced() async throws {
     try await Scenario.with { s in
       #expect(try await s.deployctl(["deploy", "staging", "--image", "v1"]).status == 0)
+      // The release was recorded before the deploy returned: 1.5 s from here it is older than 1 s.
+      let olderThanOneSecond = ContinuousClock.now + .seconds(1.5)
       let young = try await s.deployctl(["promote", "staging", "prod", "--min-age", "1h"])
       #expect(young.status == 2, "\(young.stderr)")
       #expect(try (young.report.error ?? "").contains("promotion needs 1h"), "\(young.stdout)")
@@ -114,7 +116,8 @@ struct PromoteTests {
       #expect(byInventory.status == 2)
       #expect(try (byInventory.report.error ?? "").contains("promotion needs 2h"))
       try s.edit("inventories/prod.yml", replacing: "promote_min_age: 2h", with: "promote_min_age: 1s")
-      try await Task.sleep(for: .seconds(1.5))
+      // Only what is left of the 1.5 s (the two runs above took most of it, or all).
+      try await Task.sleep(until: olderThanOneSecond)
       let old = try await s.deployctl(["promote", "staging", "prod"])
       #expect(old.status == 0, "\(old.stderr)")
     }

@@ -135,20 +135,26 @@ struct Scenario {
     try? FileManager.default.removeItem(at: dir)
   }
 
-  /// Runs `body`, cleaning up afterwards also when it throws.
+  /// Runs `body` on a lane of the testbed (`Testbed.use`), cleaning up afterwards also when it
+  /// throws.
   static func with<T: Sendable>(_ options: Options = Options(), _ body: (Scenario) async throws -> T)
     async throws -> T
   {
-    try await Testbed.use { testbed in
-      let scenario = try Scenario(testbed, options)
-      do {
-        let value = try await body(scenario)
-        await scenario.cleanUp()
-        return value
-      } catch {
-        await scenario.cleanUp()
-        throw error
-      }
+    try await Testbed.use { testbed in try await with(on: testbed, options, body) }
+  }
+
+  /// Like `with`, on a lane the caller already holds (inside its `Testbed.use`).
+  static func with<T: Sendable>(
+    on testbed: Testbed, _ options: Options = Options(), _ body: (Scenario) async throws -> T
+  ) async throws -> T {
+    let scenario = try Scenario(testbed, options)
+    do {
+      let value = try await body(scenario)
+      await scenario.cleanUp()
+      return value
+    } catch {
+      await scenario.cleanUp()
+      throw error
     }
   }
 }

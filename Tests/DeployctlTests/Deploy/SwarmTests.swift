@@ -9,7 +9,7 @@ import Testing
 /// (one dockerd per network namespace, `docker swarm init` and `join` over their addresses), and
 /// its inventory lists the manager only, with `replicas: 2` and `publish: host` (the routing mesh
 /// needs IPVS, which the testbed's kernel lacks). Each test is its own app, so its own service.
-@Suite("Swarm engine end to end", .serialized)
+@Suite("Swarm engine end to end", .enabled(if: Testbed.isAvailable))
 struct SwarmTests {
   static let environment = "swarm"
 
@@ -41,10 +41,13 @@ struct SwarmTests {
 
   static func removeService(_ s: Scenario) async {
     guard let manager = s.hosts(environment).first else { return }
+    // A secret goes once no task uses it any more: tried again every 0.2 s, at most 10 s.
     _ = try? await s.testbed.ssh(
       manager,
-      "docker service rm \(s.app) >/dev/null 2>&1; sleep 1; "
-        + "docker secret rm $(docker secret ls -q --filter label=deployctl.app=\(s.app)) >/dev/null 2>&1; true"
+      "docker service rm \(s.app) >/dev/null 2>&1; "
+        + "secrets=$(docker secret ls -q --filter label=deployctl.app=\(s.app)); i=0; "
+        + "while [ -n \"$secrets\" ] && ! docker secret rm $secrets >/dev/null 2>&1 && [ $i -lt 50 ]; do "
+        + "sleep 0.2; i=$((i+1)); secrets=$(docker secret ls -q --filter label=deployctl.app=\(s.app)); done; true"
     )
     for node in s.hosts(environment) { _ = try? await s.testbed.ssh(node, "rm -rf /srv/\(s.app)") }
   }
@@ -74,7 +77,8 @@ struct SwarmTests {
   }
 
   @Test(
-    "deploy, a crashing and a failing release rolled back by Swarm and by deployctl, rollback --to, status, history"
+    "deploy, a crashing and a failing release rolled back by Swarm and by deployctl, rollback --to, status, history",
+    .tags(.long)
   )
   func deployFailRollback() async throws {
     var options = Scenario.Options()
@@ -208,7 +212,8 @@ struct SwarmTests {
   }
 
   @Test(
-    "verify: runs against every task at its node (the manager drained: no task there); a failed check rolls back"
+    "verify: runs against every task at its node (the manager drained: no task there); a failed check rolls back",
+    .tags(.long)
   )
   func verifyEveryTask() async throws {
     try await Self.with(plan: { plan in
@@ -282,7 +287,7 @@ struct SwarmTests {
     }
   }
 
-  @Test("a worker node lost mid-update: the run ends truthfully")
+  @Test("a worker node lost mid-update: the run ends truthfully", .tags(.long))
   func workerLostMidUpdate() async throws {
     try await Self.with { s in
       let first = try await s.deployctl(["deploy", Self.environment, "--image", "v1"])

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Testing
 
 /// The dev, staging and prod hosts `scripts/testbed up` made (README "Testbed"): real sshd,
 /// dockerd and registry on this machine, and the nodes of a Docker Swarm (environment `swarm`).
@@ -7,9 +8,11 @@ import TestSupport
 /// `$DEPLOYCTL_TESTBED/env`.
 ///
 /// Tests that need it are marked `.enabled(if: Testbed.isAvailable)` and do their work inside
-/// `Testbed.use { testbed in ... }`, which runs one such body at a time in the test process:
-/// the hosts are shared, and a fault (a cut link, a changed host key) must not hit a
-/// neighbour's deploy.
+/// `Testbed.use { testbed in ... }`, which hands each body a lane of its own: `make test` brings
+/// up several whole testbeds (`scripts/testbed up --lanes N`, each with every host, its own
+/// registry and inventories), so as many bodies run at once as there are lanes, and a fault (a
+/// cut link, a changed host key, a stopped engine or registry) never hits a neighbour's deploy.
+/// A testbed without lanes is one lane: its bodies run one at a time.
 struct Testbed: Sendable {
   struct Host: Sendable, Hashable, CustomStringConvertible {
     let name: String
@@ -55,31 +58,53 @@ struct Testbed: Sendable {
     !(ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"] ?? "").isEmpty
   }
 
-  /// Loads the testbed and runs `body` while no other `use` body runs in this process.
-  /// Do not nest calls: the inner one would wait for the outer one forever.
+  /// Runs `body` with a lane of the testbed that no other `use` body holds meanwhile, waiting
+  /// (first come, first served) while every lane is busy. Do not nest calls: the inner one may
+  /// wait for the outer one's lane forever.
+  /// A test tagged `.long` is handed a lane before waiting tests without the tag.
   static func use<T: Sendable>(_ body: (Testbed) async throws -> T) async throws -> T {
-    let testbed = try load()
-    await exclusiveUse.acquire()
+    let lanes = try await pool.lanes()
+    let asked = ContinuousClock.now
+    let lane = await pool.acquire(first: Test.current?.tags.contains(.long) == true)
+    let started = ContinuousClock.now
     do {
-      let result = try await body(testbed)
-      await exclusiveUse.release()
+      let result = try await body(lanes[lane])
+      await pool.release(lane, asked: asked, started: started)
       return result
     } catch {
-      await exclusiveUse.release()
+      await pool.release(lane, asked: asked, started: started)
       throw error
     }
   }
 
+  /// The testbed `DEPLOYCTL_TESTBED` names (with lanes: lane 1).
   static func load() throws -> Testbed {
+    try loadLanes()[0]
+  }
+
+  /// Every lane of the testbed `DEPLOYCTL_TESTBED` names: `TESTBED_LANES` in its env lists the
+  /// lanes' folders, each with an env of its own; a testbed without lanes is its only lane.
+  static func loadLanes() throws -> [Testbed] {
     guard let dir = ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"], !dir.isEmpty else {
       throw TestbedError(
         "DEPLOYCTL_TESTBED is not set: run `make test`, or `scripts/testbed up` and export it")
     }
+    let top = try readEnv(dir)
+    let lanes = (top["TESTBED_LANES"] ?? "").split(separator: " ").map(String.init)
+    if lanes.isEmpty { return [try load(dir: dir, values: top)] }
+    return try lanes.map { try load(dir: $0, values: readEnv($0)) }
+  }
+
+  private static func readEnv(_ dir: String) throws -> [String: String] {
     let path = dir + "/env"
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
       throw TestbedError("\(path): cannot read it; is the testbed up? (`scripts/testbed up --dir \(dir)`)")
     }
-    let values = parseEnvFile(text)
+    return parseEnvFile(text)
+  }
+
+  private static func load(dir: String, values: [String: String]) throws -> Testbed {
+    let path = dir + "/env"
     func value(_ key: String) throws -> String {
       guard let value = values[key] else { throw TestbedError("\(path): \(key) is missing") }
       return value
@@ -230,7 +255,14 @@ struct Testbed: Sendable {
     try await runCapturing(executable, arguments, input: input, timeout: .seconds(timeout))
   }
 
-  private static let exclusiveUse = ExclusiveUse()
+  private static let pool = LanePool()
+}
+
+extension Tag {
+  /// An end-to-end test that holds its lane for half a minute or more (a lease that must run out,
+  /// a cut host that must time out, a Swarm that must converge): `Testbed.use` hands it a lane
+  /// before the others, so it does not start last and keep the whole run waiting for it.
+  @Tag static var long: Self
 }
 
 struct TestbedError: Error, CustomStringConvertible {
@@ -238,24 +270,61 @@ struct TestbedError: Error, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
-/// A FIFO lock for async code: one holder at a time, waiters resume in order.
-private actor ExclusiveUse {
-  private var held = false
-  private var waiters: [CheckedContinuation<Void, Never>] = []
+/// The lanes of the testbed, each held by one body at a time: a free lane at once (the
+/// lowest-numbered), else the first waiter gets the next lane released.
+private actor LanePool {
+  private var loaded: [Testbed]?
+  private var free: [Int] = []
+  /// Waiting bodies in the order they get lanes: `.long` ones first, each kind first come,
+  /// first served.
+  private var waiters: [(first: Bool, resume: CheckedContinuation<Int, Never>)] = []
 
-  func acquire() async {
-    if !held {
-      held = true
-      return
-    }
-    await withCheckedContinuation { waiters.append($0) }
+  func lanes() throws -> [Testbed] {
+    if let loaded { return loaded }
+    let lanes = try Testbed.loadLanes()
+    loaded = lanes
+    free = Array(lanes.indices)
+    return lanes
   }
 
-  func release() {
-    if waiters.isEmpty {
-      held = false
-    } else {
-      waiters.removeFirst().resume()
+  func acquire(first: Bool) async -> Int {
+    if !free.isEmpty { return free.removeFirst() }
+    return await withCheckedContinuation { continuation in
+      let place = first ? (waiters.firstIndex { !$0.first } ?? waiters.endIndex) : waiters.endIndex
+      waiters.insert((first, continuation), at: place)
     }
+  }
+
+  /// Hands the lane to the first waiter, or back to the free ones; notes in
+  /// `$DEPLOYCTL_TESTBED/lanes.log` which test held it and how long it waited and ran (where a
+  /// test run's time goes).
+  func release(_ lane: Int, asked: ContinuousClock.Instant, started: ContinuousClock.Instant) {
+    note(lane: lane, waited: started - asked, ran: ContinuousClock.now - started)
+    if waiters.isEmpty {
+      free.append(lane)
+      free.sort()
+    } else {
+      waiters.removeFirst().resume.resume(returning: lane)
+    }
+  }
+
+  private func note(lane: Int, waited: Duration, ran: Duration) {
+    guard let dir = ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"], !dir.isEmpty else { return }
+    let path = dir + "/lanes.log"
+    if !FileManager.default.fileExists(atPath: path) {
+      FileManager.default.createFile(atPath: path, contents: nil)
+    }
+    // A note that cannot be written is no test's failure: the log only helps find slow tests.
+    guard let log = FileHandle(forWritingAtPath: path) else { return }
+    let test = Test.current?.displayName ?? Test.current?.name ?? "?"
+    let line = "lane \(lane + 1)\twaited \(seconds(waited))\tran \(seconds(ran))\t\(test)\n"
+    log.seekToEndOfFile()
+    log.write(Data(line.utf8))
+    try? log.close()
+  }
+
+  private func seconds(_ duration: Duration) -> String {
+    let (whole, attoseconds) = duration.components
+    return "\(whole).\(attoseconds / 100_000_000_000_000_000) s"
   }
 }
