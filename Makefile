@@ -7,9 +7,16 @@ APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2
 # several checkouts can test at once.
 TESTBED_SUBNET ?= auto
 # Lanes of that testbed: whole sets of hosts, one per end-to-end test running at once
-# (Tests/DeployctlTests/Support/Testbed.swift hands them out). Each is 7 hosts, about 300 MB;
+# (Tests/DeployctlTests/Support/Testbed.swift hands them out). Each is 9 hosts, about 400 MB;
 # on 2 cores, 6 ran the tests in 186 s, 4 in 240 s, and 8 no faster than 4 (the CPU was full).
 TESTBED_LANES ?= 6
+# Each lane's hosts: beside dev, staging, prod and a 3-node swarm, a 2-node swarm `clones` whose
+# nodes share one host name, as VMs cloned from one image do (SwarmNodeTests: tasks are placed
+# on their nodes by node ID, not by name).
+TESTBED_HOST_COUNTS ?= dev=1,staging=1,prod=2,swarm=3,clones=2
+TESTBED_SWARM ?= swarm clones
+TESTBED_SWARM_SAME_HOSTNAME ?= clones
+export TESTBED_HOST_COUNTS TESTBED_SWARM TESTBED_SWARM_SAME_HOSTNAME
 
 # Every shell script under scripts/ and .ci/ (by its #! line), for shellcheck.
 SHELL_SCRIPTS = $(shell grep -rlE '^\#!(/usr/bin/env |/bin/)(ba)?sh' scripts .ci)

@@ -8,10 +8,10 @@ import Testing
 /// Swarm nodes as a new user's may be: cloned from one image, so sharing one host name (tasks
 /// are placed on their nodes by node ID), and a bind source missing on every node (every task
 /// rejected at once: the deploy says so instead of waiting out its bound).
-@Suite("Swarm nodes end to end", .serialized)
+@Suite("Swarm nodes end to end", .enabled(if: Testbed.isAvailable))
 struct SwarmNodeTests {
   /// The swarm environment whose nodes share one host name: `TESTBED_SWARM_SAME_HOSTNAME` when
-  /// the testbed was brought up with it (e.g. `TESTBED_HOST_COUNTS=…,clones=3
+  /// the testbed was brought up with it (`make test` does: `TESTBED_HOST_COUNTS=…,clones=2
   /// TESTBED_SWARM='swarm clones' TESTBED_SWARM_SAME_HOSTNAME=clones`).
   static let sameHostname: String? = {
     let value = ProcessInfo.processInfo.environment["TESTBED_SWARM_SAME_HOSTNAME"] ?? ""
