@@ -107,7 +107,9 @@ import Testing
   @Test func aStepThatDoesNotEndInTimeIsAnError() async throws {
     let session = LocalShell.session()
     var script = RemoteScript()
-    script.section("slow", RemoteCommand(["sleep", "2"]))
+    // Far longer than the timeout, so a loaded machine that is slow to fire the timer still
+    // sees the step outlast it (closing waits for this sleep: keep it short).
+    script.section("slow", RemoteCommand(["sleep", "6"]))
     await #expect(throws: RemoteShellError.self) {
       try await session.run(script, timeout: .milliseconds(300))
     }

@@ -8,14 +8,14 @@ import Testing
 /// The SSH transport against the testbed's hosts (network namespaces on a bridge).
 @Suite("SSH on the testbed", .enabled(if: Testbed.isAvailable))
 struct SSHTestbedTests {
-  private func target(_ host: Testbed.Host, _ testbed: Testbed, timeout: Duration = .seconds(5)) -> SSHTarget
+  private func target(_ host: Testbed.Host, _ testbed: Testbed, timeout: Duration = .seconds(15)) -> SSHTarget
   {
     SSHTarget(
       name: host.name, address: host.address, user: testbed.sshUser, identity: .file(testbed.identityFile),
       knownHostsFile: testbed.knownHosts, connectTimeout: timeout)
   }
 
-  private func jump(_ host: Testbed.Host, _ testbed: Testbed, timeout: Duration = .seconds(5)) -> SSHJump {
+  private func jump(_ host: Testbed.Host, _ testbed: Testbed, timeout: Duration = .seconds(15)) -> SSHJump {
     SSHJump(
       address: host.address, user: testbed.sshUser, identity: .file(testbed.identityFile),
       knownHostsFile: testbed.knownHosts, connectTimeout: timeout)
@@ -66,7 +66,7 @@ struct SSHTestbedTests {
       let bastion = try #require(testbed.hosts.last)
       let hidden = try #require(testbed.hosts.first { $0 != bastion })
       var behind = target(hidden, testbed)
-      behind.jump = jump(bastion, testbed, timeout: .seconds(2))
+      behind.jump = jump(bastion, testbed, timeout: .seconds(8))
 
       try await testbed.cut(bastion)
       do {
