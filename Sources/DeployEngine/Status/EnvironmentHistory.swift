@@ -95,7 +95,7 @@ public struct EnvironmentHistory: Sendable {
   public init(plan: EnvironmentPlan, progress: ProgressLog, parallel: Int? = nil, auditLines: Int = 2000) {
     self.plan = plan
     self.progress = progress
-    self.parallel = max(1, parallel ?? min(max(plan.hosts.count, 1), 64))
+    self.parallel = plan.readParallelism(parallel)
     self.auditLines = auditLines
   }
 
