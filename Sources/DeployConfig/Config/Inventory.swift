@@ -168,55 +168,20 @@ extension Inventory {
       if root.isNull { reader.error(root.location, "empty inventory; it needs `environment` and `hosts`") }
       return nil
     }
-    var environment: String?
-    if let node = top["environment"] {
-      environment = reader.name(node, path.key("environment"), .environmentName)
-      if let name = environment, name != expectedEnvironment {
-        reader.error(
-          node.location,
-          "`environment: \(name)` does not match the file name `\(expectedEnvironment).yml`; rename one so they agree"
-        )
-      }
+    let environment = top["environment"].flatMap {
+      decodeEnvironment($0, expected: expectedEnvironment, reader)
     }
     let promoteFrom = top["promote_from"].flatMap {
       reader.name($0, path.key("promote_from"), .environmentName)
     }
     let promoteMinAge = top["promote_min_age"].flatMap { reader.duration($0, path.key("promote_min_age")) }
-    var lockTTL = defaultLockTTL
-    if let node = top["lock"], let lock = reader.mapping(node, path.key("lock"), known: ["ttl"]) {
-      if let ttl = lock["ttl"].flatMap({
-        reader.duration($0, path.key("lock").key("ttl"), minimum: .seconds(3))
-      }) {
-        lockTTL = ttl
-      }
-    }
-    let promoteRequires = top["promote_requires"].flatMap { node in
-      reader.parse(node, path.key("promote_requires"), "`verified`") { (text: String) throws(ValueError) in
-        guard let requirement = PromoteRequirement(rawValue: text) else {
-          throw ValueError("`\(text)` is not a promotion requirement; the one there is: `verified`")
-        }
-        return requirement
-      }
-    }
+    let lockTTL = decodeLockTTL(top, reader: reader)
+    let promoteRequires = top["promote_requires"].flatMap { decodePromoteRequires($0, reader) }
     var defaults = SSHSettings()
     if let node = top["ssh"], let ssh = reader.mapping(node, path.key("ssh"), known: sshKeys) {
       defaults = readSSH(ssh, reader: reader, home: home)
     }
-    var hosts: [Host] = []
-    if let node = top["hosts"] {
-      if let pairs = node.mapping, pairs.isEmpty {
-        reader.error(node.location, "`hosts` is empty; list at least one host")
-      } else if let mapping = reader.mapping(
-        node, path.key("hosts"), known: nil)
-      {
-        for pair in mapping.node.mapping ?? [] {
-          if let host = decodeHost(pair, defaults: defaults, home: home, reader: reader) {
-            hosts.append(host)
-          }
-        }
-        checkCaseClashes(hosts, reader: reader)
-      }
-    }
+    let hosts = top["hosts"].map { decodeHosts($0, defaults: defaults, home: home, reader: reader) } ?? []
     let engine = decodeEngine(top, hosts: hosts, reader: reader)
     guard let environment, let engine, !hosts.isEmpty, !reader.hasErrors else { return nil }
     var inventory = Inventory(
@@ -227,6 +192,53 @@ extension Inventory {
     inventory.promoteRequires = promoteRequires
     inventory.engine = engine
     return inventory
+  }
+
+  /// `environment:`, which must match the file's name.
+  private static func decodeEnvironment(_ node: YAMLNode, expected: String, _ reader: NodeReader) -> String? {
+    let environment = reader.name(node, ConfigPath.root.key("environment"), .environmentName)
+    if let name = environment, name != expected {
+      reader.error(
+        node.location,
+        "`environment: \(name)` does not match the file name `\(expected).yml`; rename one so they agree"
+      )
+    }
+    return environment
+  }
+
+  /// `lock: {ttl:}`, or the default.
+  private static func decodeLockTTL(_ top: NodeReader.Mapping, reader: NodeReader) -> Duration {
+    let path = ConfigPath.root.key("lock")
+    guard let node = top["lock"], let lock = reader.mapping(node, path, known: ["ttl"]),
+      let ttl = lock["ttl"].flatMap({ reader.duration($0, path.key("ttl"), minimum: .seconds(3)) })
+    else { return defaultLockTTL }
+    return ttl
+  }
+
+  private static func decodePromoteRequires(_ node: YAMLNode, _ reader: NodeReader) -> PromoteRequirement? {
+    reader.parse(node, ConfigPath.root.key("promote_requires"), "`verified`") {
+      (text: String) throws(ValueError) in
+      guard let requirement = PromoteRequirement(rawValue: text) else {
+        throw ValueError("`\(text)` is not a promotion requirement; the one there is: `verified`")
+      }
+      return requirement
+    }
+  }
+
+  /// `hosts:`, each with the inventory's `ssh:` settings as defaults.
+  private static func decodeHosts(
+    _ node: YAMLNode, defaults: SSHSettings, home: String, reader: NodeReader
+  ) -> [Host] {
+    if let pairs = node.mapping, pairs.isEmpty {
+      reader.error(node.location, "`hosts` is empty; list at least one host")
+      return []
+    }
+    guard reader.mapping(node, ConfigPath.root.key("hosts"), known: nil) != nil else { return [] }
+    let hosts = (node.mapping ?? []).compactMap {
+      decodeHost($0, defaults: defaults, home: home, reader: reader)
+    }
+    checkCaseClashes(hosts, reader: reader)
+    return hosts
   }
 
   /// `engine:` and `swarm:`; nil after an error.

@@ -8,93 +8,82 @@ extension PlanDecoder {
 
   /// Reads every option present in `m` into `spec`; false if any was wrong (each reported).
   func options(_ m: NodeReader.Mapping, _ path: ConfigPath, into spec: inout ContainerSpec) -> Bool {
-    var ok = true
+    var r = OptionsReading(reader: reader, m: m, path: path)
     var o = ContainerOptions()
-    func scalar(_ key: String, _ what: String, _ parser: (String) throws(ValueError) -> String) -> String? {
-      guard let n = m[key] else { return nil }
-      let value = reader.parse(n, path.key(key), what, parser)
-      if value == nil { ok = false }
-      return value
-    }
-    func list(_ key: String, _ what: String, _ parser: (String) throws(ValueError) -> String) -> [String] {
-      guard let n = m[key] else { return [] }
-      guard let items = reader.list(n, path.key(key)) else {
-        ok = false
-        return []
-      }
-      var result: [String] = []
-      for (i, item) in items.enumerated() {
-        if let value = reader.parse(item, path.key(key).index(i), what, parser) {
-          if result.contains(value) {
-            reader.error(item.location, "\(path.key(key).index(i).quoted): `\(value)` is listed twice")
-            ok = false
-          }
-          result.append(value)
-        } else {
-          ok = false
-        }
-      }
-      return result
-    }
-
-    o.network = scalar("network", "a Docker network name") { (t: String) throws(ValueError) in
-      try ContainerOptionValue.networkName(t, what: "network name")
-    }
-    o.networkAliases = list("network_aliases", "a network alias") { (t: String) throws(ValueError) in
-      try ContainerOptionValue.networkName(t, what: "network alias")
-    }
-    if !o.networkAliases.isEmpty, o.network == nil, let key = m.keyNode("network_aliases") {
-      reader.error(
-        key.location,
-        "`\(path.key("network_aliases"))` needs `\(path.key("network"))`: Docker's default bridge has no aliases"
-      )
-      ok = false
-    }
-    o.memory = scalar("memory", "a size like `512m`", ContainerOptionValue.memory)
-    if let n = m["cpus"] {
-      let cpus = reader.parse(n, path.key("cpus"), "a number of CPUs like `1.5`") {
-        (t: String) throws(ValueError) -> Double in
-        guard n.isPlainScalar, let value = Double(t), value.isFinite, t.first != "." else {
-          throw ValueError("`\(t)` is not a number of CPUs; write a plain number like `1.5` or `2`")
-        }
-        guard value > 0 else { throw ValueError("must be more than 0, got \(t)") }
-        return value
-      }
-      if let cpus { o.cpus = cpus } else { ok = false }
-    }
-    o.user = scalar("user", "a user like `\"1000:1000\"`", ContainerOptionValue.user)
-    if let n = m["gpus"] {
-      let gpus = reader.parse(n, path.key("gpus"), "`all`, a count or `\"device=0,1\"`") {
-        (t: String) throws(ValueError) in try ContainerOptionValue.gpus(t, plain: n.isPlainScalar)
-      }
-      if let gpus { o.gpus = gpus } else { ok = false }
-    }
-    o.hostname = scalar("hostname", "a host name", ContainerOptionValue.hostname)
+    network(&r, into: &o)
+    o.memory = r.scalar("memory", "a size like `512m`", ContainerOptionValue.memory)
+    cpus(&r, into: &o)
+    o.user = r.scalar("user", "a user like `\"1000:1000\"`", ContainerOptionValue.user)
+    gpus(&r, into: &o)
+    o.hostname = r.scalar("hostname", "a host name", ContainerOptionValue.hostname)
     if let n = m["entrypoint"] {
       if let words = command(n, path.key("entrypoint")) {
         o.entrypoint = words.isEmpty ? nil : words
       } else {
-        ok = false
+        r.ok = false
       }
     }
-    o.workdir = scalar("workdir", "an absolute path", ContainerOptionValue.containerPath)
-    o.addHosts = list("add_hosts", "`name:address`", ContainerOptionValue.addHost)
-    o.capAdd = list("cap_add", "a capability name", ContainerOptionValue.capability)
-    o.capDrop = list("cap_drop", "a capability name", ContainerOptionValue.capability)
-    for (i, capability) in o.capAdd.enumerated() where o.capDrop.contains(capability) && capability != "ALL" {
-      if let item = m["cap_add"]?.sequence?[i] {
-        reader.error(
-          item.location, "\(path.key("cap_add").index(i).quoted): `\(capability)` is also in `cap_drop`")
-      }
-      ok = false
-    }
-    read(m["read_only"], &ok, { reader.bool($0, path.key("read_only")) }) { o.readOnly = $0 }
-    o.tmpfs = list("tmpfs", "a path like `/tmp`", ContainerOptionValue.tmpfs)
-    o.dockerArgs = list("docker_args", "a `docker run` flag", ContainerOptionValue.dockerArgument)
-    read(m["labels"], &ok, { labels($0, path.key("labels")) }) { spec.labels = $0 }
-    read(m["ulimits"], &ok, { ulimits($0, path.key("ulimits")) }) { o.ulimits = $0 }
+    o.workdir = r.scalar("workdir", "an absolute path", ContainerOptionValue.containerPath)
+    o.addHosts = r.list("add_hosts", "`name:address`", ContainerOptionValue.addHost)
+    capabilities(&r, into: &o)
+    read(m["read_only"], &r.ok, { reader.bool($0, path.key("read_only")) }) { o.readOnly = $0 }
+    o.tmpfs = r.list("tmpfs", "a path like `/tmp`", ContainerOptionValue.tmpfs)
+    o.dockerArgs = r.list("docker_args", "a `docker run` flag", ContainerOptionValue.dockerArgument)
+    read(m["labels"], &r.ok, { labels($0, path.key("labels")) }) { spec.labels = $0 }
+    read(m["ulimits"], &r.ok, { ulimits($0, path.key("ulimits")) }) { o.ulimits = $0 }
     spec.options = o
-    return ok
+    return r.ok
+  }
+
+  /// `network` and `network_aliases`, which need a network of their own.
+  private func network(_ r: inout OptionsReading, into o: inout ContainerOptions) {
+    o.network = r.scalar("network", "a Docker network name") { (t: String) throws(ValueError) in
+      try ContainerOptionValue.networkName(t, what: "network name")
+    }
+    o.networkAliases = r.list("network_aliases", "a network alias") { (t: String) throws(ValueError) in
+      try ContainerOptionValue.networkName(t, what: "network alias")
+    }
+    if !o.networkAliases.isEmpty, o.network == nil, let key = r.m.keyNode("network_aliases") {
+      reader.error(
+        key.location,
+        "`\(r.path.key("network_aliases"))` needs `\(r.path.key("network"))`: Docker's default bridge has no aliases"
+      )
+      r.ok = false
+    }
+  }
+
+  private func cpus(_ r: inout OptionsReading, into o: inout ContainerOptions) {
+    guard let n = r.m["cpus"] else { return }
+    let cpus = reader.parse(n, r.path.key("cpus"), "a number of CPUs like `1.5`") {
+      (t: String) throws(ValueError) -> Double in
+      guard n.isPlainScalar, let value = Double(t), value.isFinite, t.first != "." else {
+        throw ValueError("`\(t)` is not a number of CPUs; write a plain number like `1.5` or `2`")
+      }
+      guard value > 0 else { throw ValueError("must be more than 0, got \(t)") }
+      return value
+    }
+    if let cpus { o.cpus = cpus } else { r.ok = false }
+  }
+
+  private func gpus(_ r: inout OptionsReading, into o: inout ContainerOptions) {
+    guard let n = r.m["gpus"] else { return }
+    let gpus = reader.parse(n, r.path.key("gpus"), "`all`, a count or `\"device=0,1\"`") {
+      (t: String) throws(ValueError) in try ContainerOptionValue.gpus(t, plain: n.isPlainScalar)
+    }
+    if let gpus { o.gpus = gpus } else { r.ok = false }
+  }
+
+  /// `cap_add` and `cap_drop`, which may not both name one capability (except `ALL`).
+  private func capabilities(_ r: inout OptionsReading, into o: inout ContainerOptions) {
+    o.capAdd = r.list("cap_add", "a capability name", ContainerOptionValue.capability)
+    o.capDrop = r.list("cap_drop", "a capability name", ContainerOptionValue.capability)
+    for (i, capability) in o.capAdd.enumerated() where o.capDrop.contains(capability) && capability != "ALL" {
+      if let item = r.m["cap_add"]?.sequence?[i] {
+        reader.error(
+          item.location, "\(r.path.key("cap_add").index(i).quoted): `\(capability)` is also in `cap_drop`")
+      }
+      r.ok = false
+    }
   }
 
   private func labels(_ node: YAMLNode, _ path: ConfigPath) -> [String: String]? {
@@ -170,5 +159,46 @@ extension PlanDecoder {
       }
     }
     return ok ? result : nil
+  }
+}
+
+/// One `container:` mapping being read for options; `ok` turns false at the first wrong one.
+private struct OptionsReading {
+  let reader: NodeReader
+  let m: NodeReader.Mapping
+  let path: ConfigPath
+  var ok = true
+
+  mutating func scalar(_ key: String, _ what: String, _ parser: (String) throws(ValueError) -> String)
+    -> String?
+  {
+    guard let n = m[key] else { return nil }
+    let value = reader.parse(n, path.key(key), what, parser)
+    if value == nil { ok = false }
+    return value
+  }
+
+  /// A list of distinct values.
+  mutating func list(_ key: String, _ what: String, _ parser: (String) throws(ValueError) -> String)
+    -> [String]
+  {
+    guard let n = m[key] else { return [] }
+    guard let items = reader.list(n, path.key(key)) else {
+      ok = false
+      return []
+    }
+    var result: [String] = []
+    for (i, item) in items.enumerated() {
+      if let value = reader.parse(item, path.key(key).index(i), what, parser) {
+        if result.contains(value) {
+          reader.error(item.location, "\(path.key(key).index(i).quoted): `\(value)` is listed twice")
+          ok = false
+        }
+        result.append(value)
+      } else {
+        ok = false
+      }
+    }
+    return result
   }
 }

@@ -90,46 +90,10 @@ public struct PromotionGate: Sendable {
           LiveVerification(host: $0.status.name, release: $0.current?.id, verified: $0.current?.verified)
         })
     }
-    for entry in entries {
-      let host = entry.status
-      guard host.reachable else {
-        problems.append("\(host.name): unreachable: \((host.error ?? "no answer").firstLine)")
-        continue
-      }
-      guard host.state != "absent" else {
-        problems.append("\(host.name): no container of the app runs here")
-        continue
-      }
-      guard let current = entry.current else {
-        problems.append(
-          "\(host.name): the container (release \(host.release ?? "none")) is not the release deployctl "
-            + "recorded as current; deploy or roll back \(environment) first")
-        continue
-      }
-      if current.result != .deployed {
-        problems.append(
-          "\(host.name): release \(current.id) is recorded as \(current.result.rawValue) in \(environment)")
-        continue
-      }
-      guard host.state == "running" else {
-        problems.append("\(host.name): container is \(host.state), not running")
-        continue
-      }
-      if host.health != "healthy" && host.health != "none" {
-        problems.append(
-          "\(host.name): \(host.health)" + (entry.healthProblem.map { ": \($0.firstLine)" } ?? ""))
-      }
-    }
+    problems += entries.compactMap { problem(of: $0, environment: environment) }
     let records = entries.compactMap(\.current)
     let digests = Set(records.map(\.digest))
-    if digests.count > 1 {
-      let each = entries.compactMap { entry in
-        entry.current.map {
-          "\(entry.status.name) runs sha256:\($0.digest.short)" + ($0.tag.map { " (\($0))" } ?? "")
-        }
-      }
-      problems.append("\(environment) is not on one image digest: " + each.joined(separator: ", "))
-    }
+    if digests.count > 1 { problems.append(digestsDiffer(entries, environment: environment)) }
     var source = PromotionSource(
       environment: environment, image: nil, release: nil, tag: nil, liveSince: nil,
       hosts: entries.map(\.status))
@@ -139,20 +103,63 @@ public struct PromotionGate: Sendable {
       let ids = Set(records.map(\.id))
       source.release = ids.count == 1 ? first.id : nil
       source.liveSince = entries.compactMap(\.liveSince).max()
-      if let requiredAge, let since = source.liveSince {
-        let age = now.timeIntervalSince(since)
-        let required = Double(requiredAge.components.seconds)
-        if age < required {
-          let wait = Duration.seconds(Int64((required - age).rounded(.up)))
-          problems.append(
-            "sha256:\(first.digest.short) has been live in \(environment) for \(Duration.seconds(Int64(max(0, age))).configText); "
-              + "promotion needs \(requiredAge.configText) (try again in \(wait.configText))")
-        }
+      if let requiredAge, let since = source.liveSince,
+        let problem = tooYoung(
+          first.digest, since: since, requiredAge: requiredAge, now: now, environment: environment)
+      {
+        problems.append(problem)
       }
     }
     guard problems.isEmpty else {
       throw .promotionRefused(from: environment, problems: problems, source: source)
     }
     return source
+  }
+
+  /// Why one FROM host does not qualify, if it does not.
+  static func problem(of entry: EnvironmentStatus.Entry, environment: String) -> String? {
+    let host = entry.status
+    guard host.reachable else {
+      return "\(host.name): unreachable: \((host.error ?? "no answer").firstLine)"
+    }
+    guard host.state != "absent" else {
+      return "\(host.name): no container of the app runs here"
+    }
+    guard let current = entry.current else {
+      return "\(host.name): the container (release \(host.release ?? "none")) is not the release deployctl "
+        + "recorded as current; deploy or roll back \(environment) first"
+    }
+    guard current.result == .deployed else {
+      return "\(host.name): release \(current.id) is recorded as \(current.result.rawValue) in \(environment)"
+    }
+    guard host.state == "running" else {
+      return "\(host.name): container is \(host.state), not running"
+    }
+    guard host.health == "healthy" || host.health == "none" else {
+      return "\(host.name): \(host.health)" + (entry.healthProblem.map { ": \($0.firstLine)" } ?? "")
+    }
+    return nil
+  }
+
+  static func digestsDiffer(_ entries: [EnvironmentStatus.Entry], environment: String) -> String {
+    let each = entries.compactMap { entry in
+      entry.current.map {
+        "\(entry.status.name) runs sha256:\($0.digest.short)" + ($0.tag.map { " (\($0))" } ?? "")
+      }
+    }
+    return "\(environment) is not on one image digest: " + each.joined(separator: ", ")
+  }
+
+  /// Why a digest live since `since` is too young to promote, if it is.
+  static func tooYoung(
+    _ digest: ImageDigest, since: Date, requiredAge: Duration, now: Date, environment: String
+  ) -> String? {
+    let age = now.timeIntervalSince(since)
+    let required = Double(requiredAge.components.seconds)
+    guard age < required else { return nil }
+    let wait = Duration.seconds(Int64((required - age).rounded(.up)))
+    return
+      "sha256:\(digest.short) has been live in \(environment) for \(Duration.seconds(Int64(max(0, age))).configText); "
+      + "promotion needs \(requiredAge.configText) (try again in \(wait.configText))"
   }
 }

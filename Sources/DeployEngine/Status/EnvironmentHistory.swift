@@ -95,7 +95,7 @@ public struct EnvironmentHistory: Sendable {
   public init(plan: EnvironmentPlan, progress: ProgressLog, parallel: Int? = nil, auditLines: Int = 2000) {
     self.plan = plan
     self.progress = progress
-    self.parallel = max(1, parallel ?? min(max(plan.hosts.count, 1), 64))
+    self.parallel = plan.readParallelism(parallel)
     self.auditLines = auditLines
   }
 
@@ -141,94 +141,28 @@ public struct EnvironmentHistory: Sendable {
   /// entry of its own (one per taking run, or per previous holder), so a run that was killed
   /// before it recorded anything still shows, by the takeover that ended its lock.
   static func merge(_ kept: [(host: String, Kept)], environment: String) -> [HistoryEntry] {
-    let installs: Set<AuditCommand> = [.deploy, .promote, .rollback]
     var records: [String: ReleaseRecord] = [:]
     var live = Set<String>()
     for (_, host) in kept {
       for record in host.releases.records where records[record.id] == nil { records[record.id] = record }
       if let current = host.releases.current { live.insert(current) }
     }
-    struct Group {
-      var lines: [(host: String, entry: AuditEntry)] = []
-    }
-    var groups: [String: Group] = [:]
-    var order: [String] = []
-    for (name, host) in kept {
-      for entry in host.audit where installs.contains(entry.command) && entry.environment == environment {
-        guard let release = entry.release else { continue }
-        let key = entry.run.map { "run \($0)" } ?? "\(entry.command.rawValue) \(release)"
-        if groups[key] == nil { order.append(key) }
-        groups[key, default: Group()].lines.append((name, entry))
-      }
-    }
-    var takeovers: [String: Group] = [:]
-    var takeoverOrder: [String] = []
-    for (name, host) in kept {
-      for entry in host.audit where entry.command == .lockTakeover && entry.environment == environment {
-        let key = entry.run.map { "run \($0)" } ?? "holder \(entry.holder ?? "")"
-        if takeovers[key] == nil { takeoverOrder.append(key) }
-        takeovers[key, default: Group()].lines.append((name, entry))
-      }
-    }
-    var entries: [HistoryEntry] = order.compactMap { key in
-      guard let lines = groups[key]?.lines,
-        let first = lines.min(by: { $0.entry.time < $1.entry.time })?.entry,
-        let release = first.release
+    let installs: Set<AuditCommand> = [.deploy, .promote, .rollback]
+    let runs = group(kept) { entry in
+      guard installs.contains(entry.command), entry.environment == environment, let release = entry.release
       else { return nil }
-      let record = records[release]
-      let results = lines.map(\.entry.result)
-      let previous = Set(lines.compactMap(\.entry.previous))
-      var from = first.from
-      if first.command == .promote, from == nil, case .promote(let source, _)? = record?.how { from = source }
-      return HistoryEntry(
-        release: release, image: first.image ?? record?.image,
-        digest: (first.digest ?? record?.digest)?.value,
-        tag: first.tag ?? record?.tag, user: first.user,
-        // A deploy or promote made its release (and id) when it started; a rollback reuses one.
-        time: first.command != .rollback ? record?.createdAt ?? first.time : first.time,
-        how: first.command.rawValue,
-        from: from, previous: previous.count == 1 ? previous.first : nil, result: Self.overall(results),
-        hosts: lines.sorted { $0.host < $1.host }.map {
-          HistoryEntry.Host(name: $0.host, result: $0.entry.result.rawValue)
-        },
-        live: live.contains(release))
+      return entry.run.map { "run \($0)" } ?? "\(entry.command.rawValue) \(release)"
     }
-    entries += takeoverOrder.compactMap { key in
-      guard let lines = takeovers[key]?.lines,
-        let first = lines.min(by: { $0.entry.time < $1.entry.time })?.entry
-      else { return nil }
-      var entry = HistoryEntry(
-        release: nil, image: nil, digest: nil, tag: nil, user: first.user, time: first.time,
-        how: AuditCommand.lockTakeover.rawValue, from: nil, previous: nil,
-        result: Self.overall(lines.map(\.entry.result)),
-        hosts: lines.sorted { $0.host < $1.host }.map {
-          HistoryEntry.Host(name: $0.host, result: $0.entry.result.rawValue)
-        },
-        live: false)
-      entry.holder = lines.lazy.compactMap(\.entry.holder).first
-      entry.staleS = lines.compactMap(\.entry.stale).max()
-      return entry
+    let takeovers = group(kept) { entry in
+      guard entry.command == .lockTakeover, entry.environment == environment else { return nil }
+      return entry.run.map { "run \($0)" } ?? "holder \(entry.holder ?? "")"
     }
+    var entries = runs.compactMap { install($0, records: records, live: live) }
+    entries += takeovers.compactMap(takeover)
     // Releases whose audit lines are gone (log cut off, or written by hand) still show.
     let seen = Set(entries.compactMap(\.release))
     for record in records.values where !seen.contains(record.id) {
-      let how: String
-      var from: String?
-      switch record.how {
-      case .deploy: how = "deploy"
-      case .promote(let source, _):
-        how = "promote"
-        from = source
-      case .rollback: how = "rollback"
-      }
-      let holders = kept.filter { $0.1.releases.records.contains { $0.id == record.id } }.map(\.host).sorted()
-      let result = record.result == .deployed ? "succeeded" : record.result.rawValue
-      entries.append(
-        HistoryEntry(
-          release: record.id, image: record.image, digest: record.digest.value, tag: record.tag,
-          user: record.user,
-          time: record.createdAt, how: how, from: from, previous: nil, result: result,
-          hosts: holders.map { HistoryEntry.Host(name: $0, result: result) }, live: live.contains(record.id)))
+      entries.append(unlogged(record, kept: kept, live: live))
     }
     entries.sort { ($0.time, $0.release ?? "") > ($1.time, $1.release ?? "") }
     // A release that went out more than once (deployed, later rolled back to) is live only in
@@ -238,6 +172,82 @@ public struct EnvironmentHistory: Sendable {
       entries[i].live = entries[i].release.map { marked.insert($0).inserted } ?? false
     }
     return entries
+  }
+
+  typealias AuditLines = [(host: String, entry: AuditEntry)]
+
+  /// The hosts' audit lines that have a `key`, grouped by it, in the order each group first appears.
+  static func group(_ kept: [(host: String, Kept)], by key: (AuditEntry) -> String?) -> [AuditLines] {
+    var groups: [String: AuditLines] = [:]
+    var order: [String] = []
+    for (name, host) in kept {
+      for entry in host.audit {
+        guard let key = key(entry) else { continue }
+        if groups[key] == nil { order.append(key) }
+        groups[key, default: []].append((name, entry))
+      }
+    }
+    return order.compactMap { groups[$0] }
+  }
+
+  /// A deploy, promote or rollback, from its audit lines and its release record.
+  static func install(_ lines: AuditLines, records: [String: ReleaseRecord], live: Set<String>)
+    -> HistoryEntry?
+  {
+    guard let first = lines.min(by: { $0.entry.time < $1.entry.time })?.entry, let release = first.release
+    else { return nil }
+    let record = records[release]
+    let previous = Set(lines.compactMap(\.entry.previous))
+    var from = first.from
+    if first.command == .promote, from == nil, case .promote(let source, _)? = record?.how { from = source }
+    return HistoryEntry(
+      release: release, image: first.image ?? record?.image,
+      digest: (first.digest ?? record?.digest)?.value,
+      tag: first.tag ?? record?.tag, user: first.user,
+      // A deploy or promote made its release (and id) when it started; a rollback reuses one.
+      time: first.command != .rollback ? record?.createdAt ?? first.time : first.time,
+      how: first.command.rawValue,
+      from: from, previous: previous.count == 1 ? previous.first : nil,
+      result: Self.overall(lines.map(\.entry.result)), hosts: hosts(lines), live: live.contains(release))
+  }
+
+  static func takeover(_ lines: AuditLines) -> HistoryEntry? {
+    guard let first = lines.min(by: { $0.entry.time < $1.entry.time })?.entry else { return nil }
+    var entry = HistoryEntry(
+      release: nil, image: nil, digest: nil, tag: nil, user: first.user, time: first.time,
+      how: AuditCommand.lockTakeover.rawValue, from: nil, previous: nil,
+      result: Self.overall(lines.map(\.entry.result)), hosts: hosts(lines), live: false)
+    entry.holder = lines.lazy.compactMap(\.entry.holder).first
+    entry.staleS = lines.compactMap(\.entry.stale).max()
+    return entry
+  }
+
+  static func hosts(_ lines: AuditLines) -> [HistoryEntry.Host] {
+    lines.sorted { $0.host < $1.host }.map {
+      HistoryEntry.Host(name: $0.host, result: $0.entry.result.rawValue)
+    }
+  }
+
+  /// A release known only by its record, on the hosts that keep it.
+  static func unlogged(_ record: ReleaseRecord, kept: [(host: String, Kept)], live: Set<String>)
+    -> HistoryEntry
+  {
+    let how: String
+    var from: String?
+    switch record.how {
+    case .deploy: how = "deploy"
+    case .promote(let source, _):
+      how = "promote"
+      from = source
+    case .rollback: how = "rollback"
+    }
+    let holders = kept.filter { $0.1.releases.records.contains { $0.id == record.id } }.map(\.host).sorted()
+    let result = record.result == .deployed ? "succeeded" : record.result.rawValue
+    return HistoryEntry(
+      release: record.id, image: record.image, digest: record.digest.value, tag: record.tag,
+      user: record.user,
+      time: record.createdAt, how: how, from: from, previous: nil, result: result,
+      hosts: holders.map { HistoryEntry.Host(name: $0, result: result) }, live: live.contains(record.id))
   }
 
   static func overall(_ results: [AuditResult]) -> String {

@@ -14,7 +14,7 @@ public struct EnvironmentStatus: Sendable {
   public init(plan: EnvironmentPlan, progress: ProgressLog, parallel: Int? = nil, auditLines: Int = 0) {
     self.plan = plan
     self.progress = progress
-    self.parallel = max(1, parallel ?? min(max(plan.hosts.count, 1), 64))
+    self.parallel = plan.readParallelism(parallel)
     self.auditLines = auditLines
   }
 
@@ -201,5 +201,13 @@ public struct EnvironmentStatus: Sendable {
       }
       return probed
     }
+  }
+}
+
+extension EnvironmentPlan {
+  /// How many hosts a read (`status`, `history`, `lock`) reaches at once: `requested`
+  /// (`--parallel`), else every host, up to 64.
+  public func readParallelism(_ requested: Int? = nil) -> Int {
+    max(1, requested ?? min(max(hosts.count, 1), 64))
   }
 }

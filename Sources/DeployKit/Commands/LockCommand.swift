@@ -51,7 +51,7 @@ public struct LockCommand: Sendable {
   public func run(release: Bool, user: String) async -> Report {
     let connections = SSHConnections()
     let outcomes = await FanOut.run(
-      plan.hosts, parallel: min(max(plan.hosts.count, 1), 64), name: { $0.host.name }
+      plan.hosts, parallel: plan.readParallelism(), name: { $0.host.name }
     ) { plan in
       try await connections.with(plan.host.sshTarget) { session in
         let paths = try HostPaths(app: plan.app, environment: plan.environment)

@@ -68,6 +68,33 @@ private struct LineCollector {
   }
 }
 
+/// A running command's side of its channel: the input still to send, the output so far, and
+/// whether a stream's stop has begun.
+private struct CommandExchange {
+  static let chunk = 32 * 1024
+
+  let channel: OpaquePointer
+  let input: ExecInput
+  /// nil: stdin ends after `input` and the output is kept; else see `SSHSession.stream`.
+  let drain: Duration?
+  let what: String
+  let operation: UInt64
+  let buffer: UnsafeMutablePointer<CChar>
+  var deadline: ContinuousClock.Instant?
+  var stopping = false
+  var stdin: [UInt8] = []
+  var written = 0
+  var eofSent = false
+  var stdoutDone = false
+  var stderrDone = false
+  var out: LineCollector
+  var err: LineCollector
+
+  /// Streaming: waits end on cancellation (the request to stop) until the stop has begun;
+  /// after that, nothing more is cancellable and `deadline` bounds the rest.
+  var cancellable: Bool { drain == nil || !stopping }
+}
+
 extension SSHSession {
   /// Runs `command` through the user's login shell on the host, as `ssh host COMMAND` does.
   /// Quote every value in it (`ShellQuote`). stdout and stderr are kept apart; `onLine` gets each
@@ -140,111 +167,138 @@ extension SSHSession {
     _ command: String, on channel: ChannelHandle, input: ExecInput, until deadline: ContinuousClock.Instant?,
     streaming drain: Duration?, onLine: (@Sendable (OutputLine) -> Void)?
   ) async throws -> ExecResult {
-    var deadline = deadline
-    // Streaming: waits end on cancellation (the request to stop) until the stop has begun;
-    // after that, nothing more is cancellable and `deadline` bounds the rest.
-    var stopping = false
-    var cancellable: Bool { drain == nil || !stopping }
     let ch = channel.raw
     let what = "running \(SSHError.abbreviate(command))"
+    try await start(command, on: ch, until: deadline, what)
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: CommandExchange.chunk, alignment: 16)
+    defer { buffer.deallocate() }
+    var exchange = CommandExchange(
+      channel: ch, input: input, drain: drain, what: what, operation: newOperation(),
+      buffer: buffer.bindMemory(to: CChar.self, capacity: CommandExchange.chunk), deadline: deadline,
+      out: LineCollector(stream: .stdout, onLine: onLine, retain: drain == nil),
+      err: LineCollector(stream: .stderr, onLine: onLine, retain: drain == nil))
+    try await exchangeUntilOutputEnds(&exchange)
+    // A stream's close is not cancellable (the stop is what leads here), so it is bounded.
+    try await close(
+      command, on: ch, until: exchange.deadline ?? drain.map { .now + $0 }, cancellable: drain == nil, what)
+    let (status, signal) = exitStatus(of: ch)
+    return ExecResult(
+      exitStatus: status, exitSignal: signal, stdout: exchange.out.finish(), stderr: exchange.err.finish())
+  }
+
+  private func start(
+    _ command: String, on ch: OpaquePointer, until deadline: ContinuousClock.Instant?, _ what: String
+  ) async throws {
     let started = try await drive(until: deadline) { dc_libssh2_channel_exec(ch, command) }
     if started < 0 {
       if Self.isConnectionFailure(started) { try check(started, what) }
       throw SSHError.channelRefused(host: target.name, request: "the command", reason: handle.lastError)
     }
+  }
 
-    let operation = newOperation()
-    let chunk = 32 * 1024
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
-    defer { buffer.deallocate() }
-    let base = buffer.bindMemory(to: CChar.self, capacity: chunk)
-    var stdin: [UInt8] = []
-    var written = 0
-    var eofSent = false
-    var stdoutDone = false
-    var stderrDone = false
-    var out = LineCollector(stream: .stdout, onLine: onLine, retain: drain == nil)
-    var err = LineCollector(stream: .stderr, onLine: onLine, retain: drain == nil)
-
-    while !(stdoutDone && stderrDone && sendOwner != operation) {
+  /// Sends input and reads output, waiting for the socket when neither moves, until both output
+  /// streams have ended and no packet of this command is half-sent.
+  private func exchangeUntilOutputEnds(_ exchange: inout CommandExchange) async throws {
+    while !(exchange.stdoutDone && exchange.stderrDone && sendOwner != exchange.operation) {
       let generation = loop.generation(token)
-      var progressed = false
-      if written == stdin.count, !eofSent, let more = input.take() {
-        stdin = more
-        written = 0
-      }
-      if written < stdin.count {
-        let attempted = try attempt(operation) {
-          stdin.withUnsafeBytes { bytes in
-            // Not empty (`written < stdin.count`), so it has an address.
-            guard let start = bytes.baseAddress else { return 0 }
-            return dc_libssh2_channel_write(
-              ch, start.assumingMemoryBound(to: CChar.self) + written, min(stdin.count - written, chunk))
-          }
-        }
-        if case .done(let n) = attempted {
-          progressed = true
-          if n >= 0 {
-            written += n
-          } else if n == Int(LIBSSH2_ERROR_CHANNEL_CLOSED) || n == Int(LIBSSH2_ERROR_CHANNEL_EOF_SENT) {
-            written = stdin.count  // the command ended without reading all of it
-            eofSent = true
-            input.discard()
-          } else {
-            try check(n, "sending input while \(what)")
-          }
-        }
-      } else if !eofSent && (drain == nil ? input.isFinished : Task.isCancelled) {
-        if let drain, !stopping {
-          stopping = true
-          deadline = .now + drain
-        }
-        if case .done(let rc) = try attempt(operation, { libssh2_channel_send_eof(ch) }) {
-          if rc < 0 && Self.isConnectionFailure(rc) { try check(rc, what) }
-          eofSent = true
-          progressed = true
-        }
-      }
-      if sendOwner != operation {
-        for stream in [OutputLine.Stream.stdout, .stderr] where stream == .stdout ? !stdoutDone : !stderrDone
-        {
-          let read = try attempt(operation) {
-            stream == .stdout
-              ? dc_libssh2_channel_read(ch, base, chunk) : dc_libssh2_channel_read_stderr(ch, base, chunk)
-          }
-          guard case .done(let n) = read else { continue }
-          if n > 0 {
-            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
-            if stream == .stdout { out.append(bytes) } else { err.append(bytes) }
-            progressed = true
-          } else if n == 0 {
-            if libssh2_channel_eof(ch) != 0 {
-              if stream == .stdout { stdoutDone = true } else { stderrDone = true }
-              progressed = true
-            }
-          } else {
-            try check(n, what)
-          }
-        }
-      }
+      var progressed = try sendInput(&exchange)
+      if sendOwner != exchange.operation, try readOutput(&exchange) { progressed = true }
       if !progressed {
         do {
           try await waitForSocket(
-            operation, generation: generation, until: deadline, cancellable: cancellable)
-        } catch is CancellationError where drain != nil {
+            exchange.operation, generation: generation, until: exchange.deadline,
+            cancellable: exchange.cancellable)
+        } catch is CancellationError where exchange.drain != nil {
           continue  // the stop begins: end-of-file goes out on the next turn
         }
       }
     }
+  }
 
-    // The output is complete. The exit status arrives before the server closes the channel;
-    // if the connection drops in between, the command's outcome is unknown: an error.
+  /// One turn of the command's stdin: the next bytes, or end-of-file once the input is finished
+  /// (a stream's: once the task is cancelled, which begins the stop). Returns whether it moved.
+  private func sendInput(_ exchange: inout CommandExchange) throws -> Bool {
+    if exchange.written == exchange.stdin.count, !exchange.eofSent, let more = exchange.input.take() {
+      exchange.stdin = more
+      exchange.written = 0
+    }
+    if exchange.written < exchange.stdin.count { return try writeInput(&exchange) }
+    let inputEnds = exchange.drain == nil ? exchange.input.isFinished : Task.isCancelled
+    guard !exchange.eofSent && inputEnds else { return false }
+    if let drain = exchange.drain, !exchange.stopping {
+      exchange.stopping = true
+      exchange.deadline = .now + drain
+    }
+    let ch = exchange.channel
+    guard case .done(let rc) = try attempt(exchange.operation, { libssh2_channel_send_eof(ch) }) else {
+      return false
+    }
+    if rc < 0 && Self.isConnectionFailure(rc) { try check(rc, exchange.what) }
+    exchange.eofSent = true
+    return true
+  }
+
+  private func writeInput(_ exchange: inout CommandExchange) throws -> Bool {
+    let (ch, stdin, written) = (exchange.channel, exchange.stdin, exchange.written)
+    let attempted = try attempt(exchange.operation) {
+      stdin.withUnsafeBytes { bytes in
+        // Not empty (`written < stdin.count`), so it has an address.
+        guard let start = bytes.baseAddress else { return 0 }
+        return dc_libssh2_channel_write(
+          ch, start.assumingMemoryBound(to: CChar.self) + written,
+          min(stdin.count - written, CommandExchange.chunk))
+      }
+    }
+    guard case .done(let n) = attempted else { return false }
+    if n >= 0 {
+      exchange.written += n
+    } else if n == Int(LIBSSH2_ERROR_CHANNEL_CLOSED) || n == Int(LIBSSH2_ERROR_CHANNEL_EOF_SENT) {
+      exchange.written = stdin.count  // the command ended without reading all of it
+      exchange.eofSent = true
+      exchange.input.discard()
+    } else {
+      try check(n, "sending input while \(exchange.what)")
+    }
+    return true
+  }
+
+  /// One read from each output stream that has not ended. Returns whether either moved.
+  private func readOutput(_ exchange: inout CommandExchange) throws -> Bool {
+    var progressed = false
+    let (ch, base, chunk) = (exchange.channel, exchange.buffer, CommandExchange.chunk)
+    for stream in [OutputLine.Stream.stdout, .stderr]
+    where stream == .stdout ? !exchange.stdoutDone : !exchange.stderrDone {
+      let read = try attempt(exchange.operation) {
+        stream == .stdout
+          ? dc_libssh2_channel_read(ch, base, chunk) : dc_libssh2_channel_read_stderr(ch, base, chunk)
+      }
+      guard case .done(let n) = read else { continue }
+      if n > 0 {
+        let bytes = UnsafeRawBufferPointer(start: base, count: n)
+        if stream == .stdout { exchange.out.append(bytes) } else { exchange.err.append(bytes) }
+        progressed = true
+      } else if n == 0 {
+        if libssh2_channel_eof(ch) != 0 {
+          if stream == .stdout { exchange.stdoutDone = true } else { exchange.stderrDone = true }
+          progressed = true
+        }
+      } else {
+        try check(n, exchange.what)
+      }
+    }
+    return progressed
+  }
+
+  /// The output is complete. The exit status arrives before the server closes the channel;
+  /// if the connection drops in between, the command's outcome is unknown: an error.
+  private func close(
+    _ command: String, on ch: OpaquePointer, until deadline: ContinuousClock.Instant?, cancellable: Bool,
+    _ what: String
+  ) async throws {
     do {
-      // A stream's close is not cancellable (the stop is what leads here), so it is bounded.
-      if let drain, deadline == nil { deadline = .now + drain }
-      let closed = try await drive(until: deadline, cancellable: drain == nil) { libssh2_channel_close(ch) }
+      let closed = try await drive(until: deadline, cancellable: cancellable) { libssh2_channel_close(ch) }
       try check(closed, what)
-      let waited = try await drive(until: deadline, cancellable: drain == nil) {
+      let waited = try await drive(until: deadline, cancellable: cancellable) {
         libssh2_channel_wait_closed(ch)
       }
       try check(waited, what)
@@ -254,6 +308,10 @@ extension SSHSession {
       }
       throw error
     }
+  }
+
+  /// The exit status of a closed channel, and the signal that ended the command if one did.
+  private func exitStatus(of ch: OpaquePointer) -> (status: Int32, signal: String?) {
     var signalName: UnsafeMutablePointer<CChar>?
     _ = dc_libssh2_channel_exit_signal(ch, &signalName)
     var signal: String?
@@ -261,8 +319,7 @@ extension SSHSession {
       signal = String(cString: signalName)
       libssh2_free(handle.raw, signalName)
     }
-    let status = signal.map { 128 + Self.signalNumber($0) } ?? libssh2_channel_get_exit_status(ch)
-    return ExecResult(exitStatus: status, exitSignal: signal, stdout: out.finish(), stderr: err.finish())
+    return (signal.map { 128 + Self.signalNumber($0) } ?? libssh2_channel_get_exit_status(ch), signal)
   }
 
   static func signalNumber(_ name: String) -> Int32 {

@@ -156,114 +156,151 @@ extension SSHSession {
   /// Copies bytes both ways between a channel and a local socket until both sides have ended,
   /// then closes the channel. Half-closes are passed on (EOF one way, data still the other).
   func relay(_ channel: ChannelHandle, peer: SocketHandle) async {
-    let operation = newOperation()
-    let size = 32 * 1024
-    let inBase = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-    let outBase = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    var relay = Relay(channel: channel.raw, peer: peer, operation: newOperation())
     defer {
-      inBase.deallocate()
-      outBase.deallocate()
+      relay.inbound.base.deallocate()
+      relay.outbound.base.deallocate()
     }
-    let ch = channel.raw
-    var inStart = 0
-    var inEnd = 0
-    var outStart = 0
-    var outEnd = 0
-    var peerEOF = false
-    var eofSent = false
-    var channelEOF = false
-
-    relaying: while !Task.isCancelled {
+    while !Task.isCancelled {
       let generation = loop.generation(token)
-      var progressed = false
-      var waitOnSession = false
-      var peerEvents: Int16 = 0
+      var turn = RelayTurn()
       do {
-        // Local socket → channel.
-        if inStart < inEnd {
-          let start = inStart
-          let end = inEnd
-          switch try attempt(
-            operation,
-            { dc_libssh2_channel_write(ch, inBase.assumingMemoryBound(to: CChar.self) + start, end - start) })
-          {
-          case .done(let n):
-            try check(n, "forwarding data")
-            inStart += n
-            if inStart == inEnd { (inStart, inEnd) = (0, 0) }
-            progressed = true
-          case .again:
-            waitOnSession = true
-          }
-        } else if peerEOF {
-          if !eofSent {
-            switch try attempt(operation, { libssh2_channel_send_eof(ch) }) {
-            case .done:
-              eofSent = true
-              progressed = true
-            case .again:
-              waitOnSession = true
-            }
-          }
-        } else {
-          let n = recv(peer.fd, inBase, size, 0)
-          if n > 0 {
-            inEnd = n
-            progressed = true
-          } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
-            peerEOF = true
-            progressed = true
-          } else {
-            peerEvents |= Int16(POLLIN)
-          }
-        }
-        // Channel → local socket.
-        if outStart < outEnd {
-          let n = send(peer.fd, outBase + outStart, outEnd - outStart, Int32(MSG_NOSIGNAL))
-          if n > 0 {
-            outStart += n
-            if outStart == outEnd { (outStart, outEnd) = (0, 0) }
-            progressed = true
-          } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
-            peerEvents |= Int16(POLLOUT)
-          } else {
-            break relaying  // the local side is gone
-          }
-        } else if !channelEOF && sendOwner != operation {
-          switch try attempt(
-            operation, { dc_libssh2_channel_read(ch, outBase.assumingMemoryBound(to: CChar.self), size) })
-          {
-          case .done(let n):
-            if n > 0 {
-              outEnd = n
-              progressed = true
-            } else if n == 0 {
-              if libssh2_channel_eof(ch) != 0 {
-                channelEOF = true
-                _ = Glibc.shutdown(peer.fd, Int32(SHUT_WR))
-                progressed = true
-              } else {
-                waitOnSession = true
-              }
-            } else {
-              try check(n, "forwarding data")
-            }
-          case .again:
-            waitOnSession = true
-          }
-        }
-        if channelEOF && outStart == outEnd && eofSent { break }
-        if !progressed {
+        try forwardToChannel(&relay, &turn)
+        guard try forwardToPeer(&relay, &turn) else { break }  // the local side is gone
+        if relay.channelEOF && !relay.outbound.pending && relay.eofSent { break }
+        if !turn.progressed {
           try await waitForSocket(
-            operation, generation: generation, until: nil, includeSession: waitOnSession,
-            extra: peerEvents == 0 ? [] : [.init(fd: peer.fd, events: peerEvents)])
+            relay.operation, generation: generation, until: nil, includeSession: turn.waitOnSession,
+            extra: turn.peerEvents == 0 ? [] : [.init(fd: peer.fd, events: turn.peerEvents)])
         }
       } catch {
         break
       }
     }
-    abandon(operation)
+    abandon(relay.operation)
     peer.shutdown()
     await release(channel)
   }
+
+  /// Local socket → channel: writes what was read, else passes the socket's end on as EOF, else
+  /// reads more.
+  private func forwardToChannel(_ relay: inout Relay, _ turn: inout RelayTurn) throws {
+    let ch = relay.channel
+    if relay.inbound.pending {
+      let (base, start, end) = (relay.inbound.base, relay.inbound.start, relay.inbound.end)
+      switch try attempt(
+        relay.operation,
+        { dc_libssh2_channel_write(ch, base.assumingMemoryBound(to: CChar.self) + start, end - start) })
+      {
+      case .done(let n):
+        try check(n, "forwarding data")
+        relay.inbound.consume(n)
+        turn.progressed = true
+      case .again:
+        turn.waitOnSession = true
+      }
+    } else if relay.peerEOF {
+      guard !relay.eofSent else { return }
+      switch try attempt(relay.operation, { libssh2_channel_send_eof(ch) }) {
+      case .done:
+        relay.eofSent = true
+        turn.progressed = true
+      case .again:
+        turn.waitOnSession = true
+      }
+    } else {
+      let n = recv(relay.peer.fd, relay.inbound.base, RelayBuffer.size, 0)
+      if n > 0 {
+        relay.inbound.end = n
+        turn.progressed = true
+      } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+        relay.peerEOF = true
+        turn.progressed = true
+      } else {
+        turn.peerEvents |= Int16(POLLIN)
+      }
+    }
+  }
+
+  /// Channel → local socket: writes what was read, else reads more. Returns false once the local
+  /// side is gone.
+  private func forwardToPeer(_ relay: inout Relay, _ turn: inout RelayTurn) throws -> Bool {
+    if relay.outbound.pending {
+      let pending = relay.outbound.end - relay.outbound.start
+      let n = send(relay.peer.fd, relay.outbound.base + relay.outbound.start, pending, Int32(MSG_NOSIGNAL))
+      if n > 0 {
+        relay.outbound.consume(n)
+        turn.progressed = true
+      } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
+        turn.peerEvents |= Int16(POLLOUT)
+      } else {
+        return false
+      }
+    } else if !relay.channelEOF && sendOwner != relay.operation {
+      try readChannel(&relay, &turn)
+    }
+    return true
+  }
+
+  /// One read from the channel; its end shuts the local socket's writing side.
+  private func readChannel(_ relay: inout Relay, _ turn: inout RelayTurn) throws {
+    let (ch, base) = (relay.channel, relay.outbound.base)
+    switch try attempt(
+      relay.operation,
+      { dc_libssh2_channel_read(ch, base.assumingMemoryBound(to: CChar.self), RelayBuffer.size) })
+    {
+    case .done(let n) where n > 0:
+      relay.outbound.end = n
+      turn.progressed = true
+    case .done(0):
+      if libssh2_channel_eof(ch) != 0 {
+        relay.channelEOF = true
+        _ = Glibc.shutdown(relay.peer.fd, Int32(SHUT_WR))
+        turn.progressed = true
+      } else {
+        turn.waitOnSession = true
+      }
+    case .done(let n):
+      try check(n, "forwarding data")
+    case .again:
+      turn.waitOnSession = true
+    }
+  }
+}
+
+/// Bytes read on one side of a relay and not yet written to the other.
+private struct RelayBuffer {
+  static let size = 32 * 1024
+
+  let base = UnsafeMutableRawPointer.allocate(byteCount: RelayBuffer.size, alignment: 16)
+  var start = 0
+  var end = 0
+
+  var pending: Bool { start < end }
+
+  mutating func consume(_ count: Int) {
+    start += count
+    if start == end { (start, end) = (0, 0) }
+  }
+}
+
+/// A relay between turns: what each direction holds and which ends have ended.
+private struct Relay {
+  let channel: OpaquePointer
+  let peer: SocketHandle
+  let operation: UInt64
+  /// Local socket → channel.
+  var inbound = RelayBuffer()
+  /// Channel → local socket.
+  var outbound = RelayBuffer()
+  var peerEOF = false
+  var eofSent = false
+  var channelEOF = false
+}
+
+/// What one turn of a relay did, and what to wait for if it did nothing.
+private struct RelayTurn {
+  var progressed = false
+  var waitOnSession = false
+  var peerEvents: Int16 = 0
 }
