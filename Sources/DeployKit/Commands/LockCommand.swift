@@ -13,38 +13,9 @@ public struct LockCommand: Sendable {
     self.progress = progress
   }
 
-  public struct HostLockState: Codable, Sendable {
-    public var name: String
-    /// `free`, `held`, `broken` (released by --force) or `unknown` (unreachable).
-    public var state: String
-    @OmittedWhenNil public var holder: String? = nil
-    /// Seconds until the lease expires (negative: expired that long ago), by the host's clock.
-    @OmittedWhenNil public var expiresIn: Int? = nil
-    /// Whether the holder is still renewing its lease (false: the next run takes the lock over).
-    @OmittedWhenNil public var renewing: Bool? = nil
-    @OmittedWhenNil public var error: String? = nil
-
-    enum CodingKeys: String, CodingKey {
-      case name, state, holder, renewing, error
-      case expiresIn = "expires_in_s"
-    }
-  }
-
-  public struct Report: Codable, Sendable {
-    public var command = "lock"
-    public var environment: String
-    public var app: String
-    public var action: String
-    public var locked: Bool
-    public var result: CommandResult
-    public var exitCode: Int32
-    public var hosts: [HostLockState]
-
-    enum CodingKeys: String, CodingKey {
-      case command, environment, app, action, locked, result, hosts
-      case exitCode = "exit_code"
-    }
-  }
+  /// The report types live with every other report (DeployEngine/Reports/LockReport.swift).
+  public typealias Report = LockReport
+  public typealias HostLockState = LockHostState
 
   /// Reads (or with `release`, breaks) the lock on every host. Exit 0 when free (or broken),
   /// 4 when held, 1 when a host could not be read.
