@@ -101,10 +101,31 @@ public final class LocalSSHD: Sendable {
     self.process = process
   }
 
-  /// Starts a server and, on 127.0.0.1, waits (bounded) until it accepts connections.
+  /// Starts a server and, on 127.0.0.1, waits (bounded) until it accepts connections. With no
+  /// `port` given, a free one is picked; another test can take it between the pick and sshd's
+  /// bind, so a start that loses that race is tried again on a new port (at most 5 times).
   public static func start(
     extraConfig: [String] = [], hostKeyType: String = "ed25519", clientKeyType: String = "ed25519",
     listenAddress: String = "127.0.0.1", port: Int? = nil, directory: String? = nil
+  ) async throws -> LocalSSHD {
+    var attempt = 1
+    while true {
+      do {
+        return try await startOnce(
+          extraConfig: extraConfig, hostKeyType: hostKeyType, clientKeyType: clientKeyType,
+          listenAddress: listenAddress, port: port, directory: directory)
+      } catch let error as TestSupportError
+        where port == nil && directory == nil && attempt < 5
+        && error.description.contains("Address already in use")
+      {
+        attempt += 1
+      }
+    }
+  }
+
+  private static func startOnce(
+    extraConfig: [String], hostKeyType: String, clientKeyType: String, listenAddress: String, port: Int?,
+    directory: String?
   ) async throws -> LocalSSHD {
     _ = LocalSSHD.leftoversRemoved
     let directory = try directory ?? makeTemporaryDirectory("deployctl-sshd")
