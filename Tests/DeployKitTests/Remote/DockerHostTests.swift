@@ -173,55 +173,41 @@ import Testing
     try await host(clean).commit(commit)
   }
 
-  @Test func theFirstConnectionIsTimedAsItsOwnStep() async throws {
-    final class Connecting: HostTransport, @unchecked Sendable {
-      let inner = CannedTransport { _ in ["inspect": (["Error: No such container: web"], 1)] }
-      var host: String { "h1" }
-      func run(_ script: RemoteScript, timeout: Duration) async throws -> TransportRun {
-        var answer = try await inner.run(script, timeout: timeout)
-        answer.connected = .milliseconds(12)
-        return answer
-      }
-      func exec(_ command: RemoteCommand, timeout: Duration?, onLine: (@Sendable (OutputLine) -> Void)?)
-        async throws -> ExecResult
-      { try await inner.exec(command, timeout: timeout, onLine: onLine) }
-      func stream(_ command: RemoteCommand, onLine: @escaping @Sendable (OutputLine) -> Void) async throws
-        -> ExecResult
-      { try await inner.stream(command, onLine: onLine) }
-      func forward(remotePort: Int, remoteHost: String) async throws -> PortForward {
-        try await inner.forward(remotePort: remotePort, remoteHost: remoteHost)
-      }
-      func close() async {}
+  /// Canned answers, each run marked as a connection event would mark it.
+  final class Marking: HostTransport, @unchecked Sendable {
+    let inner = CannedTransport { _ in ["inspect": (["Error: No such container: web"], 1)] }
+    let mark: @Sendable (inout TransportRun) -> Void
+    init(_ mark: @escaping @Sendable (inout TransportRun) -> Void) { self.mark = mark }
+    var host: String { "h1" }
+    func run(_ script: RemoteScript, timeout: Duration) async throws -> TransportRun {
+      var answer = try await inner.run(script, timeout: timeout)
+      mark(&answer)
+      return answer
     }
-    let remote = RemoteHost(name: "h1", transport: Connecting(), progress: quiet)
+    func exec(_ command: RemoteCommand, timeout: Duration?, onLine: (@Sendable (OutputLine) -> Void)?)
+      async throws -> ExecResult
+    { try await inner.exec(command, timeout: timeout, onLine: onLine) }
+    func stream(_ command: RemoteCommand, onLine: @escaping @Sendable (OutputLine) -> Void) async throws
+      -> ExecResult
+    { try await inner.stream(command, onLine: onLine) }
+    func forward(remotePort: Int, remoteHost: String) async throws -> PortForward {
+      try await inner.forward(remotePort: remotePort, remoteHost: remoteHost)
+    }
+    func close() async {}
+  }
+
+  @Test func theFirstConnectionIsTimedAsItsOwnStep() async throws {
+    let remote = RemoteHost(
+      name: "h1", transport: Marking { $0.connected = .milliseconds(12) }, progress: quiet)
     #expect(try await remote.inspect("web") == nil)
     #expect(remote.steps.map(\.step) == ["connect", "inspect"])
   }
 
   @Test func aStepTheTransportRanOnANewConnectionSaysSo() async throws {
-    final class Reconnecting: HostTransport, @unchecked Sendable {
-      let inner = CannedTransport { _ in ["inspect": (["Error: No such container: web"], 1)] }
-      var host: String { "h1" }
-      func run(_ script: RemoteScript, timeout: Duration) async throws -> TransportRun {
-        var answer = try await inner.run(script, timeout: timeout)
-        answer.reconnected = true
-        return answer
-      }
-      func exec(_ command: RemoteCommand, timeout: Duration?, onLine: (@Sendable (OutputLine) -> Void)?)
-        async throws -> ExecResult
-      { try await inner.exec(command, timeout: timeout, onLine: onLine) }
-      func stream(_ command: RemoteCommand, onLine: @escaping @Sendable (OutputLine) -> Void) async throws
-        -> ExecResult
-      { try await inner.stream(command, onLine: onLine) }
-      func forward(remotePort: Int, remoteHost: String) async throws -> PortForward {
-        try await inner.forward(remotePort: remotePort, remoteHost: remoteHost)
-      }
-      func close() async {}
-    }
     let said = Locked<[String]>([])
     let progress = ProgressLog(
       terminal: Terminal(colors: false, write: { text in said.withLock { $0.append(text) } }))
-    let remote = RemoteHost(name: "h1", transport: Reconnecting(), progress: progress)
+    let remote = RemoteHost(name: "h1", transport: Marking { $0.reconnected = true }, progress: progress)
     _ = try await remote.inspect("web")
     #expect(said.current.joined().contains("the connection was lost; continuing on a new one"))
   }
