@@ -201,6 +201,8 @@ public struct AuditEntry: Sendable, Equatable, Codable {
   public static func parseLines(_ output: String) -> [AuditEntry] {
     let decoder = HostStateJSON.decoder()
     return output.split(separator: "\n").compactMap {
+      // The log is append-only and shared with other versions of deployctl (and with a line a
+      // killed run cut short): one line that is not an entry must not hide the others.
       try? decoder.decode(AuditEntry.self, from: Data($0.utf8))
     }
   }
