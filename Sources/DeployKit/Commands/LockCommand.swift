@@ -24,50 +24,49 @@ public struct LockCommand: Sendable {
     let outcomes = await FanOut.run(
       plan.hosts, parallel: plan.readParallelism(), name: { $0.host.name }
     ) { plan in
-      try await connections.with(plan.host.sshTarget) { session in
-        let paths = try HostPaths(app: plan.app, environment: plan.environment)
-        if release {
-          let result = try await session.exec(HostLock.forceRelease(paths).line, timeout: .seconds(30))
-          guard result.succeeded else {
-            throw RolloutError.stepFailed(
-              host: plan.host.name, step: "lock release", exitStatus: result.exitStatus, stderr: result.stderr
-            )
-          }
-          let entry = AuditEntry(
-            time: Date(), user: user, origin: ProcessInfo.processInfo.hostName, command: .lockRelease,
-            environment: plan.environment, release: nil, image: nil, result: .succeeded)
-          switch try HostLock.parseRelease(result.stdout) {
-          case .broken(let holder):
-            // The lock is broken either way; an audit line that could not be written is said.
-            var auditError: String?
-            do {
-              let audit = try await session.exec(
-                HostState.appendAudit(entry, paths).line, timeout: .seconds(30))
-              if !audit.succeeded {
-                auditError = "exit \(audit.exitStatus): \(audit.stderr)"
-              }
-            } catch {
-              auditError = "\(error)"
-            }
-            return HostLockState(
-              name: plan.host.name, state: "broken", holder: holder?.summary,
-              error: auditError.map { "not written to the audit log: \($0)" })
-          default:
-            return HostLockState(name: plan.host.name, state: "free")
-          }
-        }
-        let result = try await session.exec(HostLock.status(paths).line, timeout: .seconds(30))
+      // Single commands on their own channels: the lock is read or broken in one exchange.
+      let transport = SSHTransport(target: plan.host.sshTarget, connections: connections)
+      let paths = try HostPaths(app: plan.app, environment: plan.environment)
+      if release {
+        let result = try await transport.exec(HostLock.forceRelease(paths), timeout: .seconds(30))
         guard result.succeeded else {
           throw RolloutError.stepFailed(
-            host: plan.host.name, step: "lock status", exitStatus: result.exitStatus, stderr: result.stderr)
+            host: plan.host.name, step: "lock release", exitStatus: result.exitStatus, stderr: result.stderr
+          )
         }
-        switch try HostLock.parseStatus(result.stdout) {
-        case .free: return HostLockState(name: plan.host.name, state: "free")
-        case .held(let holder, let expiresIn):
+        let entry = AuditEntry(
+          time: Date(), user: user, origin: ProcessInfo.processInfo.hostName, command: .lockRelease,
+          environment: plan.environment, release: nil, image: nil, result: .succeeded)
+        switch try HostLock.parseRelease(result.stdout) {
+        case .broken(let holder):
+          // The lock is broken either way; an audit line that could not be written is said.
+          var auditError: String?
+          do {
+            let audit = try await transport.exec(HostState.appendAudit(entry, paths), timeout: .seconds(30))
+            if !audit.succeeded {
+              auditError = "exit \(audit.exitStatus): \(audit.stderr)"
+            }
+          } catch {
+            auditError = "\(error)"
+          }
           return HostLockState(
-            name: plan.host.name, state: "held", holder: holder?.summary ?? "unknown holder",
-            expiresIn: expiresIn, renewing: expiresIn.map { $0 > 0 })
+            name: plan.host.name, state: "broken", holder: holder?.summary,
+            error: auditError.map { "not written to the audit log: \($0)" })
+        default:
+          return HostLockState(name: plan.host.name, state: "free")
         }
+      }
+      let result = try await transport.exec(HostLock.status(paths), timeout: .seconds(30))
+      guard result.succeeded else {
+        throw RolloutError.stepFailed(
+          host: plan.host.name, step: "lock status", exitStatus: result.exitStatus, stderr: result.stderr)
+      }
+      switch try HostLock.parseStatus(result.stdout) {
+      case .free: return HostLockState(name: plan.host.name, state: "free")
+      case .held(let holder, let expiresIn):
+        return HostLockState(
+          name: plan.host.name, state: "held", holder: holder?.summary ?? "unknown holder",
+          expiresIn: expiresIn, renewing: expiresIn.map { $0 > 0 })
       }
     }
     await connections.closeAll()
