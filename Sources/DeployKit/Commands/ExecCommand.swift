@@ -138,3 +138,16 @@ extension AdHocReport: CommandOutcome {
     }
   }
 }
+
+extension ExecCommand {
+  public func run(on console: CommandConsole) async -> CommandExit {
+    let prepared: Prepared
+    do {
+      prepared = try prepare()
+    } catch {
+      return console.fail(error, command: "exec", environment: environment, app: selection.app)
+    }
+    let report = await run(prepared, console: console)
+    return console.finish(report, masker: prepared.masker)
+  }
+}

@@ -82,3 +82,24 @@ public struct LockCommand: Sendable {
       result: CommandResult(status), exitCode: status.rawValue, hosts: hosts)
   }
 }
+
+/// `deployctl lock ENV status|release [--force]`.
+public struct LockCommandLine: EnvironmentCommand {
+  public static let name = "lock"
+  public var environment: String
+  public var action: LockAction
+  public var force: Bool
+  public var selection: ProjectSelection
+
+  public init(environment: String, action: LockAction, force: Bool = false, selection: ProjectSelection) {
+    self.environment = environment
+    self.action = action
+    self.force = force
+    self.selection = selection
+  }
+
+  public func run(_ plan: EnvironmentPlan, on console: CommandConsole) async -> CommandExit {
+    let report = await LockCommand(plan: plan, progress: console.progress()).run(action)
+    return console.finish(report)
+  }
+}
