@@ -65,7 +65,7 @@ public struct RolloutEngine: Sendable {
     var secrets: [EnvVar] = []
     let started = ContinuousClock.now
     /// Hosts where this run holds the lock: their lease is renewed while the run goes on.
-    let holding = Locked<Set<Int>>([])
+    let renewals = LeaseRenewals()
   }
 
   public func run() async -> CommandReport { await execute().report }
@@ -90,10 +90,10 @@ public struct RolloutEngine: Sendable {
       report.exitCode = ExitStatus.refused.rawValue
       return Outcome(report: report, heldLocks: [])
     }
-    let holding = run.holding
+    let renewals = run.renewals
     await withDiscardingTaskGroup { companions in
       companions.addTask { await sayStop() }
-      companions.addTask { await renewLeases(holding) }
+      companions.addTask { await renewLeases(renewals) }
       await drive(&run)
       companions.cancelAll()
     }
@@ -164,8 +164,12 @@ public struct RolloutEngine: Sendable {
     case .commit(let i):
       let commit = commit(i, &run)
       let host = hosts[i]
+      let renewals = run.renewals
       steps.addTask {
-        .stepped(.committed(host: i, failure: await failure(.commit) { try await host.commit(commit) }))
+        // The commit releases the lock: no renewal may write a lease file after that.
+        await renewals.stop(i)
+        return .stepped(
+          .committed(host: i, failure: await failure(.commit) { try await host.commit(commit) }))
       }
     }
     return []
@@ -189,7 +193,7 @@ public struct RolloutEngine: Sendable {
       run.facts[i].pulled = result.pulled
       switch result.outcome {
       case .ready:
-        run.holding.withLock { _ = $0.insert(i) }
+        await run.renewals.hold(i)
       case .failed(_, let failure):
         run.facts[i].finished = .now
         await progress.host(hosts[i].name, "failed", .note(failure.message))
@@ -205,7 +209,6 @@ public struct RolloutEngine: Sendable {
     case .stepped(let event):
       switch event {
       case .checked(let i, nil), .restored(let i, _): run.facts[i].finished = .now
-      case .committed(let i, _): run.holding.withLock { _ = $0.remove(i) }
       default: break
       }
       return run.machine.handle(event)
@@ -243,16 +246,17 @@ public struct RolloutEngine: Sendable {
 
   /// Renews the lease on every host where this run holds the lock, every third of the TTL, on a
   /// channel of its own so no step waits for it; ends when the run does (cancelled).
-  private func renewLeases(_ holding: Locked<Set<Int>>) async {
+  private func renewLeases(_ renewals: LeaseRenewals) async {
     let ttl = plan.lockTTL
     while true {
       do { try await Task.sleep(for: ttl / 3) } catch { return }
-      let held = holding.current.sorted()
-      await withTaskGroup(of: (Int, Bool).self) { renewals in
-        for i in held {
-          renewals.addTask { [holder, host = hosts[i]] in (i, await host.renew(holder, ttl: ttl)) }
-        }
-        for await (i, kept) in renewals where !kept {
+      let round = await renewals.start { [holder, hosts] i in
+        Task { await hosts[i].renew(holder, ttl: ttl) }
+      }
+      for (i, renewal) in round {
+        let kept = await renewal.value
+        await renewals.ended(i)
+        if !kept {
           await progress.host(
             hosts[i].name, "lock", .note("the lock is no longer ours: another run took it over"))
         }
@@ -453,4 +457,34 @@ extension RolloutEngine {
       error: [error, commitError].compactMap { $0 }.joined(separator: "\n").nilIfEmpty,
       steps: hosts[i].steps)
   }
+}
+
+/// The hosts whose lock lease a run renews, and the renewal under way on each. A commit releases
+/// the lock, so it first stops the host's renewals and waits for one in flight: a renewal that
+/// checked the holder just before the release would otherwise write a lease file after it, and
+/// leave a lock with no holder behind until that lease ran out.
+actor LeaseRenewals {
+  private var held: Set<Int> = []
+  private var inFlight: [Int: Task<Bool, Never>] = [:]
+
+  /// Host `i`'s lock is this run's: renew it from now on.
+  func hold(_ i: Int) { held.insert(i) }
+
+  /// Renews no more on host `i`, once the renewal under way there (if any) has ended.
+  func stop(_ i: Int) async {
+    held.remove(i)
+    if let renewal = inFlight[i] { _ = await renewal.value }
+  }
+
+  /// Starts one renewal on every held host (`renew` makes it), and returns them.
+  func start(_ renew: @Sendable (Int) -> Task<Bool, Never>) -> [(Int, Task<Bool, Never>)] {
+    held.sorted().map { i in
+      let renewal = renew(i)
+      inFlight[i] = renewal
+      return (i, renewal)
+    }
+  }
+
+  /// The renewal on host `i` has ended.
+  func ended(_ i: Int) { inFlight[i] = nil }
 }
