@@ -5,10 +5,6 @@ import Testing
 /// The testbed itself: what end-to-end tests rely on holds (TESTBED.md, README "Testbed").
 @Suite("Testbed", .enabled(if: Testbed.isAvailable))
 struct TestbedTests {
-  static let sameHostname = Set(
-    (ProcessInfo.processInfo.environment["TESTBED_SWARM_SAME_HOSTNAME"] ?? "")
-      .split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init))
-
   @Test("ssh with strict host key checking reaches each host's own engine")
   func sshReachesEveryEngine() async throws {
     try await Testbed.use { testbed in
@@ -20,7 +16,8 @@ struct TestbedTests {
         let lines = output.split(separator: "\n").map(String.init)
         // A swarm whose nodes share one host name (TESTBED_SWARM_SAME_HOSTNAME) names them
         // ENV-node; every other host is named after itself.
-        let name = Self.sameHostname.contains(host.environment) ? "\(host.environment)-node" : host.name
+        let name =
+          Testbed.sameHostnameEnvironments.contains(host.environment) ? "\(host.environment)-node" : host.name
         #expect(Array(lines.prefix(2)) == [name, name], "on \(host)")
       }
     }

@@ -117,7 +117,7 @@ extension AdHocReport: CommandOutcome {
       [
         host.name, host.result, host.exitStatus.map(String.init) ?? "-",
         ProgressLog.format(.milliseconds(host.durationMs)),
-        host.error.map { String($0.split(separator: "\n").first ?? "") } ?? "",
+        host.error?.firstLine ?? "",
       ]
     }
     let lines = TextTable.lines(["HOST", "RESULT", "EXIT", "TIME", "ERROR"], rows).map(masker.mask)

@@ -7,7 +7,7 @@ public enum SummaryTable {
     let rows = report.hosts.map { host in
       [
         host.name, host.result.rawValue, host.release ?? "-",
-        ProgressLog.format(.milliseconds(host.durationMs)), host.error.map(firstLine) ?? "",
+        ProgressLog.format(.milliseconds(host.durationMs)), host.error?.firstLine ?? "",
       ]
     }
     let lines = TextTable.lines(["HOST", "RESULT", "RELEASE", "TIME", "ERROR"], rows)
@@ -28,7 +28,7 @@ public enum SummaryTable {
       if let from = report.promotedFrom { md += ", promoted from \(from)" }
       md += "\n\n"
     }
-    if let error = report.error { md += "> \(firstLine(error))\n\n" }
+    if let error = report.error { md += "> \(error.firstLine)\n\n" }
     if let source = report.source, report.result == .refused {
       md += "What \(source.environment) runs:\n\n| host | reachable | release | state | health |\n"
       md += "| --- | --- | --- | --- | --- |\n"
@@ -40,16 +40,12 @@ public enum SummaryTable {
     }
     md += "| host | result | release | time | error |\n| --- | --- | --- | --- | --- |\n"
     for host in report.hosts {
-      let error = host.error.map(firstLine)?.replacingOccurrences(of: "|", with: "\\|") ?? ""
+      let error = host.error?.firstLine.replacingOccurrences(of: "|", with: "\\|") ?? ""
       md +=
         "| \(host.name) | \(host.result.rawValue) | \(host.release ?? "-") | "
         + "\(ProgressLog.format(.milliseconds(host.durationMs))) | \(error) |\n"
     }
     return md + "\n"
-  }
-
-  static func firstLine(_ text: String) -> String {
-    String(text.split(separator: "\n", omittingEmptySubsequences: true).first ?? "")
   }
 }
 
@@ -67,7 +63,7 @@ public enum StatusTable {
     let header = ["HOST", "REACHABLE", "RELEASE", "STATE", "HEALTH", "IMAGE"]
     var rows: [[String]] = []
     for host in report.hosts {
-      let image: String = host.image ?? (host.error.map { SummaryTable.firstLine($0) } ?? "-")
+      let image: String = host.image ?? (host.error?.firstLine ?? "-")
       rows.append([
         host.name, host.reachable ? "yes" : "no", host.release ?? "-", host.state, host.health, image,
       ])

@@ -10,22 +10,9 @@ import Testing
 /// rejected at once: the deploy says so instead of waiting out its bound).
 @Suite("Swarm nodes end to end", .enabled(if: Testbed.isAvailable))
 struct SwarmNodeTests {
-  /// The swarm environment whose nodes share one host name: `TESTBED_SWARM_SAME_HOSTNAME` when
-  /// the testbed was brought up with it (`make test` does: `TESTBED_HOST_COUNTS=…,clones=2
-  /// TESTBED_SWARM='swarm clones' TESTBED_SWARM_SAME_HOSTNAME=clones`).
-  static let sameHostname: String? = {
-    let value = ProcessInfo.processInfo.environment["TESTBED_SWARM_SAME_HOSTNAME"] ?? ""
-    return value.split(whereSeparator: { $0 == " " || $0 == "," }).first.map(String.init)
-  }()
-
-  static func removeService(_ s: Scenario, in environment: String) async {
-    guard let manager = s.hosts(environment).first else { return }
-    _ = try? await s.testbed.ssh(
-      manager,
-      "docker service rm \(s.app) >/dev/null 2>&1; sleep 1; "
-        + "docker secret rm $(docker secret ls -q --filter label=deployctl.app=\(s.app)) >/dev/null 2>&1; true"
-    )
-  }
+  /// The swarm environment whose nodes share one host name (`make test` brings one up:
+  /// `TESTBED_HOST_COUNTS=…,clones=2 TESTBED_SWARM='swarm clones' TESTBED_SWARM_SAME_HOSTNAME=clones`).
+  static let sameHostname = Testbed.sameHostnameEnvironments.first
 
   @Test(
     "nodes with one host name: each task is probed at its own node's address",
@@ -61,10 +48,10 @@ struct SwarmNodeTests {
           #expect(served.status == 200 && served.body.contains("v1"), "\(address)")
         }
       } catch {
-        await Self.removeService(s, in: environment)
+        await SwarmTests.removeService(s, in: environment)
         throw error
       }
-      await Self.removeService(s, in: environment)
+      await SwarmTests.removeService(s, in: environment)
     }
   }
 
@@ -80,7 +67,7 @@ struct SwarmNodeTests {
       let start = clock.now
       let deploy = try await s.deployctl(["deploy", environment, "--image", "v1"])
       let took = clock.now - start
-      await Self.removeService(s, in: environment)
+      await SwarmTests.removeService(s, in: environment)
       #expect(deploy.status == 1, "\(deploy.stderr)")
       let said = deploy.stdout + deploy.stderr
       #expect(said.contains("Swarm rejected every task"), "\(deploy.stderr)")

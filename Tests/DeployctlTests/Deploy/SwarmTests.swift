@@ -39,7 +39,7 @@ struct SwarmTests {
     }
   }
 
-  static func removeService(_ s: Scenario) async {
+  static func removeService(_ s: Scenario, in environment: String = environment) async {
     guard let manager = s.hosts(environment).first else { return }
     // A secret goes once no task uses it any more: tried again every 0.2 s, at most 10 s.
     _ = try? await s.testbed.ssh(

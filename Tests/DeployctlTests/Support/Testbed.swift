@@ -54,6 +54,12 @@ struct Testbed: Sendable {
   /// Manager host name per swarm environment.
   private let swarmManagers: [String: String]
 
+  /// The swarm environments whose nodes share one host name, `ENV-node`
+  /// (`TESTBED_SWARM_SAME_HOSTNAME`, space- or comma-separated, as `scripts/testbed` reads it).
+  static let sameHostnameEnvironments: [String] =
+    (ProcessInfo.processInfo.environment["TESTBED_SWARM_SAME_HOSTNAME"] ?? "")
+    .split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+
   static var isAvailable: Bool {
     !(ProcessInfo.processInfo.environment["DEPLOYCTL_TESTBED"] ?? "").isEmpty
   }
