@@ -45,7 +45,7 @@ extension RemoteHost {
     let audit = auditLines > 0 ? script.section("audit", HostState.readAudit(paths, lines: auditLines)) : nil
     let output = try await run(step, script, timeout: .seconds(60), quiet: true)
     guard let records = output[releases] else {
-      throw RemoteError.unreadable(host: name, problem: "could not read its state: \(output.other.prefix(3))")
+      throw RolloutError.hostState(host: name, problem: "could not read its state: \(output.other.prefix(3))")
     }
     var sections: [String: RemoteScriptOutput.Section] = [:]
     for section in observed { sections[section.name] = output[section] }

@@ -35,7 +35,7 @@ public final class RemoteHost: Sendable {
     try await self.step(step, quiet: quiet) {
       let output = try await send(script, step: step, timeout: timeout)
       if let failure = output.failure(of: script) {
-        throw RemoteError.stepFailed(
+        throw RolloutError.stepFailed(
           host: name, step: failure.name.isEmpty ? step : "\(step) (\(failure.name))",
           exitStatus: failure.status, output: failure.output)
       }
@@ -64,7 +64,7 @@ public final class RemoteHost: Sendable {
     do {
       answer = try await transport.run(script, timeout: timeout)
     } catch RemoteShellError.timedOut(let after) {
-      throw RemoteError.stepFailed(
+      throw RolloutError.stepFailed(
         host: name, step: step, exitStatus: -1, output: "\(RemoteShellError.timedOut(after: after))")
     }
     if let connected = answer.connected { timings.record("connect", connected) }
@@ -106,22 +106,5 @@ public final class RemoteHost: Sendable {
   /// a command that ran and failed).
   public static func isUnreachable(_ error: any Error) -> Bool {
     error is SSHError || error is RemoteShellError
-  }
-}
-
-/// A step that ran on a host and failed.
-public enum RemoteError: Error, CustomStringConvertible {
-  case stepFailed(host: String, step: String, exitStatus: Int32, output: String)
-  /// The host's answer could not be read.
-  case unreadable(host: String, problem: String)
-
-  public var description: String {
-    switch self {
-    case .stepFailed(let host, let step, let status, let output):
-      let tail = output.split(separator: "\n").suffix(5).joined(separator: "\n  ")
-      return "\(host): \(step) failed with exit status \(status)" + (tail.isEmpty ? "" : ":\n  \(tail)")
-    case .unreadable(let host, let problem):
-      return "\(host): \(problem)"
-    }
   }
 }

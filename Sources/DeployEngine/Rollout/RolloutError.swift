@@ -4,8 +4,8 @@ import Foundation
 /// What can go wrong in a rollout, per host or for the whole command. Each says what failed,
 /// where, and what to do; the exit code follows docs/exit-codes.md.
 public enum RolloutError: DeployctlError, LocalizedError {
-  /// A remote command exited non-zero.
-  case stepFailed(host: String, step: String, exitStatus: Int32, stderr: String)
+  /// A remote command exited non-zero; `output` is what it printed (its stderr, or both streams).
+  case stepFailed(host: String, step: String, exitStatus: Int32, output: String)
   /// The new release did not pass its health check.
   case unhealthy(host: String, reason: String, details: [String])
   /// Another run holds the environment's lock.
@@ -29,8 +29,8 @@ public enum RolloutError: DeployctlError, LocalizedError {
 
   public var description: String {
     switch self {
-    case .stepFailed(let host, let step, let status, let stderr):
-      let tail = stderr.split(separator: "\n").suffix(5).joined(separator: "\n  ")
+    case .stepFailed(let host, let step, let status, let output):
+      let tail = output.split(separator: "\n").suffix(5).joined(separator: "\n  ")
       return "\(host): \(step) failed with exit status \(status)" + (tail.isEmpty ? "" : ":\n  \(tail)")
     case .unhealthy(let host, let reason, let details):
       return "\(host): health check failed: \(reason)"

@@ -31,7 +31,7 @@ public struct LockCommand: Sendable {
         let result = try await transport.exec(HostLock.forceRelease(paths), timeout: .seconds(30))
         guard result.succeeded else {
           throw RolloutError.stepFailed(
-            host: plan.host.name, step: "lock release", exitStatus: result.exitStatus, stderr: result.stderr
+            host: plan.host.name, step: "lock release", exitStatus: result.exitStatus, output: result.stderr
           )
         }
         let entry = AuditEntry(
@@ -59,7 +59,7 @@ public struct LockCommand: Sendable {
       let result = try await transport.exec(HostLock.status(paths), timeout: .seconds(30))
       guard result.succeeded else {
         throw RolloutError.stepFailed(
-          host: plan.host.name, step: "lock status", exitStatus: result.exitStatus, stderr: result.stderr)
+          host: plan.host.name, step: "lock status", exitStatus: result.exitStatus, output: result.stderr)
       }
       switch try HostLock.parseStatus(result.stdout) {
       case .free: return HostLockState(name: plan.host.name, state: "free")
