@@ -53,4 +53,9 @@ extension HTTPHealthSpec {
   public func url(host: String) -> String {
     HTTPProbe.url(host: host, port: port, path: path)
   }
+
+  /// The probe this check makes against `url` (which `HealthSpec.Via.reach` gives).
+  func probe(at url: String, timeout: Duration) throws(HealthError) -> HTTPProbe {
+    try HTTPProbe(url: url, expectStatus: expectStatus, bodyContains: bodyContains, timeout: timeout)
+  }
 }

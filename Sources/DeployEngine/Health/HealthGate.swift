@@ -74,8 +74,7 @@ struct HealthGate: Sendable {
         http.port, path: http.path, address: address,
         remoteHost: PortMapping.boundAddress(of: http.port, in: ports), forward: forward)
       tunnel = opened
-      let request = try HTTPProbe(
-        url: url, expectStatus: http.expectStatus, bodyContains: http.bodyContains, timeout: spec.timeout)
+      let request = try http.probe(at: url, timeout: spec.timeout)
       probe = { timeout in
         var attempt = request
         attempt.timeout = timeout

@@ -18,6 +18,25 @@ extension HealthSpec.Via {
       return (HTTPProbe.url(host: "127.0.0.1", port: opened.localPort, path: path), opened)
     }
   }
+
+  /// `reach` for one use: `body` gets the URL, and the forward opened for it, if any, is closed
+  /// when `body` ends, also when it throws.
+  func reaching<T: Sendable>(
+    _ port: Int, path: String = "", address: String, remoteHost: String,
+    forward: (_ port: Int, _ host: String) async throws -> PortForward,
+    _ body: (_ url: String) async throws -> T
+  ) async throws -> T {
+    let (url, opened) = try await reach(
+      port, path: path, address: address, remoteHost: remoteHost, forward: forward)
+    do {
+      let value = try await body(url)
+      await opened?.close()
+      return value
+    } catch {
+      await opened?.close()
+      throw error
+    }
+  }
 }
 
 extension PortMapping {

@@ -174,20 +174,10 @@ public struct EnvironmentStatus: Sendable {
         let address = task.address ?? plan.host.address
         group.addTask {
           do {
-            let reached = try await health.via.reach(
-              http.port, path: http.path, address: address, remoteHost: address
-            ) { port, host in try await remote.forward(remotePort: port, remoteHost: host) }
-            let result: ProbeResult
-            do {
-              result = try await HTTPProbe(
-                url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
-                timeout: health.timeout
-              ).run()
-            } catch {
-              await reached.forward?.close()
-              throw error
-            }
-            await reached.forward?.close()
+            let result = try await health.via.reaching(
+              http.port, path: http.path, address: address, remoteHost: address,
+              forward: { try await remote.forward(remotePort: $0, remoteHost: $1) }
+            ) { url in try await http.probe(at: url, timeout: health.timeout).run() }
             return (i, result.healthy ? nil : result.reason)
           } catch {
             return (i, String(describing: error).firstLine)

@@ -276,26 +276,21 @@ public final class SwarmHost: RolloutHost {
         for task in tasks {
           group.addTask {
             let address = task.address ?? managerAddress
-            var forward: PortForward?
             let failure: String?
             do {
-              let reached = try await health.via.reach(
-                http.port, path: http.path, address: address, remoteHost: address
-              ) { port, host in
-                try await remote.forward(remotePort: port, remoteHost: host)
+              let report = try await health.via.reaching(
+                http.port, path: http.path, address: address, remoteHost: address,
+                forward: { try await remote.forward(remotePort: $0, remoteHost: $1) }
+              ) { url in
+                try await HealthCheck(policy: policy, http: http.probe(at: url, timeout: health.timeout))
+                  .run()
               }
-              forward = reached.forward
-              let probe = try HTTPProbe(
-                url: reached.url, expectStatus: http.expectStatus, bodyContains: http.bodyContains,
-                timeout: health.timeout)
-              let report = try await HealthCheck(policy: policy, http: probe).run()
               failure =
                 report.healthy
                 ? nil : "\(report.reason)" + (report.resultLines.last.map { "; \($0)" } ?? "")
             } catch {
               failure = "\(error)"
             }
-            await forward?.close()
             return failure.map { "task \(task.name) on \(task.node) (\(address)): \($0)" }
           }
         }
