@@ -24,7 +24,8 @@ struct PlanDecoder {
     let container = self.container(top["container"])
     let proxy = self.proxy(top["proxy"], container: top["container"])
     let health = top["health"].flatMap {
-      self.health($0, container: container, proxy: (try? proxy.get()) ?? nil)  // a bad `proxy:` is reported already
+      // A bad `proxy:` is reported already; the check is then read as without one.
+      self.health($0, container: container, proxy: (try? proxy.get()) ?? nil)
     }
     let rollout = self.rollout(top["rollout"])
     let rollback = self.rollback(top["rollback"])

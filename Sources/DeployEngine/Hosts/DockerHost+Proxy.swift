@@ -56,10 +56,8 @@ extension DockerHost {
         host: name, claim: claim, app: other.app, environment: other.environment)
     }
     let list = containers?.succeeded == true ? try ContainerSummary.parse(containers?.output ?? "") : []
-    proxyState.withLock {
-      $0.routes = reading
-      $0.containers = list
-    }
+    router.use(reading)
+    proxyState.withLock { $0.containers = list }
   }
 
   // MARK: install
@@ -68,7 +66,7 @@ extension DockerHost {
     let spec = plan.release.container
     let started = Self.releaseContainer(spec.name, spec.release)
     let state = proxyState.current
-    let route = state.routes.route(app: self.plan.app, environment: self.plan.environment)
+    let route = router.route
     var script = RemoteScript()
     if let envFile = plan.envFile, let path = spec.envFile {
       script.section("env-file", HostState.writePrivate(envFile, to: path, in: paths.secretsDirectory))
@@ -80,8 +78,24 @@ extension DockerHost {
     script.section(
       "proxy",
       ProxyScripts.ensure(
-        proxy, paths: ProxyPaths(), routes: state.routes.routes, login: registry,
+        proxy, paths: ProxyPaths(), routes: router.routes.routes, login: registry,
         stateFolder: paths.appDirectory))
+    // A run killed after its switch left the routed container under its release's name, and the
+    // one before it running as `<name>`: that one no longer gets requests; it is kept stopped.
+    let named = state.containers.first { $0.names == spec.name }
+    let routed = route.flatMap { route in
+      state.containers.first { $0.names == route.container && $0.names != spec.name && $0.state == "running" }
+    }
+    if routed != nil, let named, named.state == "running", let release = named.release {
+      let kept = Self.releaseContainer(spec.name, release)
+      await progress.host(
+        name, "clean up", .note("stopping \(named.names): the proxy routes to \(route?.container ?? "")"))
+      script.section(
+        "unrouted",
+        DockerCommand.stop(named.names, timeoutSeconds: spec.stopTimeoutSeconds).quiet.and(
+          RemoteCommand(["docker", "rm", kept]).silent.then(DockerCommand.rename(named.names, to: kept))))
+    }
+    let previous = routed ?? named
     // Containers a run started and never switched to (it was interrupted or killed): running,
     // not routed, not the app's current one.
     let leftovers = state.containers.filter {
@@ -96,7 +110,6 @@ extension DockerHost {
     let run = script.section("run", try startCommand(spec, as: started))
     let output = try await remote.run("start beside the old container", script, timeout: .seconds(900))
     startedID.withLock { $0 = Self.containerID(output[run]) }
-    let previous = state.containers.first { $0.names == spec.name }
     blueGreen.withLock {
       $0 = BlueGreen(started: started, previousRoute: route, previous: previous)
     }
@@ -172,59 +185,13 @@ extension DockerHost {
     }
   }
 
-  /// Points the app's route at `route` (nil: removes it), reading the routes again when another
-  /// app changed them meanwhile (at most 5 times).
+  /// Points the app's route at `route` (nil: removes it).
   func switchRoute(to route: ProxyRoute?, proxy: ProxySpec, step: String = "switch route") async throws {
-    let paths = ProxyPaths()
-    for _ in 0..<5 {
-      let reading = proxyState.current.routes
-      if let route, let (other, claim) = reading.conflict(with: route) {
-        throw ProxyError.routeTaken(host: name, claim: claim, app: other.app, environment: other.environment)
-      }
-      let all = reading.replacing(app: plan.app, environment: plan.environment, with: route)
-      let config = CaddyConfig.render(all, gracePeriod: proxy.drain)
-      var script = RemoteScript()
-      let change = script.section(
-        "switch",
-        ProxyScripts.change(
-          key: "\(plan.app)@\(plan.environment)", route: route, config: config,
-          generation: reading.generation,
-          paths: paths), failure: .isAnswer)
-      let output = try await remote.run(step, script, timeout: .seconds(120))
-      let result = output[change]
-      if result?.status == ProxyScripts.staleExitStatus {
-        var again = RemoteScript()
-        let routes = again.section("proxy-routes", ProxyScripts.readRoutes(paths), failure: .isAnswer)
-        let fresh = try await remote.run("read proxy routes", again, timeout: .seconds(30), quiet: true)
-        proxyState.withLock { $0.routes = ProxyRoutes.parse(fresh[routes]?.output ?? "") }
-        continue
-      }
-      guard result?.succeeded == true else {
-        throw ProxyError.refused(host: name, message: result?.output ?? "no answer")
-      }
-      proxyState.withLock { $0.routes = ProxyRoutes(generation: reading.generation + 1, routes: all) }
-      return
-    }
-    throw ProxyError.refused(
-      host: name, message: "the routes kept changing under other deployctl runs; try again")
+    try await router.change(step: step, gracePeriod: proxy.drain) { _ in route }
   }
 
-  /// Waits until the proxy has no request in flight to `upstream`, at most `limit`: asked every
-  /// 100 ms through the admin API; when it cannot tell, waits a short fixed while instead.
   func drain(_ upstream: String, limit: Duration) async {
-    let clock = ContinuousClock()
-    let deadline = clock.now + limit
-    _ = try? await remote.step("drain") {  // the drain only delays the stop; nothing to fail here
-      while clock.now < deadline {
-        let result = try await remote.exec(ProxyScripts.upstreams(), timeout: .seconds(10))
-        guard let inFlight = ProxyScripts.inFlight(upstream, in: result.stdout) else {
-          try await Task.sleep(for: min(limit, .seconds(2)))
-          return
-        }
-        if inFlight == 0 { return }
-        try await Task.sleep(for: .milliseconds(100))
-      }
-    }
+    await router.drain(upstream, limit: limit)
   }
 
   /// Stops the container that served before and keeps it as `<name>-<release>` (or parks one
@@ -238,10 +205,13 @@ extension DockerHost {
       if let release = old.release {
         let kept = Self.releaseContainer(spec.name, release)
         retiredAs = kept
+        let stopOld = DockerCommand.stop(old.names, timeoutSeconds: stopTimeout).quiet
         script.section(
           "stop old",
-          DockerCommand.stop(old.names, timeoutSeconds: stopTimeout).quiet.and(
-            RemoteCommand(["docker", "rm", kept]).silent.then(DockerCommand.rename(old.names, to: kept))))
+          old.names == kept
+            ? stopOld
+            : stopOld.and(
+              RemoteCommand(["docker", "rm", kept]).silent.then(DockerCommand.rename(old.names, to: kept))))
       } else {
         retiredAs = DockerScripts.parkedName(spec.name)
         script.section("stop old", DockerScripts.park(old.names, timeout: stopTimeout))

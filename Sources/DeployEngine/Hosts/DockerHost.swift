@@ -25,8 +25,10 @@ public final class DockerHost: RolloutHost {
   /// With `proxy:`: what this run's blue-green change has done so far.
   let blueGreen = Locked<BlueGreen?>(nil)
 
+  /// With `proxy:`: changes the app's route on the host's proxy.
+  let router: ProxyRouter
+
   struct ProxyReading: Sendable {
-    var routes = ProxyRoutes()
     var containers: [ContainerSummary] = []
   }
 
@@ -49,6 +51,7 @@ public final class DockerHost: RolloutHost {
     self.plan = plan
     paths = try HostPaths(app: plan.app, environment: plan.environment)
     remote = RemoteHost(name: plan.host.name, transport: transport, progress: progress)
+    router = ProxyRouter(remote: remote, app: plan.app, environment: plan.environment)
     self.progress = progress
     self.stop = stop
   }
