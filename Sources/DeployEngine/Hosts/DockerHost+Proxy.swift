@@ -228,10 +228,20 @@ extension DockerHost {
     guard let state = blueGreen.current else { return }
     let spec = plan.release.container
     guard state.switched else {
-      // Never routed: the old container served throughout and still does.
+      // Never routed: the old container served throughout and still does, once the proxy runs
+      // (it is started again if it died or was stopped during the deploy).
       var script = RemoteScript()
       script.section("remove", RemoteCommand(["docker", "rm", "--force", state.started]).quiet)
-      _ = try await remote.run("remove the new container", script, timeout: .seconds(120))
+      let revive = script.section(
+        "proxy",
+        ProxyScripts.ensure(
+          proxy, paths: ProxyPaths(), routes: router.routes.routes, login: registry,
+          stateFolder: paths.appDirectory),
+        failure: .isAnswer)
+      let output = try await remote.run("remove the new container", script, timeout: .seconds(120))
+      if let section = output[revive], !section.succeeded {
+        await progress.host(name, "proxy", .note("the proxy is not serving: \(section.lastLine)"))
+      }
       blueGreen.withLock { $0 = nil }
       return
     }
