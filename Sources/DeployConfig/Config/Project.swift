@@ -287,7 +287,7 @@ struct ProjectLoader {
       if let first = ports[host], let other = first.proxy,
         (other.httpPort, other.httpsPort) != (proxy.httpPort, proxy.httpsPort)
       {
-        let key = "ports \(host) \(plan.app) \(first.app)"
+        let key = "ports \(plan.app) \(plan.environment) \(first.app)"
         if reported.insert(key).inserted {
           diagnostics.append(
             .error(
@@ -301,11 +301,13 @@ struct ProjectLoader {
       for claim in proxy.claims {
         let key = host + " " + claim
         if let first = claims[key], first.app != plan.app || first.environment != plan.environment {
-          if reported.insert("route \(key) \(plan.app) \(plan.environment)").inserted {
+          if reported.insert(
+            "route \(claim) \(first.app) \(first.environment) \(plan.app) \(plan.environment)"
+          ).inserted {
             diagnostics.append(
               .error(
                 at: plan.sourceMap.location(of: proxy.hosts.isEmpty ? "proxy.app_port" : "proxy.hosts"),
-                "`proxy` route \(claim) on \(context) is also claimed by app `\(first.app)` of `\(first.environment)` (\(first.file)): two apps on one host's proxy need different `hosts` or `path_prefix`"
+                "`proxy` route \(claim.hasPrefix("*/") ? "(any host)" + claim.dropFirst() : claim) on \(context) is also claimed by app `\(first.app)` of `\(first.environment)` (\(first.file)): two apps on one host's proxy need different `hosts` or `path_prefix`"
               ))
           }
         } else if claims[key] == nil {
