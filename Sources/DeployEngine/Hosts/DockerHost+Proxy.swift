@@ -15,6 +15,9 @@ extension DockerHost {
     var started: String
     /// The route before the switch (nil: the app had none).
     var previousRoute: ProxyRoute?
+    /// The old container published a port the proxy needs: it was stopped before the proxy
+    /// started (this one deploy has a gap).
+    var gap = false
     /// The container that served before, as it was named then (`<name>`), and its release.
     var previous: ContainerSummary?
     var switched = false
@@ -27,10 +30,14 @@ extension DockerHost {
   static func releaseContainer(_ name: String, _ release: String) -> String { "\(name)-\(release)" }
 
   /// Prepare's extra reading for a plan with `proxy:`: the routes and the app's containers.
-  func proxyReadings(into script: inout RemoteScript) -> (
-    routes: RemoteScript.Section, containers: RemoteScript.Section
-  ) {
+  func proxyReadings(into script: inout RemoteScript) -> ProxyReadings {
     let routes = script.section("proxy-routes", ProxyScripts.readRoutes(ProxyPaths()), failure: .isAnswer)
+    let proxy = script.section(
+      "proxy-container",
+      RemoteCommand([
+        "docker", "container", "inspect", "--format", "{{.State.Status}}", ProxyScripts.containerName,
+      ]),
+      failure: .isAnswer)
     let containers = script.section(
       "app-containers",
       RemoteCommand([
@@ -38,13 +45,21 @@ extension DockerHost {
         "--filter", "label=\(ContainerRunSpec.environmentLabel)=\(plan.environment)", "--format",
         "{{json .}}",
       ]), failure: .isAnswer)
-    return (routes, containers)
+    return ProxyReadings(routes: routes, containers: containers, proxy: proxy)
+  }
+
+  /// The sections of prepare's script that `proxyReadings` added.
+  struct ProxyReadings {
+    var routes: RemoteScript.Section
+    var containers: RemoteScript.Section
+    var proxy: RemoteScript.Section
   }
 
   /// Reads what `proxyReadings` printed; refuses, before any change, a route another app holds.
-  func readProxy(_ routes: RemoteScriptOutput.Section?, _ containers: RemoteScriptOutput.Section?)
-    async throws
-  {
+  func readProxy(
+    _ routes: RemoteScriptOutput.Section?, _ containers: RemoteScriptOutput.Section?,
+    proxy container: RemoteScriptOutput.Section?
+  ) async throws {
     guard let proxy = plan.proxy else { return }
     let reading = ProxyRoutes.parse(routes?.output ?? "")
     for problem in reading.unreadable {
@@ -57,7 +72,10 @@ extension DockerHost {
     }
     let list = containers?.succeeded == true ? try ContainerSummary.parse(containers?.output ?? "") : []
     router.use(reading)
-    proxyState.withLock { $0.containers = list }
+    proxyState.withLock {
+      $0.containers = list
+      $0.proxyExists = container?.succeeded == true
+    }
   }
 
   // MARK: install
@@ -75,6 +93,22 @@ extension DockerHost {
       "pull",
       DockerCommand.imageID(spec.image.pinned ?? spec.image.description).silent.or(
         DockerScripts.pull(spec.image, login: registry, folder: paths.appDirectory)))
+    let named = state.containers.first { $0.names == spec.name }
+    let needed = [proxy.httpPort] + (proxy.https == .off ? [] : [proxy.httpsPort])
+    let published = plan.previous?.container.ports.map(\.hostPort) ?? []
+    let gap =
+      !state.proxyExists && named?.state == "running" && route == nil
+      && needed.contains(where: published.contains)
+    if gap, let named {
+      let ports = needed.filter(published.contains).map(String.init).joined(separator: ", ")
+      await progress.host(
+        name, "gap",
+        .note(
+          "this one deploy has a gap: \(named.names) publishes port \(ports), which the proxy needs; it stops now and requests fail until the new release is routed"
+        ))
+      script.section(
+        "stop for the proxy", DockerCommand.stop(named.names, timeoutSeconds: spec.stopTimeoutSeconds).quiet)
+    }
     script.section(
       "proxy",
       ProxyScripts.ensure(
@@ -82,7 +116,6 @@ extension DockerHost {
         stateFolder: paths.appDirectory))
     // A run killed after its switch left the routed container under its release's name, and the
     // one before it running as `<name>`: that one no longer gets requests; it is kept stopped.
-    let named = state.containers.first { $0.names == spec.name }
     let routed = route.flatMap { route in
       state.containers.first { $0.names == route.container && $0.names != spec.name && $0.state == "running" }
     }
@@ -111,7 +144,7 @@ extension DockerHost {
     let output = try await remote.run("start beside the old container", script, timeout: .seconds(900))
     startedID.withLock { $0 = Self.containerID(output[run]) }
     blueGreen.withLock {
-      $0 = BlueGreen(started: started, previousRoute: route, previous: previous)
+      $0 = BlueGreen(started: started, previousRoute: route, gap: gap, previous: previous)
     }
   }
 
@@ -232,6 +265,16 @@ extension DockerHost {
       // (it is started again if it died or was stopped during the deploy).
       var script = RemoteScript()
       script.section("remove", RemoteCommand(["docker", "rm", "--force", state.started]).quiet)
+      if state.gap {
+        // The proxy this run started holds the old container's port: it goes, the old one
+        // starts again as it was.
+        script.section(
+          "remove proxy", RemoteCommand(["docker", "rm", "--force", ProxyScripts.containerName]).quiet)
+        script.section("start old", DockerCommand.start(spec.name).quiet)
+        _ = try await remote.run("restore the old container", script, timeout: .seconds(120))
+        blueGreen.withLock { $0 = nil }
+        return
+      }
       let revive = script.section(
         "proxy",
         ProxyScripts.ensure(
@@ -257,10 +300,19 @@ extension DockerHost {
       return
     }
     guard let previousRoute = state.previousRoute else {
+      // The app published its own ports before: its old container comes back as it was.
       try await switchRoute(to: nil, proxy: proxy, step: "switch route back")
       var script = RemoteScript()
       script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))
-      _ = try await remote.run("restore (no previous release)", script)
+      if state.gap, router.routes.routes.isEmpty {
+        script.section(
+          "remove proxy", RemoteCommand(["docker", "rm", "--force", ProxyScripts.containerName]).quiet)
+      }
+      if let retired = state.retiredAs {
+        script.section("rename", DockerCommand.rename(retired, to: spec.name))
+        script.section("start old", DockerCommand.start(spec.name).quiet)
+      }
+      _ = try await remote.run("restore the old container", script)
       blueGreen.withLock { $0 = nil }
       return
     }

@@ -30,6 +30,8 @@ public final class DockerHost: RolloutHost {
 
   struct ProxyReading: Sendable {
     var containers: [ContainerSummary] = []
+    /// Whether `deployctl-proxy` exists on the host.
+    var proxyExists = false
   }
 
   public convenience init(
@@ -91,7 +93,7 @@ public final class DockerHost: RolloutHost {
         await progress.host(name, "read state", .note("a release record could not be read: \(problem)"))
       }
       if let proxied = script.proxied {
-        try await readProxy(output[proxied.routes], output[proxied.containers])
+        try await readProxy(output[proxied.routes], output[proxied.containers], proxy: output[proxied.proxy])
       }
       let container = try read(output[script.observed])
       let snapshot = HostSnapshot(releases: releases, container: container)
@@ -117,7 +119,7 @@ public final class DockerHost: RolloutHost {
     var observed: RemoteScript.Section
     var pull: RemoteScript.Section?
     /// With `proxy:`.
-    var proxied: (routes: RemoteScript.Section, containers: RemoteScript.Section)?
+    var proxied: ProxyReadings?
   }
 
   func prepareScript(_ request: PrepareRequest, observe: RemoteCommand) -> PrepareScript {
