@@ -94,7 +94,7 @@ extension DockerHost {
       DockerCommand.imageID(spec.image.pinned ?? spec.image.description).silent.or(
         DockerScripts.pull(spec.image, login: registry, folder: paths.appDirectory)))
     let named = state.containers.first { $0.names == spec.name }
-    let needed = [proxy.httpPort] + (proxy.https == .off ? [] : [proxy.httpsPort])
+    let needed = [proxy.httpPort, proxy.httpsPort]
     let published = plan.previous?.container.ports.map(\.hostPort) ?? []
     let gap =
       !state.proxyExists && named?.state == "running" && route == nil

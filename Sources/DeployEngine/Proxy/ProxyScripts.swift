@@ -58,9 +58,10 @@ public enum ProxyScripts {
     var argv = [
       "docker", "run", "--detach", "--name", containerName, "--restart", "unless-stopped",
       "--network", network, "--label", "\(label)=true",
-      "--publish", "\(proxy.httpPort):80",
+      // Both ports always, as kamal-proxy does: an app that turns HTTPS on later needs no new
+      // proxy container.
+      "--publish", "\(proxy.httpPort):80", "--publish", "\(proxy.httpsPort):443",
     ]
-    if proxy.https != .off { argv += ["--publish", "\(proxy.httpsPort):443"] }
     argv += [
       "--volume", "\(dataVolume):/data", "--volume", "\(configVolume):/config",
       "--volume", "\(paths.directory):\(ProxyPaths.mountPoint):ro",
@@ -79,7 +80,7 @@ public enum ProxyScripts {
     _ proxy: ProxySpec, paths: ProxyPaths, routes: [ProxyRoute], login: RegistryLogin?, stateFolder: String
   ) -> RemoteCommand {
     let image = proxy.image.pinned ?? proxy.image.description
-    let ports = [proxy.httpPort] + (proxy.https == .off ? [] : [proxy.httpsPort])
+    let ports = [proxy.httpPort, proxy.httpsPort]
     let config = CaddyConfig.render(routes)
     let setUp = RemoteCommand.sequence([
       RemoteCommand(["docker", "network", "inspect", network]).silent.or(
@@ -110,11 +111,22 @@ public enum ProxyScripts {
     let running = RemoteCommand([
       "docker", "container", "inspect", "--format", "{{.State.Running}}", containerName,
     ])
+    // A proxy that publishes other ports than the plan's (an older plan's) is not replaced
+    // under the other apps: `proxy reboot` does that.
+    let portsMatch = RemoteCommand.program(
+      """
+      for pair in \(q("\(proxy.httpPort):80")) \(q("\(proxy.httpsPort):443")); do
+        if ! docker port \(q(containerName)) "${pair#*:}/tcp" 2>/dev/null | grep -q ":${pair%%:*}$"; then
+          echo "deployctl-proxy on this host does not publish host port ${pair%%:*} (to its port ${pair#*:}) as this plan's proxy.http_port/https_port ask; replace it with: deployctl proxy reboot ENV" >&2; exit \(DockerCommand.unchangedExitStatus)
+        fi
+      done
+      """)
     let start = RemoteCommand.if(
       RemoteCommand(["docker", "container", "inspect", containerName]).silent,
-      then: .if(
-        RemoteCommand(words: ["[", .output(of: running.withoutErrors), "=", "true", "]"]),
-        then: .success, else: RemoteCommand(["docker", "start", containerName]).quiet),
+      then: portsMatch.and(
+        .if(
+          RemoteCommand(words: ["[", .output(of: running.withoutErrors), "=", "true", "]"]),
+          then: .success, else: RemoteCommand(["docker", "start", containerName]).quiet)),
       else: create)
     return .all([setUp, pull, start, waitForAdmin(paths)])
   }

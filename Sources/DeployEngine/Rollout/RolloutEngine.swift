@@ -401,7 +401,7 @@ extension RolloutEngine {
     async
   {
     let started = DockerHost.releaseContainer(spec.name, spec.release)
-    let ports = [proxy.httpPort] + (proxy.https == .off ? [] : [proxy.httpsPort])
+    let ports = [proxy.httpPort, proxy.httpsPort]
     await progress.host(
       name, "would ensure proxy",
       .note(

@@ -2,6 +2,7 @@ import DeployConfig
 import DeployEngine
 import DeployKit
 import Foundation
+import TestSupport
 import Testing
 
 /// Blue-green deploys behind each host's proxy, end to end: the real binary, the testbed's hosts,
@@ -165,6 +166,43 @@ struct ZeroDowntimeTests {
       #expect(
         refused.stdout.contains("is also claimed by app") || refused.stderr.contains("is also claimed by app")
       )
+    }
+  }
+
+  @Test("https: internal serves the app on 443 with a certificate from the proxy's own CA")
+  func internalHTTPS() async throws {
+    try await Self.with("  hosts: [shop.test]\n  https: internal") { s in
+      let deployed = try await s.deployctl(["deploy", "dev", "--image", "v2"])
+      #expect(deployed.status == 0, "\(deployed.stderr)")
+      let host = try #require(s.hosts("dev").first)
+      // The local CA's root, from the proxy's data volume, is what a client must trust.
+      let root = try await s.testbed.sshChecked(
+        host, "docker exec deployctl-proxy cat /data/caddy/pki/authorities/local/root.crt")
+      let ca = s.dir.appendingPathComponent("root.crt")
+      try root.write(to: ca, atomically: true, encoding: .utf8)
+      var body = ""
+      let deadline = ContinuousClock.now + .seconds(30)
+      // The certificate is issued on the first handshakes after the load: asked again a few times.
+      repeat {
+        let curl = try await runCapturing(
+          "/usr/bin/curl",
+          [
+            "-sS", "--max-time", "5", "--cacert", ca.path, "--resolve", "shop.test:443:\(host.address)",
+            "https://shop.test/version",
+          ])
+        body = curl.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        if curl.status == 0 { break }
+        try await Task.sleep(for: .milliseconds(500))
+      } while ContinuousClock.now < deadline
+      #expect(body == "v2")
+      // Plain HTTP for that name is sent to HTTPS.
+      let plain = try await runCapturing(
+        "/usr/bin/curl",
+        [
+          "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: shop.test",
+          "http://\(host.address)/version",
+        ])
+      #expect(plain.stdout == "308 https://shop.test/version", "\(plain.stdout) \(plain.stderr)")
     }
   }
 
