@@ -118,6 +118,23 @@ struct ZeroDowntimeTests {
     }
   }
 
+  @Test("verification through the proxy fails after the switch: every host goes back with no failed request")
+  func failedVerificationGoesBack() async throws {
+    try await Self.with("verify:\n  smoke: [{port: 80, path: /version, contains: v1}]") { s in
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+      let urls = s.hosts("prod").map { Self.url($0) }
+      let (failed, load) = try await RequestLoad.during(urls) {
+        try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      }
+      #expect(failed.status == 1, "\(failed.stderr)")
+      #expect(try failed.hosts.allSatisfy { $0.result == .rolledBack }, "\(failed.stdout)")
+      #expect(load.failures == 0, "\(load)")
+      for host in s.hosts("prod") {
+        #expect(try await RequestLoad.get(Self.url(host)) == "v1")
+      }
+    }
+  }
+
   @Test("a crashing release on a slow start: still no failed request, and the old container serves")
   func crashBehindTheProxy() async throws {
     try await Self.with { s in
