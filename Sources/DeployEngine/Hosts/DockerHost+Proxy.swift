@@ -255,6 +255,19 @@ extension DockerHost {
     return retiredAs
   }
 
+  /// An app moved from `proxy:` back to its own ports: once its new container is healthy, its
+  /// route leaves the proxy (other apps keep theirs). A proxy that cannot be changed is said,
+  /// not a failure: the app runs on its ports either way.
+  func removeLeftoverRoute() async {
+    do {
+      try await router.read()
+      guard router.route != nil else { return }
+      try await router.change(step: "remove the proxy route", gracePeriod: .seconds(5)) { _ in nil }
+    } catch {
+      await progress.host(name, "proxy", .note("the app's old route could not be removed: \(error)"))
+    }
+  }
+
   // MARK: restore
 
   func restoreBehindProxy(_ plan: InstallPlan, _ proxy: ProxySpec) async throws {

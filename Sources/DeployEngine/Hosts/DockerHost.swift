@@ -32,6 +32,9 @@ public final class DockerHost: RolloutHost {
     var containers: [ContainerSummary] = []
     /// Whether `deployctl-proxy` exists on the host.
     var proxyExists = false
+    /// Without `proxy:`: the app still has a route on the host's proxy (it moved back to its own
+    /// ports).
+    var hadRoute = false
   }
 
   public convenience init(
@@ -92,6 +95,9 @@ public final class DockerHost: RolloutHost {
       for problem in releases.unreadable {
         await progress.host(name, "read state", .note("a release record could not be read: \(problem)"))
       }
+      if let route = script.route, output[route]?.succeeded == true {
+        proxyState.withLock { $0.hadRoute = true }
+      }
       if let proxied = script.proxied {
         try await readProxy(output[proxied.routes], output[proxied.containers], proxy: output[proxied.proxy])
       }
@@ -120,6 +126,8 @@ public final class DockerHost: RolloutHost {
     var pull: RemoteScript.Section?
     /// With `proxy:`.
     var proxied: ProxyReadings?
+    /// Without `proxy:`: whether the app has a route on the host's proxy.
+    var route: RemoteScript.Section?
   }
 
   func prepareScript(_ request: PrepareRequest, observe: RemoteCommand) -> PrepareScript {
@@ -131,6 +139,13 @@ public final class DockerHost: RolloutHost {
     let releases = script.section("releases", HostState.readReleases(paths))
     let observed = script.section("container", observe, failure: .isAnswer)
     let proxied = plan.proxy == nil ? nil : proxyReadings(into: &script)
+    let route =
+      plan.proxy != nil
+      ? nil
+      : script.section(
+        "proxy-route",
+        RemoteCommand(["test", "-f", ProxyPaths().routeFile("\(plan.app)@\(plan.environment)")]),
+        failure: .isAnswer)
     if request.pull != nil, let network = plan.container.options.network {
       // Checked before anything changes: a missing network fails the host with its old
       // container still serving.
@@ -144,7 +159,7 @@ public final class DockerHost: RolloutHost {
     }
     return PrepareScript(
       script: script, step: request.pull == nil ? "lock, read state" : "lock, read state, pull", lock: lock,
-      releases: releases, observed: observed, pull: pull, proxied: proxied)
+      releases: releases, observed: observed, pull: pull, proxied: proxied, route: route)
   }
 
   /// Says who held the lock before and since when it stopped renewing, and writes the takeover to
@@ -234,6 +249,7 @@ public final class DockerHost: RolloutHost {
         throw RolloutError.unhealthy(host: name, reason: report.reason, details: report.resultLines + logs)
       }
     }
+    if proxyState.current.hadRoute { await removeLeftoverRoute() }
   }
 
   public func restore(_ plan: InstallPlan) async throws {
