@@ -223,6 +223,38 @@ struct ZeroDowntimeTests {
     }
   }
 
+  @Test("an app moves from its own port 80 to the proxy (this one deploy has a gap) and back")
+  func movesToTheProxyAndBack() async throws {
+    try await Self.with { s in
+      let proxied = try String(contentsOfFile: s.playbooks + "/\(s.app).yml", encoding: .utf8)
+      let published = Self.plan(s, health: "http: {port: 80, path: /healthz}")
+        .replacingOccurrences(of: "container:\n", with: "container:\n  ports: [\"80:8080\"]\n")
+        .replacingOccurrences(
+          of: "proxy:\n  app_port: 8080\n  image: \(s.testbed.proxyImage)\n  drain: 5s\n", with: "")
+      try published.write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
+      let first = try await s.deployctl(["deploy", "dev", "--image", "v1"])
+      #expect(first.status == 0, "\(first.stderr)")
+      let host = try #require(s.hosts("dev").first)
+      #expect(try await RequestLoad.get(Self.url(host)) == "v1")
+
+      try proxied.write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
+      let moved = try await s.deployctl(["deploy", "dev", "--image", "v2"])
+      #expect(moved.status == 0, "\(moved.stderr)")
+      #expect(moved.stderr.contains("this one deploy has a gap"), "\(moved.stderr)")
+      #expect(try await RequestLoad.get(Self.url(host)) == "v2")
+
+      let back = published.replacingOccurrences(of: "\"80:8080\"", with: "\"\(s.port):8080\"")
+        .replacingOccurrences(of: "port: 80, path", with: "port: \(s.port), path")
+      try back.write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
+      let returned = try await s.deployctl(["deploy", "dev", "--image", "v3"])
+      #expect(returned.status == 0, "\(returned.stderr)")
+      #expect(try await s.version(on: host) == "v3")
+      // The app's route left the proxy, which stays for other apps.
+      let answer = try await runCapturing("/usr/bin/curl", ["-s", Self.url(host)])
+      #expect(answer.stdout.contains("no app is routed here"), "\(answer.stdout)")
+    }
+  }
+
   @Test("routes survive a restart of the host's Docker engine")
   func routesSurviveAnEngineRestart() async throws {
     try await Self.with { s in
