@@ -104,6 +104,13 @@ public enum HistoryTable {
           "took over \(done)/\(entry.hosts.count) from \(entry.holder ?? "an unknown holder")\(stale)",
         ]
       }
+      if entry.how == AuditCommand.maintenanceOn.rawValue || entry.how == AuditCommand.maintenanceOff.rawValue
+      {
+        return [
+          "-", when(entry.time), entry.user, entry.howText, "-",
+          "\(entry.result) \(done)/\(entry.hosts.count)",
+        ]
+      }
       return [
         entry.release ?? "-", when(entry.time), entry.user, entry.howText,
         (entry.tag ?? "-") + " " + (entry.digest.map { "sha256:" + $0.dropFirst(7).prefix(12) } ?? "-"),
