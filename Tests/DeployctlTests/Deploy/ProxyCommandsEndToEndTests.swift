@@ -63,7 +63,10 @@ import Testing
   ) {
     let result = try await Testbed.run(
       "/usr/bin/curl",
-      ["-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "5", "http://\(host.address)/\(scenario.app)\(path)"])
+      [
+        "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "5",
+        "http://\(host.address)/\(scenario.app)\(path)",
+      ])
     let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     let status = Int(lines.last ?? "") ?? 0
     return (status, lines.dropLast().joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines))
@@ -73,7 +76,8 @@ import Testing
     .enabled(if: Testbed.isAvailable),
     .enabled(
       if: proxyImage != nil,
-      "the testbed has no proxy image (TESTBED_PROXY_IMAGE in its env): bring it up again with scripts/testbed up"))
+      "the testbed has no proxy image (TESTBED_PROXY_IMAGE in its env): bring it up again with scripts/testbed up"
+    ))
   func maintenanceProxyStatusAndRebootAsAUserSeesThem() async throws {
     try await Scenario.with { s in
       let proxyImage = try #require(s.testbed.proxyImage)
@@ -151,18 +155,27 @@ import Testing
     #expect(proxyText.stdout.contains("\(s.app)@prod"))
     #expect(proxyText.stdout.contains("maintenance: \(message)"))
 
-    // Off: the app answers again.
+    // A deploy meanwhile keeps maintenance on: the new release is routed behind the page.
+    let v2 = try await s.deployctl(["deploy", "prod", "--image", "v2"] + app)
+    #expect(v2.status == 0, "\(v2.stderr)")
+    for host in hosts {
+      let answer = try await Self.request(host, s, "/version")
+      #expect(answer.status == 503 && answer.body == message, "\(host) after a deploy: \(answer)")
+    }
+
+    // Off: the app answers again, the new release.
     let off = try await s.deployctl(["maintenance", "prod", "off"] + app)
     #expect(off.status == 0, "\(off.stderr)")
     for host in hosts {
       let answer = try await Self.request(host, s, "/version")
-      #expect(answer.status == 200 && answer.body == "v1", "\(host): \(answer)")
+      #expect(answer.status == 200 && answer.body == "v2", "\(host): \(answer)")
     }
 
     // history: both changes, on every host, newest first.
     let history = try await s.deployctl(["history", "prod"] + app).document(HistoryReport.self)
-    #expect(history.releases.prefix(2).map(\.how) == ["maintenance-off", "maintenance-on"])
-    #expect(history.releases.prefix(2).allSatisfy { $0.hosts.count == hosts.count && $0.result == "succeeded" })
+    #expect(history.releases.prefix(3).map(\.how) == ["maintenance-off", "deploy", "maintenance-on"])
+    #expect(
+      history.releases.prefix(3).allSatisfy { $0.hosts.count == hosts.count && $0.result == "succeeded" })
     let historyText = try await s.deployctl(["history", "prod"] + app, json: false)
     #expect(historyText.stdout.contains("maintenance-on"))
 
@@ -175,7 +188,25 @@ import Testing
     #expect(rebootReport.hosts.allSatisfy { $0.running && $0.gapMs != nil })
     for host in hosts {
       let answer = try await Self.request(host, s, "/version")
-      #expect(answer.status == 200 && answer.body == "v1", "\(host) after reboot: \(answer)")
+      #expect(answer.status == 200 && answer.body == "v2", "\(host) after reboot: \(answer)")
+    }
+
+    // A new proxy that does not start: the first host gets its old proxy back, the others are
+    // left alone, and every host still answers.
+    let planFile = s.playbooks + "/\(s.app).yml"
+    let good = try String(contentsOfFile: planFile, encoding: .utf8)
+    try good.replacingOccurrences(of: "image: \(proxyImage)", with: "image: \(s.testbed.ref("v1"))")
+      .write(toFile: planFile, atomically: true, encoding: .utf8)
+    let broken = try await s.deployctl(["proxy", "reboot", "prod"] + app)
+    try good.write(toFile: planFile, atomically: true, encoding: .utf8)
+    #expect(broken.status == 1, "\(broken.stderr)")
+    let brokenReport = try broken.document(ProxyReport.self)
+    #expect(brokenReport.hosts.map(\.result) == ["failed"] + hosts.dropFirst().map { _ in "skipped" })
+    #expect(brokenReport.hosts.first?.error?.contains("the previous proxy container runs again") == true)
+    #expect(brokenReport.hosts.first?.image == proxyImage)
+    for host in hosts {
+      let answer = try await Self.request(host, s, "/version")
+      #expect(answer.status == 200 && answer.body == "v2", "\(host) after a failed reboot: \(answer)")
     }
   }
 }
