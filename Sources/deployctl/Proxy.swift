@@ -9,6 +9,10 @@ extension DeployCtl {
       discussion: """
         Plans with `proxy:` are routed by one proxy container per host, shared by every app \
         deployed there (docs/operations.md "The proxy").
+
+        Examples:
+          deployctl proxy status prod
+          deployctl proxy reboot prod
         """,
       subcommands: [Status.self, Reboot.self])
 
