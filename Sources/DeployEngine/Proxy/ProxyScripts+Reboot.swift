@@ -30,8 +30,10 @@ extension ProxyScripts {
   /// and waits until its admin API takes `caddy.json`; then removes the old one. When the new
   /// one does not start or take its configuration, the old one is started again and the host
   /// fails with Docker's or Caddy's message. All under the proxy's lock, so no route changes
-  /// meanwhile (a deploy's switch waits for it). Prints `gap-ms N`: from the old container's
-  /// stop to the new one taking its configuration.
+  /// meanwhile (a deploy's switch waits for it). It finishes when deployctl is interrupted or
+  /// its connection drops half-way (hang-ups and broken pipes ignored): a host is never left
+  /// without a proxy. Prints `gap-ms N`: from the old container's stop to the new one taking
+  /// its configuration.
   public static func replace(_ proxy: ProxySpec, paths: ProxyPaths) -> RemoteCommand {
     let run = runArguments(proxy, paths: paths).map(q).joined(separator: " ")
     let name = q(containerName)
@@ -39,6 +41,7 @@ extension ProxyScripts {
     return .program(
       """
       (
+        trap '' HUP PIPE INT TERM
         flock -w 60 9 || { echo 'the proxy is locked by another deployctl run for over 60 s' >&2; exit 1; }
         start=$(date +%s%N 2>/dev/null)
         if docker container inspect \(name) >/dev/null 2>&1; then
