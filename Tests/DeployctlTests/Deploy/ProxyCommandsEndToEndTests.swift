@@ -191,6 +191,22 @@ import Testing
       #expect(answer.status == 200 && answer.body == "v2", "\(host) after reboot: \(answer)")
     }
 
+    // A host that cannot be reached: the others are still shown, and the exit says it.
+    let last = try #require(hosts.last)
+    try await s.testbed.cut(last)
+    let partial: Scenario.Run
+    do {
+      partial = try await s.deployctl(["proxy", "status", "prod"])
+    } catch {
+      try await s.testbed.heal(last)
+      throw error
+    }
+    try await s.testbed.heal(last)
+    #expect(partial.status == 1, "\(partial.stderr)")
+    let partialReport = try partial.document(ProxyReport.self)
+    #expect(partialReport.hosts.map(\.reachable) == hosts.map { $0 != last })
+    #expect(partialReport.hosts.first?.routes.contains { $0.app == s.app } == true)
+
     // A new proxy that does not start: the first host gets its old proxy back, the others are
     // left alone, and every host still answers.
     let planFile = s.playbooks + "/\(s.app).yml"
