@@ -220,7 +220,13 @@ extension DockerHost {
 
   /// Points the app's route at `route` (nil: removes it).
   func switchRoute(to route: ProxyRoute?, proxy: ProxySpec, step: String = "switch route") async throws {
-    try await router.change(step: step, gracePeriod: proxy.drain) { _ in route }
+    // Maintenance belongs to `deployctl maintenance`: a switch keeps what the route has now, also
+    // when it was turned on after this run read the route.
+    try await router.change(step: step, gracePeriod: proxy.drain) { current in
+      guard var route else { return nil }
+      if let current { route.maintenance = current.maintenance }
+      return route
+    }
   }
 
   func drain(_ upstream: String, limit: Duration) async {

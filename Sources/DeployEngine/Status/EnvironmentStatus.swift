@@ -49,6 +49,7 @@ public struct EnvironmentStatus: Sendable {
         progress: progress
       ) { remote in
         let paths = try HostPaths(app: plan.app, environment: plan.environment)
+        if plan.proxy != nil { return try await proxiedEntry(plan, remote: remote) }
         let (snapshot, audit) = try await remote.snapshot(
           paths, containerName: plan.container.name, auditLines: auditLines)
         var health = "unknown"

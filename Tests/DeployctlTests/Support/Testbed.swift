@@ -53,6 +53,9 @@ struct Testbed: Sendable {
   let swarmEnvironments: [String]
   /// Manager host name per swarm environment.
   private let swarmManagers: [String: String]
+  /// `192.168.250.1:5000/caddy:2`: the proxy's image (Caddy, built from Debian's package),
+  /// `TESTBED_PROXY_IMAGE`; nil for an env file written before it.
+  var proxyImage: String? = nil
 
   /// The swarm environments whose nodes share one host name, `ENV-node`
   /// (`TESTBED_SWARM_SAME_HOSTNAME`, space- or comma-separated, as `scripts/testbed` reads it).
@@ -147,7 +150,7 @@ struct Testbed: Sendable {
       }
       swarmManagers[environment] = name
     }
-    return Testbed(
+    var testbed = Testbed(
       dir: try value("TESTBED_DIR"), script: try value("TESTBED_SCRIPT"),
       registry: try value("TESTBED_REGISTRY"), authRegistry: try value("TESTBED_AUTH_REGISTRY"),
       authUser: try value("TESTBED_AUTH_USER"), authPasswordFile: try value("TESTBED_AUTH_PASSWORD_FILE"),
@@ -156,6 +159,8 @@ struct Testbed: Sendable {
       knownHosts: try value("TESTBED_KNOWN_HOSTS"), inventories: try value("TESTBED_INVENTORIES"),
       playbooks: try value("TESTBED_PLAYBOOKS"), environments: environments, hosts: hosts,
       swarmEnvironments: swarmEnvironments, swarmManagers: swarmManagers)
+    testbed.proxyImage = values["TESTBED_PROXY_IMAGE"]
+    return testbed
   }
 
   /// `KEY='value'` lines as `scripts/testbed` writes them (values hold no single quote).
