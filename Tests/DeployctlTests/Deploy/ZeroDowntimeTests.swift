@@ -387,8 +387,3 @@ struct RequestLoad: CustomStringConvertible, Sendable {
     }
   }
 }
-
-extension Testbed {
-  /// The testbed's Caddy image (`scripts/testbed` builds it from Debian's package).
-  var proxyImage: String { "\(registry)/caddy:2" }
-}
