@@ -35,8 +35,11 @@ struct Testbed: Sendable {
   /// `192.168.250.1:5000/app`, pushed with `tags`.
   let image: String
   /// v1, v2, v3 (healthy, `/version` says the tag), broken (`/healthz` 404),
-  /// crash (exits 3 at once), slow (healthy after about 5 s).
+  /// crash (exits 3 at once), slow (healthy after about 5 s), slow15 (after about 15 s).
   let tags: [String]
+  /// `192.168.250.1:5000/caddy:2`: Caddy from Debian's package with the official `caddy:2`
+  /// image's paths, for a plan's `proxy: {image: …}` (docs/testing.md).
+  let proxyImage: String
   let sshUser: String
   let identityFile: String
   let knownHosts: String
@@ -152,6 +155,7 @@ struct Testbed: Sendable {
       registry: try value("TESTBED_REGISTRY"), authRegistry: try value("TESTBED_AUTH_REGISTRY"),
       authUser: try value("TESTBED_AUTH_USER"), authPasswordFile: try value("TESTBED_AUTH_PASSWORD_FILE"),
       image: try value("TESTBED_IMAGE"), tags: try words("TESTBED_TAGS"),
+      proxyImage: try value("TESTBED_PROXY_IMAGE"),
       sshUser: try value("TESTBED_SSH_USER"), identityFile: try value("TESTBED_IDENTITY_FILE"),
       knownHosts: try value("TESTBED_KNOWN_HOSTS"), inventories: try value("TESTBED_INVENTORIES"),
       playbooks: try value("TESTBED_PLAYBOOKS"), environments: environments, hosts: hosts,
