@@ -48,6 +48,13 @@ struct Summary: Codable {
     var p50: Double
     var p99: Double
     var max: Double
+    /// The highest p99 of any whole second of the run (from the start): a moment of slow
+    /// answers, such as a switch, that the p99 of a long run would hide.
+    var worstSecondP99: Double
+
+    enum CodingKeys: String, CodingKey {
+      case p50, p99, max, worstSecondP99 = "worst_second_p99"
+    }
   }
 
   struct Bucket: Codable {
@@ -69,7 +76,7 @@ struct Tally {
   var bodies: [String: Int] = [:]
   /// Seconds, of the successes.
   var latencies: [Double] = []
-  /// When each success came, seconds since the start.
+  /// When each success came, seconds since the start (in the order of `latencies`).
   var successTimes: [Double] = []
   var buckets: [Int: (ok: Int, failed: Int)] = [:]
 
@@ -124,11 +131,9 @@ struct Tally {
     }
     gap = max(gap, end - previous)
     let sorted = latencies.sorted()
-    func percentile(_ p: Double) -> Double {
-      guard !sorted.isEmpty else { return 0 }
-      let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
-      return sorted[min(sorted.count - 1, max(0, rank))] * 1000
-    }
+    var seconds: [Int: [Double]] = [:]
+    for (latency, time) in zip(latencies, successTimes) { seconds[Int(time), default: []].append(latency) }
+    let worstSecond = seconds.values.map { percentile(0.99, of: $0.sorted()) }.max() ?? 0
     var timeline: [Summary.Bucket]?
     if !buckets.isEmpty {
       timeline = buckets.keys.sorted().map { key in
@@ -140,9 +145,16 @@ struct Tally {
       failuresByKind: failuresByKind,
       statuses: statuses, bodies: bodies, longestGapMs: milliseconds(gap * 1000),
       latencyMs: .init(
-        p50: milliseconds(percentile(0.5)), p99: milliseconds(percentile(0.99)),
-        max: milliseconds((sorted.last ?? 0) * 1000)),
+        p50: milliseconds(percentile(0.5, of: sorted)), p99: milliseconds(percentile(0.99, of: sorted)),
+        max: milliseconds((sorted.last ?? 0) * 1000), worstSecondP99: milliseconds(worstSecond)),
       timeline: timeline)
+  }
+
+  /// The nearest-rank percentile `p` of `sorted` (seconds), in milliseconds.
+  private func percentile(_ p: Double, of sorted: [Double]) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(sorted.count - 1, max(0, rank))] * 1000
   }
 
   /// Rounded to 0.1 ms: finer is noise.
@@ -161,7 +173,7 @@ extension Report {
       lines.append(
         "\(name): \(summary.requests) requests, \(summary.failures) failed\(kinds), longest gap "
           + "\(summary.longestGapMs) ms, latency p50 \(summary.latencyMs.p50) ms, p99 \(summary.latencyMs.p99) ms, "
-          + "max \(summary.latencyMs.max) ms")
+          + "max \(summary.latencyMs.max) ms, worst second's p99 \(summary.latencyMs.worstSecondP99) ms")
       let statuses = summary.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
       if !statuses.isEmpty { lines.append("  statuses: " + statuses.joined(separator: ", ")) }
       for (body, count) in summary.bodies.sorted(by: { $0.value > $1.value }).prefix(5) {
