@@ -95,3 +95,9 @@ bench-ssh: setup
 # deployctl exec to 1,000 SSH endpoints (63 local sshd processes x 16 loopback addresses; root).
 bench-fanout: setup
 	scripts/bench-fanout 1000
+
+# What clients see while a release changes, on 1 and 4 testbed hosts: deployctl's proxy
+# (blue-green), stop-first and a hand-written ssh step, under request-loop's load (root).
+.PHONY: bench-zero-downtime
+bench-zero-downtime: setup
+	scripts/bench-zero-downtime
