@@ -158,6 +158,10 @@ struct StopSignals {
     sigaddset(&set, SIGINT)
     sigaddset(&set, SIGTERM)
     sigprocmask(SIG_BLOCK, &set, nil)
+    // A shell starts background jobs with SIGINT ignored, and an ignored signal is dropped,
+    // never pending: back to the default (harmless now that both are blocked), so one waits.
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
     signal(SIGPIPE, SIG_IGN)
   }
 

@@ -78,14 +78,14 @@ struct RequestLoopTests {
     }
   }
 
-  @Test("SIGTERM stops it, and it still prints its report")
-  func stopsOnSignal() async throws {
+  @Test("SIGINT or SIGTERM stops it, and it still prints its report", arguments: [SIGINT, SIGTERM])
+  func stopsOnSignal(_ signal: Int32) async throws {
     try await withHTTPServer { server in
       let program = try RunningProgram.start(
         try RequestLoop.binary(),
         ["--url", server.url("/healthz"), "--rate", "20", "--duration", "60s", "--output", "json"])
       try await Task.sleep(for: .milliseconds(300))
-      program.process.signal(SIGTERM)
+      program.process.signal(signal)
       let finished = await program.finish(timeout: .seconds(10))
       #expect(finished.status == 0, "\(finished.stderr)")
       let report = try RequestLoopReport.decode(finished.stdout)
