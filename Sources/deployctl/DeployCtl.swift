@@ -28,6 +28,8 @@ struct DeployCtl: AsyncParsableCommand {
       Status.self,
       History.self,
       Lock.self,
+      Proxy.self,
+      Maintenance.self,
       Config.self,
       LoadTestCommand.self,
     ]

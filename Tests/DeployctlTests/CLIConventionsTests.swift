@@ -9,6 +9,7 @@ import Testing
 struct CLIConventionsTests {
   static let subcommands = [
     "validate", "exec", "deploy", "promote", "rollback", "status", "history", "lock", "config",
+    "proxy", "maintenance",
   ]
 
   @Test func versionPrintsTheVersion() async throws {

@@ -42,9 +42,10 @@ struct TestbedTests {
   func proxyImageRunsCaddy() async throws {
     try await Testbed.use { testbed in
       let host = testbed.hosts[0]
+      let proxyImage = try #require(testbed.proxyImage)
       let name = "testbed-caddy-\(UUID().uuidString.prefix(8).lowercased())"
       let url = "http://\(host.address):18081/"
-      try await testbed.sshChecked(host, "docker run -d --name \(name) -p 18081:80 \(testbed.proxyImage)")
+      try await testbed.sshChecked(host, "docker run -d --name \(name) -p 18081:80 \(proxyImage)")
       do {
         #expect(try await eventually { try await curl(url).body.contains("Caddy works") })
         let config = #"""

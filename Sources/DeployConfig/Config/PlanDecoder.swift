@@ -22,7 +22,11 @@ struct PlanDecoder {
       }
     }
     let container = self.container(top["container"])
-    let health = top["health"].flatMap { self.health($0, container: container) }
+    let proxy = self.proxy(top["proxy"], container: top["container"])
+    let health = top["health"].flatMap {
+      // A bad `proxy:` is reported already; the check is then read as without one.
+      self.health($0, container: container, proxy: (try? proxy.get()) ?? nil)
+    }
     let rollout = self.rollout(top["rollout"])
     let rollback = self.rollback(top["rollback"])
     let verify = self.verify(top["verify"])
@@ -30,7 +34,8 @@ struct PlanDecoder {
     let notify = self.notify(top["notify"])
     let registry = self.registry(top["registry"])
     guard let image, let container, let rollout, let rollback, !reader.hasErrors else { return nil }
-    guard case .success(let verify) = verify, let hooks, let notify, case .success(let registry) = registry
+    guard case .success(let verify) = verify, let hooks, let notify, case .success(let registry) = registry,
+      case .success(let proxy) = proxy
     else {
       return nil
     }
@@ -41,6 +46,7 @@ struct PlanDecoder {
     plan.hooks = hooks
     plan.notify = notify
     plan.registry = registry
+    plan.proxy = proxy
     return plan
   }
 
@@ -301,7 +307,7 @@ struct PlanDecoder {
 
   // MARK: health
 
-  private func health(_ node: YAMLNode, container: ContainerSpec?) -> HealthSpec? {
+  private func health(_ node: YAMLNode, container: ContainerSpec?, proxy: ProxySpec?) -> HealthSpec? {
     let path = ConfigPath.root.key("health")
     guard let m = reader.mapping(node, path, known: Self.healthKeys) else { return nil }
     var ok = true
@@ -314,7 +320,7 @@ struct PlanDecoder {
           (m.keyNode("docker") ?? httpNode).location, "`health` has both `http` and `docker: true`; keep one")
         ok = false
       }
-      if let http = self.http(httpNode, path.key("http"), container: container) {
+      if let http = self.http(httpNode, path.key("http"), container: proxy == nil ? container : nil) {
         probe = .http(http)
       } else {
         ok = false

@@ -19,6 +19,9 @@ public struct ResolvedPlan: Sendable {
   public var notify: [NotifyTarget] = []
   /// `registry:`: credentials for pulls from a private registry.
   public var registry: RegistrySpec? = nil
+  /// `proxy:`: the app is routed by the host's proxy and deploys are blue-green; nil: it
+  /// publishes its own ports and a deploy replaces the container.
+  public var proxy: ProxySpec? = nil
   /// The playbook file as messages show it.
   public var file: String
   /// Where each value came from (`container.ports[0]`, `health.http.port`); values from an
@@ -114,7 +117,7 @@ public struct HealthSpec: Sendable, Hashable {
 }
 
 public struct HTTPHealthSpec: Sendable, Hashable {
-  /// The port on the host (a published port).
+  /// The port on the host (a published port); with `proxy:`, the port in the container.
   public var port: Int
   /// Default `/`.
   public var path: String

@@ -19,7 +19,7 @@ public struct Playbook: Sendable {
 
   static let topKeys =
     ["app", "image", "container", "health", "rollout", "rollback", "environments"]
-    + ["verify", "hooks", "notify", "registry"]
+    + ["verify", "hooks", "notify", "registry", "proxy"]
 
   /// The plan for `host` of `inventory`: the environment's override merged in, `${environment}`
   /// and the host's `vars` substituted, every value checked.

@@ -91,6 +91,8 @@ public struct ProjectValidation: Sendable {
 struct ProjectLoader {
   let home: String
   var diagnostics: [Diagnostic] = []
+  /// Every host's plan with `proxy:` (engine `hosts`), for the checks across plans.
+  var proxied: [ResolvedPlan] = []
 
   init(home: String) {
     self.home = home
@@ -144,6 +146,7 @@ struct ProjectLoader {
       diagnostics += check(playbook, against: inventories)
       playbooks.append(playbook)
     }
+    checkProxyRoutes()
 
     let normalized = Diagnostic.normalized(diagnostics)
     let valid =
@@ -160,7 +163,7 @@ struct ProjectLoader {
 
   /// Resolves the plan for every host of every environment. With no usable inventory, the
   /// plan is still checked on its own (variables cannot be checked then).
-  private func check(_ playbook: Playbook, against inventories: [Inventory]) -> [Diagnostic] {
+  private mutating func check(_ playbook: Playbook, against inventories: [Inventory]) -> [Diagnostic] {
     var result: [Diagnostic] = []
     var unknown: [UnknownVariable] = []
     for inventory in inventories {
@@ -168,7 +171,10 @@ struct ProjectLoader {
         let reader = NodeReader(root: playbook.base.location)
         let plan = playbook.resolve(for: inventory, host: host, reader: reader, unknown: &unknown)
         result += reader.diagnostics
-        if let plan { result += Self.engineDiagnostics(plan, inventory) }
+        if let plan {
+          result += Self.engineDiagnostics(plan, inventory)
+          if plan.proxy != nil, inventory.engine == .hosts { proxied.append(plan) }
+        }
       }
     }
     if inventories.isEmpty {
@@ -200,6 +206,14 @@ struct ProjectLoader {
       ]
     case .swarm(let settings):
       guard plan.host.name == settings.manager else { return [] }
+      if plan.proxy != nil {
+        return [
+          .error(
+            at: plan.sourceMap.location(of: "proxy.app_port"),
+            "`proxy:` does not go with `engine: swarm`: Swarm's routing mesh publishes the service's ports; use `container.ports` there"
+              + context)
+        ]
+      }
       return SwarmService.problems(plan).map { problem in
         let location = plan.sourceMap.location(of: problem.path)
         return problem.isError
@@ -256,6 +270,49 @@ struct ProjectLoader {
         }
         chain.append(next)
         current = next
+      }
+    }
+  }
+
+  /// Plans with `proxy:` that share a host (same address and port) share its one proxy: no two
+  /// may claim the same Host name and path, and all must agree on the ports it publishes.
+  private mutating func checkProxyRoutes() {
+    var claims: [String: ResolvedPlan] = [:]
+    var ports: [String: ResolvedPlan] = [:]
+    var reported = Set<String>()
+    for plan in proxied {
+      guard let proxy = plan.proxy else { continue }
+      let host = "\(plan.host.address.lowercased()):\(plan.host.port)"
+      let context = "host `\(plan.host.name)` of `\(plan.environment)`"
+      if let first = ports[host], let other = first.proxy,
+        (other.httpPort, other.httpsPort) != (proxy.httpPort, proxy.httpsPort)
+      {
+        let key = "ports \(plan.app) \(plan.environment) \(first.app)"
+        if reported.insert(key).inserted {
+          diagnostics.append(
+            .error(
+              at: plan.sourceMap.location(of: "proxy.http_port"),
+              "`proxy` ports \(proxy.httpPort)/\(proxy.httpsPort) differ from those of app `\(first.app)` (\(first.file)), \(other.httpPort)/\(other.httpsPort), on \(context): the host has one proxy; give both plans the same `http_port` and `https_port`"
+            ))
+        }
+      } else if ports[host] == nil {
+        ports[host] = plan
+      }
+      for claim in proxy.claims {
+        let key = host + " " + claim
+        if let first = claims[key], first.app != plan.app || first.environment != plan.environment {
+          if reported.insert(
+            "route \(claim) \(first.app) \(first.environment) \(plan.app) \(plan.environment)"
+          ).inserted {
+            diagnostics.append(
+              .error(
+                at: plan.sourceMap.location(of: proxy.hosts.isEmpty ? "proxy.app_port" : "proxy.hosts"),
+                "`proxy` route \(claim.hasPrefix("*/") ? "(any host)" + claim.dropFirst() : claim) on \(context) is also claimed by app `\(first.app)` of `\(first.environment)` (\(first.file)): two apps on one host's proxy need different `hosts` or `path_prefix`"
+              ))
+          }
+        } else if claims[key] == nil {
+          claims[key] = plan
+        }
       }
     }
   }

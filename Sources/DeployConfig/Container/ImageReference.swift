@@ -54,6 +54,9 @@ public struct ImageReference: Sendable, Hashable, Codable, CustomStringConvertib
     self.init(checked: repository, tag: tag, digest: digest)
   }
 
+  /// `caddy:2`, the official Caddy image: the default of `proxy.image`.
+  public static let caddy = ImageReference(checked: "caddy", tag: "2", digest: nil)
+
   /// Fields already validated (taken from a reference that was).
   private init(checked repository: String, tag: String?, digest: ImageDigest?) {
     self.repository = repository

@@ -6,6 +6,9 @@ import Foundation
 /// connection (`via: ssh`) or straight from here (`via: direct`), with Docker asked between
 /// failed probes whether the container still runs, so a crash fails at once.
 struct HealthGate: Sendable {
+  /// The container's own address (behind the proxy: it publishes no port), probed through the
+  /// host's SSH connection whatever `via` says; nil: the host's published ports.
+  var containerAddress: String? = nil
   var spec: HealthSpec?
   /// The host's address, for `via: direct`.
   var address: String
@@ -70,9 +73,9 @@ struct HealthGate: Sendable {
         return info.dockerHealthVerdict ?? .unhealthy("the image has no HEALTHCHECK; use health.http instead")
       }
     case .http(let http):
-      let (url, opened) = try await spec.via.reach(
+      let (url, opened) = try await (containerAddress == nil ? spec.via : .ssh).reach(
         http.port, path: http.path, address: address,
-        remoteHost: PortMapping.boundAddress(of: http.port, in: ports), forward: forward)
+        remoteHost: containerAddress ?? PortMapping.boundAddress(of: http.port, in: ports), forward: forward)
       tunnel = opened
       let request = try http.probe(at: url, timeout: spec.timeout)
       probe = { timeout in

@@ -141,6 +141,9 @@ public enum AuditCommand: String, Sendable, Codable {
   case lockRelease = "lock-release"
   /// A run took over a lock whose holder had stopped renewing it.
   case lockTakeover = "lock-takeover"
+  /// `deployctl maintenance ENV on|off`: the proxy answers 503 instead of routing, or routes again.
+  case maintenanceOn = "maintenance-on"
+  case maintenanceOff = "maintenance-off"
 }
 
 public enum AuditResult: String, Sendable, Codable {

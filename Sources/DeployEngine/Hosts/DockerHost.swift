@@ -19,7 +19,23 @@ public final class DockerHost: RolloutHost {
   let registry: RegistryLogin?
   /// The id `docker run` printed for the container `install` started (the health check starts
   /// from it, without asking Docker first).
-  private let startedID = Locked<String?>(nil)
+  let startedID = Locked<String?>(nil)
+  /// With `proxy:`: the routes and the app's containers as prepare read them.
+  let proxyState = Locked(ProxyReading())
+  /// With `proxy:`: what this run's blue-green change has done so far.
+  let blueGreen = Locked<BlueGreen?>(nil)
+
+  /// With `proxy:`: changes the app's route on the host's proxy.
+  let router: ProxyRouter
+
+  struct ProxyReading: Sendable {
+    var containers: [ContainerSummary] = []
+    /// Whether `deployctl-proxy` exists on the host.
+    var proxyExists = false
+    /// Without `proxy:`: the app still has a route on the host's proxy (it moved back to its own
+    /// ports).
+    var hadRoute = false
+  }
 
   public convenience init(
     plan: ResolvedPlan, connections: SSHConnections, progress: ProgressLog, stop: StopRequest,
@@ -40,6 +56,7 @@ public final class DockerHost: RolloutHost {
     self.plan = plan
     paths = try HostPaths(app: plan.app, environment: plan.environment)
     remote = RemoteHost(name: plan.host.name, transport: transport, progress: progress)
+    router = ProxyRouter(remote: remote, app: plan.app, environment: plan.environment)
     self.progress = progress
     self.stop = stop
   }
@@ -78,6 +95,12 @@ public final class DockerHost: RolloutHost {
       for problem in releases.unreadable {
         await progress.host(name, "read state", .note("a release record could not be read: \(problem)"))
       }
+      if let route = script.route, output[route]?.succeeded == true {
+        proxyState.withLock { $0.hadRoute = true }
+      }
+      if let proxied = script.proxied {
+        try await readProxy(output[proxied.routes], output[proxied.containers], proxy: output[proxied.proxy])
+      }
       let container = try read(output[script.observed])
       let snapshot = HostSnapshot(releases: releases, container: container)
       var pulled: ImageDigest?
@@ -101,6 +124,10 @@ public final class DockerHost: RolloutHost {
     var releases: RemoteScript.Section
     var observed: RemoteScript.Section
     var pull: RemoteScript.Section?
+    /// With `proxy:`.
+    var proxied: ProxyReadings?
+    /// Without `proxy:`: whether the app has a route on the host's proxy.
+    var route: RemoteScript.Section?
   }
 
   func prepareScript(_ request: PrepareRequest, observe: RemoteCommand) -> PrepareScript {
@@ -111,6 +138,14 @@ public final class DockerHost: RolloutHost {
     script.add(.if(HostLock.isHeld(by: request.holder, paths).negated, then: .exit(0)))
     let releases = script.section("releases", HostState.readReleases(paths))
     let observed = script.section("container", observe, failure: .isAnswer)
+    let proxied = plan.proxy == nil ? nil : proxyReadings(into: &script)
+    let route =
+      plan.proxy != nil
+      ? nil
+      : script.section(
+        "proxy-route",
+        RemoteCommand(["test", "-f", ProxyPaths().routeFile("\(plan.app)@\(plan.environment)")]),
+        failure: .isAnswer)
     if request.pull != nil, let network = plan.container.options.network {
       // Checked before anything changes: a missing network fails the host with its old
       // container still serving.
@@ -124,7 +159,7 @@ public final class DockerHost: RolloutHost {
     }
     return PrepareScript(
       script: script, step: request.pull == nil ? "lock, read state" : "lock, read state, pull", lock: lock,
-      releases: releases, observed: observed, pull: pull)
+      releases: releases, observed: observed, pull: pull, proxied: proxied, route: route)
   }
 
   /// Says who held the lock before and since when it stopped renewing, and writes the takeover to
@@ -156,6 +191,7 @@ public final class DockerHost: RolloutHost {
   }
 
   public func install(_ plan: InstallPlan) async throws {
+    if let proxy = self.plan.proxy { return try await installBehindProxy(plan, proxy) }
     let (script, run) = try installScript(plan)
     let output = try await remote.run("replace container", script, timeout: .seconds(900))
     startedID.withLock { $0 = Self.containerID(output[run]) }
@@ -205,6 +241,7 @@ public final class DockerHost: RolloutHost {
   }
 
   public func check(_ plan: InstallPlan) async throws {
+    if let proxy = self.plan.proxy { return try await checkBehindProxy(plan, proxy) }
     try await remote.step("health") {
       let report = try await gate(plan.release.container).check(stop: stop)
       guard report.healthy else {
@@ -212,9 +249,11 @@ public final class DockerHost: RolloutHost {
         throw RolloutError.unhealthy(host: name, reason: report.reason, details: report.resultLines + logs)
       }
     }
+    if proxyState.current.hadRoute { await removeLeftoverRoute() }
   }
 
   public func restore(_ plan: InstallPlan) async throws {
+    if let proxy = self.plan.proxy { return try await restoreBehindProxy(plan, proxy) }
     let spec = plan.release.container
     var script = RemoteScript()
     script.section("stop", DockerScripts.stopAndRemove(spec.name, timeout: spec.stopTimeoutSeconds))
@@ -265,6 +304,13 @@ public final class DockerHost: RolloutHost {
     if !commit.forget.isEmpty {
       script.section(
         "forget", try HostState.removeReleases(commit.forget.map(\.id), paths), failure: .isAnswer)
+      if plan.proxy != nil {
+        // Behind the proxy, a release's container is kept stopped for a quick rollback; it goes
+        // with its record (never its volumes).
+        let containers = commit.forget.map { Self.releaseContainer(plan.container.name, $0.id) }
+        script.section(
+          "forget containers", RemoteCommand(["docker", "rm"] + containers).silent, failure: .isAnswer)
+      }
       let kept = Set(commit.records.map(\.image))
       let unused = Set(commit.forget.map(\.image)).subtracting(kept).sorted()
       if !unused.isEmpty {
@@ -320,8 +366,10 @@ public final class DockerHost: RolloutHost {
 
   // MARK: Health
 
-  func gate(_ container: ContainerRunSpec) -> HealthGate {
+  /// `address`: the container's own address (behind the proxy), reached through SSH.
+  func gate(_ container: ContainerRunSpec, at address: String? = nil) -> HealthGate {
     HealthGate(
+      containerAddress: address,
       spec: plan.health, address: plan.host.address, containerName: container.name, ports: container.ports,
       startedID: startedID.withLock { id in
         defer { id = nil }

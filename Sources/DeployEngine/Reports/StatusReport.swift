@@ -14,6 +14,8 @@ public struct HostStatus: Codable, Sendable, Equatable {
   public var error: String?
   /// `engine: swarm`: the service's tasks (node, state, health, image); this entry is the manager.
   @OmittedWhenNil public var tasks: [SwarmTask]? = nil
+  /// With `proxy:`: the app's route on the host's proxy (docs/json.md "status").
+  @OmittedWhenNil public var proxy: HostProxyStatus? = nil
 
   public init(
     name: String, reachable: Bool, release: String?, image: String?, state: String, health: String,

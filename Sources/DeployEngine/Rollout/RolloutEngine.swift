@@ -385,9 +385,52 @@ extension RolloutEngine {
         .note(ShellQuote.join(["docker"] + SwarmService.createArguments(spec, policy))))
       return
     }
+    if let proxy = plan.host(named: name)?.proxy {
+      await describeBehindProxy(name, proxy, spec: spec, snapshot: snapshot)
+      return
+    }
     await progress.host(
       name, same ? "would re-run (same digest)" : "would run",
       .note(ShellQuote.join(DockerCommand.runArguments(spec))))
+  }
+
+  /// Dry run behind the proxy: the blue-green steps, in order.
+  private func describeBehindProxy(
+    _ name: String, _ proxy: ProxySpec, spec: ContainerRunSpec, snapshot: HostSnapshot
+  )
+    async
+  {
+    let started = DockerHost.releaseContainer(spec.name, spec.release)
+    let ports = [proxy.httpPort, proxy.httpsPort]
+    await progress.host(
+      name, "would ensure proxy",
+      .note(
+        "\(ProxyScripts.containerName) (\(proxy.image)) on network \(ProxyScripts.network), publishing \(ports.map(String.init).joined(separator: ", ")), if it is not running"
+      ))
+    var next = spec
+    next.name = started
+    next.ports = []
+    if next.options.network == nil {
+      next.options.network = ProxyScripts.network
+      next.options.networkAliases = [started]
+    }
+    await progress.host(name, "would start beside", .note(ShellQuote.join(DockerCommand.runArguments(next))))
+    await progress.host(
+      name, "would check",
+      .note("\(started) at its address on \(ProxyScripts.network), port \(proxy.appPort)"))
+    let route = ProxyRoute(plan: plan.hosts[0], proxy: proxy, container: started, release: spec.release)
+    await progress.host(
+      name, "would switch route",
+      .note(
+        "\(route.claims.map { ProxyError.split($0) }.map { $0.0 + $0.1 }.joined(separator: ", ")) → \(route.upstream)"
+      ))
+    if let current = snapshot.container {
+      await progress.host(
+        name, "would drain and stop",
+        .note(
+          "\(current.name): requests in flight get up to \(proxy.drain.configText), then it stops and is kept for a rollback"
+        ))
+    }
   }
 
   private func secretValues() throws -> [EnvVar] {

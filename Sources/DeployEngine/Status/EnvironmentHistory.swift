@@ -20,7 +20,7 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
   public var tag: String?
   public var user: String
   public var time: Date
-  /// `deploy`, `promote`, `rollback` or `lock-takeover`.
+  /// `deploy`, `promote`, `rollback`, `lock-takeover`, `maintenance-on` or `maintenance-off`.
   public var how: String
   /// `promote`: the environment the digest came from.
   public var from: String?
@@ -130,8 +130,15 @@ public struct EnvironmentHistory: Sendable {
       guard entry.command == .lockTakeover, entry.environment == environment else { return nil }
       return entry.run.map { "run \($0)" } ?? "holder \(entry.holder ?? "")"
     }
+    let maintenance = group(kept) { entry in
+      guard [.maintenanceOn, .maintenanceOff].contains(entry.command), entry.environment == environment else {
+        return nil
+      }
+      return "run \(entry.run ?? "") \(entry.command.rawValue)"
+    }
     var entries = runs.compactMap { install($0, records: records, live: live) }
     entries += takeovers.compactMap(takeover)
+    entries += maintenance.compactMap(maintenanceChange)
     // Releases whose audit lines are gone (log cut off, or written by hand) still show.
     let seen = Set(entries.compactMap(\.release))
     for record in records.values where !seen.contains(record.id) {
@@ -193,6 +200,15 @@ public struct EnvironmentHistory: Sendable {
     entry.holder = lines.lazy.compactMap(\.entry.holder).first
     entry.staleS = lines.compactMap(\.entry.stale).max()
     return entry
+  }
+
+  /// `maintenance on|off`: no release goes out; the proxy answers 503 (or routes again).
+  static func maintenanceChange(_ lines: AuditLines) -> HistoryEntry? {
+    guard let first = lines.min(by: { $0.entry.time < $1.entry.time })?.entry else { return nil }
+    return HistoryEntry(
+      release: nil, image: nil, digest: nil, tag: nil, user: first.user, time: first.time,
+      how: first.command.rawValue, from: nil, previous: nil, result: Self.overall(lines.map(\.entry.result)),
+      hosts: hosts(lines), live: false)
   }
 
   static func hosts(_ lines: AuditLines) -> [HistoryEntry.Host] {

@@ -49,6 +49,7 @@ public struct EnvironmentStatus: Sendable {
         progress: progress
       ) { remote in
         let paths = try HostPaths(app: plan.app, environment: plan.environment)
+        if plan.proxy != nil { return try await proxiedEntry(plan, remote: remote) }
         let (snapshot, audit) = try await remote.snapshot(
           paths, containerName: plan.container.name, auditLines: auditLines)
         var health = "unknown"
@@ -60,8 +61,17 @@ public struct EnvironmentStatus: Sendable {
             var single = plan
             single.health?.retries = 1
             single.health?.startPeriod = .zero
+            // Behind the proxy the container publishes no port: probed at its own address.
+            var address: String?
+            if plan.proxy != nil {
+              let answer = try await remote.exec(
+                ProxyScripts.address(of: container.name), timeout: .seconds(30))
+              let ip = answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+              address = ip.isEmpty ? nil : ip
+            }
             let gate = HealthGate(
-              spec: single.health, address: plan.host.address, containerName: container.name,
+              containerAddress: address, spec: single.health, address: plan.host.address,
+              containerName: container.name,
               ports: snapshot.current?.container.ports ?? [], startedID: nil,
               inspect: { try await remote.inspect(container.name) },
               forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) })

@@ -67,6 +67,15 @@ public enum StatusTable {
       rows.append([
         host.name, host.reachable ? "yes" : "no", host.release ?? "-", host.state, host.health, image,
       ])
+      // With `proxy:`: the app's route on the host's proxy, under the host.
+      if let proxy = host.proxy {
+        let route = proxy.container.map { "→ \($0)" } ?? "no route yet"
+        let message = proxy.maintenance ? ": \"\(proxy.maintenanceMessage ?? "")\"" : ""
+        rows.append([
+          "  proxy", proxy.running ? "running" : "down", proxy.release ?? "-",
+          proxy.maintenance ? "maintenance" : "routed", "-", route + message,
+        ])
+      }
       // A swarm's tasks, under its manager: task, node, state, health, image.
       for task in host.tasks ?? [] {
         rows.append(["  \(task.name)", "-", task.node, task.state, task.health ?? "-", task.image])
@@ -102,6 +111,13 @@ public enum HistoryTable {
         return [
           "-", when(entry.time), entry.user, entry.howText, "-",
           "took over \(done)/\(entry.hosts.count) from \(entry.holder ?? "an unknown holder")\(stale)",
+        ]
+      }
+      if entry.how == AuditCommand.maintenanceOn.rawValue || entry.how == AuditCommand.maintenanceOff.rawValue
+      {
+        return [
+          "-", when(entry.time), entry.user, entry.howText, "-",
+          "\(entry.result) \(done)/\(entry.hosts.count)",
         ]
       }
       return [

@@ -37,9 +37,6 @@ struct Testbed: Sendable {
   /// v1, v2, v3 (healthy, `/version` says the tag), broken (`/healthz` 404),
   /// crash (exits 3 at once), slow (healthy after about 5 s), slow15 (listens only after about 15 s).
   let tags: [String]
-  /// `192.168.250.1:5000/caddy:2`: Caddy from Debian's package with the official `caddy:2`
-  /// image's paths, for a plan's `proxy: {image: …}` (docs/testing.md).
-  let proxyImage: String
   let sshUser: String
   let identityFile: String
   let knownHosts: String
@@ -56,6 +53,9 @@ struct Testbed: Sendable {
   let swarmEnvironments: [String]
   /// Manager host name per swarm environment.
   private let swarmManagers: [String: String]
+  /// `192.168.250.1:5000/caddy:2`: the proxy's image (Caddy, built from Debian's package),
+  /// `TESTBED_PROXY_IMAGE`; nil for an env file written before it.
+  var proxyImage: String? = nil
 
   /// The swarm environments whose nodes share one host name, `ENV-node`
   /// (`TESTBED_SWARM_SAME_HOSTNAME`, space- or comma-separated, as `scripts/testbed` reads it).
@@ -150,16 +150,17 @@ struct Testbed: Sendable {
       }
       swarmManagers[environment] = name
     }
-    return Testbed(
+    var testbed = Testbed(
       dir: try value("TESTBED_DIR"), script: try value("TESTBED_SCRIPT"),
       registry: try value("TESTBED_REGISTRY"), authRegistry: try value("TESTBED_AUTH_REGISTRY"),
       authUser: try value("TESTBED_AUTH_USER"), authPasswordFile: try value("TESTBED_AUTH_PASSWORD_FILE"),
       image: try value("TESTBED_IMAGE"), tags: try words("TESTBED_TAGS"),
-      proxyImage: try value("TESTBED_PROXY_IMAGE"),
       sshUser: try value("TESTBED_SSH_USER"), identityFile: try value("TESTBED_IDENTITY_FILE"),
       knownHosts: try value("TESTBED_KNOWN_HOSTS"), inventories: try value("TESTBED_INVENTORIES"),
       playbooks: try value("TESTBED_PLAYBOOKS"), environments: environments, hosts: hosts,
       swarmEnvironments: swarmEnvironments, swarmManagers: swarmManagers)
+    testbed.proxyImage = values["TESTBED_PROXY_IMAGE"]
+    return testbed
   }
 
   /// `KEY='value'` lines as `scripts/testbed` writes them (values hold no single quote).
