@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
                 libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils \
-                shellcheck
+                shellcheck caddy
 # Subnet of the testbed `make test` brings up; `auto` takes a free one (one per lane), so
 # several checkouts can test at once.
 TESTBED_SUBNET ?= auto
@@ -95,3 +95,9 @@ bench-ssh: setup
 # deployctl exec to 1,000 SSH endpoints (63 local sshd processes x 16 loopback addresses; root).
 bench-fanout: setup
 	scripts/bench-fanout 1000
+
+# What clients see while a release changes, on 1 and 4 testbed hosts: deployctl's proxy
+# (blue-green), stop-first and a hand-written ssh step, under request-loop's load (root).
+.PHONY: bench-zero-downtime
+bench-zero-downtime: setup
+	scripts/bench-zero-downtime

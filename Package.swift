@@ -46,6 +46,11 @@ let package = Package(
         "DeployConfig", "DeployEngine", "DeployKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // Steady HTTP load and what every request saw, for the zero-downtime tests, benchmark and
+    // demo (docs/testing.md "Request loop"); libcurl only, none of deployctl's layers.
+    .executableTarget(
+      name: "request-loop",
+      dependencies: ["CCurl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     // Real servers for tests (a local sshd, keys, known_hosts), shared by both test targets.
     .target(
       name: "TestSupport",

@@ -38,6 +38,39 @@ struct TestbedTests {
     }
   }
 
+  @Test("the proxy image runs Caddy, which takes a JSON configuration through its admin API")
+  func proxyImageRunsCaddy() async throws {
+    try await Testbed.use { testbed in
+      let host = testbed.hosts[0]
+      let proxyImage = try #require(testbed.proxyImage)
+      let name = "testbed-caddy-\(UUID().uuidString.prefix(8).lowercased())"
+      let url = "http://\(host.address):18081/"
+      try await testbed.sshChecked(host, "docker run -d --name \(name) -p 18081:80 \(proxyImage)")
+      do {
+        #expect(try await eventually { try await curl(url).body.contains("Caddy works") })
+        let config = #"""
+          {"apps": {"http": {"servers": {"s": {"listen": [":80"], "routes": [
+            {"handle": [{"handler": "static_response", "body": "reloaded"}]}]}}}}}
+          """#
+        try await testbed.sshChecked(
+          host, "docker exec -i \(name) caddy reload --config /dev/stdin", input: Data(config.utf8))
+        #expect(try await curl(url).body == "reloaded")
+        // The official image's paths and tools (Alpine's sh, wget, cat) are there.
+        let inside = try await testbed.sshChecked(
+          host,
+          "docker exec \(name) sh -c 'echo $XDG_CONFIG_HOME $XDG_DATA_HOME; wget -qO- localhost:2019/config/'"
+        )
+        #expect(inside.hasPrefix("/config /data\n"), "\(inside)")
+        #expect(inside.contains("static_response"), "\(inside)")
+        try await testbed.sshChecked(host, "docker rm -f \(name)")
+      } catch {
+        // The test's own failure is the one to report.
+        _ = try? await testbed.ssh(host, "docker rm -f \(name)")
+        throw error
+      }
+    }
+  }
+
   @Test("the second registry wants docker login, which works with the written password")
   func authRegistryNeedsLogin() async throws {
     try await Testbed.use { testbed in

@@ -42,7 +42,7 @@ struct ZeroDowntimeTests {
       stop_timeout: 5s
     proxy:
       app_port: 8080
-      image: \(s.testbed.proxyImage)
+      image: \(s.testbed.caddyImage)
       drain: 5s
     \(extra)
     health:
@@ -230,7 +230,7 @@ struct ZeroDowntimeTests {
       let published = Self.plan(s, health: "http: {port: 80, path: /healthz}")
         .replacingOccurrences(of: "container:\n", with: "container:\n  ports: [\"80:8080\"]\n")
         .replacingOccurrences(
-          of: "proxy:\n  app_port: 8080\n  image: \(s.testbed.proxyImage)\n  drain: 5s\n", with: "")
+          of: "proxy:\n  app_port: 8080\n  image: \(s.testbed.caddyImage)\n  drain: 5s\n", with: "")
       try published.write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
       let first = try await s.deployctl(["deploy", "dev", "--image", "v1"])
       #expect(first.status == 0, "\(first.stderr)")
@@ -386,4 +386,10 @@ struct RequestLoad: CustomStringConvertible, Sendable {
       try await Task.sleep(for: .milliseconds(250))
     }
   }
+}
+
+extension Testbed {
+  /// The testbed's Caddy image (`scripts/testbed` builds it from Debian's package;
+  /// `Testbed.proxyImage` is nil only for an env file written before it).
+  var caddyImage: String { proxyImage ?? "\(registry)/caddy:2" }
 }

@@ -35,7 +35,7 @@ struct Testbed: Sendable {
   /// `192.168.250.1:5000/app`, pushed with `tags`.
   let image: String
   /// v1, v2, v3 (healthy, `/version` says the tag), broken (`/healthz` 404),
-  /// crash (exits 3 at once), slow (healthy after about 5 s).
+  /// crash (exits 3 at once), slow (healthy after about 5 s), slow15 (listens only after about 15 s).
   let tags: [String]
   let sshUser: String
   let identityFile: String
