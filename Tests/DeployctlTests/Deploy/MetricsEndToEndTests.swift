@@ -1,0 +1,231 @@
+import DeployConfig
+import DeployEngine
+import DeployKit
+import Foundation
+import TestSupport
+import Testing
+
+/// Gates from real metrics end to end (docs/configuration.md "Prometheus analysis",
+/// "Notifications"): the real binary against the testbed's hosts, with Debian's Prometheus
+/// scraping the test apps' `/cgi-bin/metrics` and Debian's Pushgateway, both on loopback,
+/// started and stopped by the tests.
+@Suite(
+  "Prometheus analysis and the Pushgateway end to end",
+  .enabled(if: Testbed.isAvailable && MetricsServer.isAvailable))
+struct MetricsEndToEndTests {
+  /// The share of 5xx answers of the app over the last 15 s (0 when there are none).
+  static let errorRate =
+    "(sum(rate(http_requests_total{app=\"${app}\",code=~\"5..\"}[15s])) or vector(0)) / sum(rate(http_requests_total{app=\"${app}\"}[15s]))"
+
+  /// The scenario's plan with a quick health check, a smoke check that `/healthz` answers, and
+  /// `extra` top-level YAML.
+  func writePlan(_ s: Scenario, _ extra: String) throws {
+    let plan = """
+      app: \(s.app)
+      image: \(s.testbed.image)
+      container:
+        ports: ["\(s.port):8080"]
+        stop_timeout: 5s
+      health:
+        http: {port: \(s.port), path: /healthz, expect: 200}
+        via: ssh
+        interval: 300ms
+        timeout: 1s
+        retries: 4
+        start_period: 1s
+      rollout:
+        batch: 1
+        max_failures: 0
+      rollback:
+        auto: true
+
+      """
+    try (plan + extra + "\n").write(toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
+  }
+
+  /// `verify:` with the smoke check and a Prometheus analysis of `query` at `url`.
+  func verify(_ s: Scenario, url: String, query: String, max: String = "0.1", failureLimit: Int = 1) -> String {
+    """
+    verify:
+      via: ssh
+      smoke:
+        - {port: \(s.port), path: /healthz, expect: 200}
+      prometheus:
+        url: \(url)
+        interval: 2s
+        duration: 8s
+        queries:
+          - name: error-rate
+            query: '\(query.replacingOccurrences(of: "'", with: "''"))'
+            max: \(max)
+            failure_limit: \(failureLimit)
+    """
+  }
+
+  /// Prometheus scraping every prod host's app.
+  func withPrometheus<T>(_ s: Scenario, _ body: (MetricsServer) async throws -> T) async throws -> T {
+    let targets = s.hosts("prod").map { "\($0.address):\(s.port)" }
+    return try await MetricsServer.with(
+      .prometheus(targets: targets, metricsPath: "/cgi-bin/metrics", app: s.app), body)
+  }
+
+  /// Real traffic on `/` of every prod host while `body` runs (what Prometheus sees of the app).
+  func withTraffic<T>(_ s: Scenario, _ body: () async throws -> T) async throws -> T {
+    let urls = s.hosts("prod").map { HTTPProbe.url(host: $0.address, port: s.port, path: "/") }
+    let traffic = Task {
+      while !Task.isCancelled {
+        for url in urls {
+          // Answers and refusals alike: the app may be between containers.
+          _ = try? await HTTPProbe(url: url, timeout: .seconds(1)).run()
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+      }
+    }
+    defer { traffic.cancel() }
+    return try await body()
+  }
+
+  func record(_ s: Scenario, _ host: Testbed.Host, _ id: String) async throws -> [String: Any] {
+    let text = try await s.testbed.sshChecked(host, "cat /var/lib/deployctl/\(s.app)/releases/prod/\(id).json")
+    guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+      throw TestFailure("\(host.name): release record \(id) is not a JSON object:\n\(text)")
+    }
+    return object
+  }
+
+  @Test(
+    "a release whose error rate passes the query stays, with every measurement in JSON; one that answers 500s on / (health and smoke pass) is rolled back everywhere (exit 1)"
+  )
+  func errorRateGatesTheRelease() async throws {
+    try await Scenario.with { s in
+      try await withPrometheus(s) { prometheus in
+        try await withTraffic(s) {
+          try writePlan(s, verify(s, url: prometheus.url, query: Self.errorRate))
+          let good = try await s.deployctl(["deploy", "prod", "--image", "v1"])
+          #expect(good.status == 0, "\(good.stderr)")
+          let report = try good.report
+          let v1 = try #require(report.release?.id)
+          let metrics = try #require(report.verification?.prometheus, "\(good.stdout)")
+          #expect(metrics.passed && metrics.error == nil)
+          let query = try #require(metrics.queries.first)
+          #expect(query.name == "error-rate")
+          #expect(query.query.contains("app=\"\(s.app)\""), "${app} filled in: \(query.query)")
+          #expect(query.measurements.count == 4, "\(query.measurements)")
+          #expect(query.failures <= 1)
+          #expect(query.measurements.last?.value == 0, "\(query.measurements)")
+          #expect(good.stderr.contains("prometheus error-rate: "), "\(good.stderr)")
+          for host in s.hosts("prod") {
+            #expect(try await record(s, host, v1)["verified"] as? Bool == true)
+          }
+
+          let bad = try await s.deployctl(["deploy", "prod", "--image", "erroring"])
+          #expect(bad.status == 1, "\(bad.stderr)")
+          let badReport = try bad.report
+          #expect(badReport.hosts.map(\.result) == [.rolledBack, .rolledBack])
+          let failed = try #require(badReport.verification)
+          #expect(failed.hosts.allSatisfy { $0.passed }, "health and smoke passed: \(failed.hosts)")
+          let badMetrics = try #require(failed.prometheus)
+          #expect(!badMetrics.passed && !failed.passed)
+          let badQuery = try #require(badMetrics.queries.first)
+          #expect(badQuery.failures == 2, "stopped at the second failure: \(badQuery.measurements)")
+          #expect(badQuery.measurements.contains { ($0.value ?? 0) > 0.1 }, "\(badQuery.measurements)")
+          let error = badReport.error ?? ""
+          #expect(error.contains("prometheus: query error-rate failed"), "\(error)")
+          #expect(error.contains("above max 0.1"), "\(error)")
+          let erroring = try #require(badReport.release?.id)
+          for host in s.hosts("prod") {
+            #expect(try await s.version(on: host) == "v1")
+            #expect(try await record(s, host, erroring)["verified"] as? Bool == false)
+          }
+        }
+      }
+    }
+  }
+
+  @Test("a PromQL error and an unreachable Prometheus fail the verification clearly (exit 1, rolled back)")
+  func promQLErrorAndUnreachablePrometheus() async throws {
+    try await Scenario.with { s in
+      try await withPrometheus(s) { prometheus in
+        try writePlan(s, "")
+        #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+
+        try writePlan(s, verify(s, url: prometheus.url, query: "sum(rate(http_requests_total[1m]", failureLimit: 0))
+        let promQL = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+        #expect(promQL.status == 1, "\(promQL.stderr)")
+        let report = try promQL.report
+        #expect(report.hosts.map(\.result) == [.rolledBack, .rolledBack])
+        let measurement = try #require(report.verification?.prometheus?.queries.first?.measurements.first)
+        #expect(!measurement.passed && measurement.value == nil)
+        #expect(measurement.error?.contains("parse error") == true, "Prometheus's own message: \(measurement)")
+        #expect(report.error?.contains("parse error") == true, "\(report.error ?? "")")
+      }
+
+      let closed = try LoopbackSocket(listening: false)
+      try writePlan(s, verify(s, url: "http://127.0.0.1:\(closed.port)", query: Self.errorRate))
+      let down = try await s.deployctl(["deploy", "prod", "--image", "v3"])
+      #expect(down.status == 1, "\(down.stderr)")
+      let report = try down.report
+      #expect(report.hosts.map(\.result) == [.rolledBack, .rolledBack])
+      let metrics = try #require(report.verification?.prometheus)
+      #expect(!metrics.passed)
+      #expect(metrics.error?.contains("could not be reached") == true, "\(metrics)")
+      #expect(report.error?.contains("could not be reached") == true, "\(report.error ?? "")")
+      for host in s.hosts("prod") { #expect(try await s.version(on: host) == "v1") }
+      _ = closed
+    }
+  }
+
+  @Test("the Pushgateway holds the run's series after a deploy, grouped by job, environment and app")
+  func pushgatewayHoldsTheSeries() async throws {
+    try await Scenario.with { s in
+      try await MetricsServer.with(.pushgateway) { gateway in
+        try writePlan(s, "notify:\n  - pushgateway: {url: \(gateway.url)}")
+        let run = try await s.deployctl(["deploy", "prod", "--image", "v1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let sent = try run.report.notifications
+        #expect(sent.map(\.result) == [.sent], "\(sent)")
+
+        let answer = try #require(await gateway.get("/api/v1/metrics"))
+        #expect(answer.status == 200)
+        let document = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+        let groups = try #require(document?["data"] as? [[String: Any]], "\(answer.body)")
+        let group = try #require(
+          groups.first { ($0["labels"] as? [String: String])?["app"] == s.app }, "no group for \(s.app): \(answer.body)")
+        #expect(
+          group["labels"] as? [String: String] == ["job": "deployctl", "environment": "prod", "app": s.app])
+        func samples(_ name: String) -> [[String: Any]] {
+          ((group[name] as? [String: Any])?["metrics"] as? [[String: Any]]) ?? []
+        }
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+          samples(name).first { sample in
+            let have = sample["labels"] as? [String: String] ?? [:]
+            return labels.allSatisfy { have[$0.key] == $0.value }
+          }.flatMap { ($0["value"] as? String).flatMap(Double.init) }
+        }
+        #expect(value("deployctl_last_run_success") == 1, "\(group)")
+        #expect(value("deployctl_last_run_hosts", ["result": "deployed"]) == 2)
+        #expect(value("deployctl_last_run_hosts", ["result": "failed"]) == 0)
+        let stamp = try #require(value("deployctl_last_run_timestamp_seconds"))
+        #expect(abs(stamp - Date().timeIntervalSince1970) < 600)
+        #expect((value("deployctl_last_run_duration_seconds") ?? -1) > 0)
+
+        // A failed run replaces the series; a Pushgateway that is down only warns.
+        let bad = try await s.deployctl(["deploy", "prod", "--image", "broken"])
+        #expect(bad.status == 1)
+        let after = try #require(await gateway.get("/metrics"))
+        #expect(
+          after.body.contains(
+            "deployctl_last_run_success{app=\"\(s.app)\",command=\"deploy\",environment=\"prod\",instance=\"\",job=\"deployctl\"} 0"
+          ), "\(after.body.split(separator: "\n").filter { $0.contains(s.app) })")
+      }
+      let closed = try LoopbackSocket(listening: false)
+      try writePlan(s, "notify:\n  - pushgateway: {url: http://127.0.0.1:\(closed.port)}")
+      let down = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      #expect(down.status == 0, "\(down.stderr)")
+      let notifications = try down.report.notifications
+      #expect(notifications.map(\.result) == [.failed])
+      #expect(down.stderr.contains("warning: pushgateway notification not sent"), "\(down.stderr)")
+      _ = closed
+    }
+  }
+}
