@@ -48,7 +48,11 @@ public final class MetricsServer: Sendable {
         {
           let server = MetricsServer(port: port, directory: directory, process: process)
           // Prometheus answers before its storage is ready; /-/ready says when queries work.
-          if await eventually(timeout: .seconds(30), { await server.get("/-/ready")?.status == 200 }) {
+          // Its scrape manager takes in targets every 5 s: wait until it has them, so the
+          // test's first deploy is scraped from its start.
+          if await eventually(timeout: .seconds(30), { await server.get("/-/ready")?.status == 200 }),
+            await eventually(timeout: .seconds(30), { await server.hasTargets(kind) })
+          {
             return server
           }
         }
@@ -100,6 +104,13 @@ public final class MetricsServer: Sendable {
     var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     guard let code = lines.popLast().flatMap({ Int($0) }) else { return nil }
     return (code, lines.joined(separator: "\n"))
+  }
+
+  /// Prometheus: its scrape manager lists the configured targets. The Pushgateway: always.
+  private func hasTargets(_ kind: Kind) async -> Bool {
+    guard case .prometheus(let targets, _, _) = kind, !targets.isEmpty else { return true }
+    guard let answer = await get("/api/v1/targets"), answer.status == 200 else { return false }
+    return targets.allSatisfy { answer.body.contains("\"\($0)\"") }
   }
 
   /// Stops the server by its PID and removes its folder.

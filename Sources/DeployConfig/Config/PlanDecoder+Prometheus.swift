@@ -59,7 +59,7 @@ extension PlanDecoder {
       let nameNode = m["name"], let queryNode = m["query"]
     else { return nil }
     var ok = true
-    let name = reader.name(nameNode, path.key("name"), .variableName)
+    let name = reader.name(nameNode, path.key("name"), Self.queryName)
     let query = reader.string(queryNode, path.key("query"))
     if name == nil || query == nil { ok = false }
     if let query, query.allSatisfy(\.isWhitespace) {
@@ -86,6 +86,11 @@ extension PlanDecoder {
     }
     return ok ? spec : nil
   }
+
+  /// A query's name is in messages and JSON only: the container-name rule (`error-rate`).
+  static let queryName = NameRule(
+    what: "query name", isValid: Names.isContainerName, character: NameRule.nameCharacter,
+    allowed: "letters, digits and `_.-`, starting with a letter or digit")
 
   static func parseNumber(_ text: String) throws(ValueError) -> Double {
     guard let value = Double(text), value.isFinite else {

@@ -52,8 +52,8 @@ struct MetricsEndToEndTests {
         - {port: \(s.port), path: /healthz, expect: 200}
       prometheus:
         url: \(url)
-        interval: 2s
-        duration: 8s
+        interval: 3s
+        duration: 12s
         queries:
           - name: error-rate
             query: '\(query.replacingOccurrences(of: "'", with: "''"))'
