@@ -81,7 +81,9 @@ extension PlanDecoder {
     }
     if ok, let max = spec.max, let min = spec.min, min > max, let n = m["min"] {
       reader.error(
-        n.location, "`\(path.key("min"))` (\(min)) is above `\(path.key("max"))` (\(max)); nothing can pass")
+        n.location,
+        "`\(path.key("min"))` (\(Self.numberText(min))) is above `\(path.key("max"))` (\(Self.numberText(max))); nothing can pass"
+      )
       ok = false
     }
     return ok ? spec : nil
@@ -91,6 +93,10 @@ extension PlanDecoder {
   static let queryName = NameRule(
     what: "query name", isValid: Names.isContainerName, character: NameRule.nameCharacter,
     allowed: "letters, digits and `_.-`, starting with a letter or digit")
+
+  static func numberText(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+  }
 
   static func parseNumber(_ text: String) throws(ValueError) -> Double {
     guard let value = Double(text), value.isFinite else {
