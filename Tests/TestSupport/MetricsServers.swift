@@ -42,7 +42,8 @@ public final class MetricsServer: Sendable {
         let port = try LoopbackSocket(listening: false).port
         let (program, arguments) = try command(kind, port: port, directory: directory)
         let process = try ChildProcess.spawn(
-          program, arguments, in: directory, stdout: directory + "/server.log", stderr: directory + "/server.log")
+          program, arguments, in: directory, stdout: directory + "/server.log",
+          stderr: directory + "/server.log")
         if await eventually(timeout: .seconds(30), { !process.isRunning || loopbackPortAnswers(port) }),
           process.isRunning
         {
@@ -99,7 +100,8 @@ public final class MetricsServer: Sendable {
   public func get(_ path: String) async -> (status: Int, body: String)? {
     // `try?`: a server that cannot be asked counts as not answering (the caller's wait is bounded).
     let result = try? await runCapturing(
-      "/usr/bin/curl", ["-s", "-g", "--max-time", "5", "-w", "\n%{http_code}", url + path], timeout: .seconds(10))
+      "/usr/bin/curl", ["-s", "-g", "--max-time", "5", "-w", "\n%{http_code}", url + path],
+      timeout: .seconds(10))
     guard let result, result.status == 0 else { return nil }
     var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     guard let code = lines.popLast().flatMap({ Int($0) }) else { return nil }

@@ -108,7 +108,7 @@ public struct DeliveryStats: Sendable {
   }
 
   /// RFC 3339 with or without fractional seconds (Docker writes nanoseconds; a label anything).
-  static func parseTime(_ text: String) -> Date? {
+  package static func parseTime(_ text: String) -> Date? {
     guard !text.isEmpty else { return nil }
     let plain = ISO8601DateFormatter()
     if let date = plain.date(from: text) { return date }
@@ -233,13 +233,10 @@ public struct DeliveryStats: Sendable {
     var failed: [Run] = []
     var incidents: [Run] = []
     for run in changes {
-      let wentLive = [AuditResult.succeeded.rawValue, "partial", AuditResult.needsAttention.rawValue]
-        .contains(
-          run.result)
       let later = laterRollback(of: run, in: runs)
       if run.result != AuditResult.succeeded.rawValue || later != nil {
         failed.append(run)
-        if wentLive { incidents.append(run) }
+        if wentLive(run) { incidents.append(run) }
       }
     }
     report.changeFailureRate = .init(
@@ -288,17 +285,20 @@ public struct DeliveryStats: Sendable {
   static let week: TimeInterval = 7 * 86_400
 
   /// A `deployctl rollback` that took the environment off `run`'s release: the first rollback
-  /// after it whose hosts ran that release before, or the first run after it when that is a
-  /// rollback whose hosts did not agree on what ran before.
+  /// after it whose hosts ran that release before (or did not agree on what they ran), with no
+  /// other release gone live in between (a change rolled back in its own run did not).
   static func laterRollback(of run: Run, in runs: [Run]) -> Run? {
-    guard let next = runs.first(where: { $0.start > run.start }) else { return nil }
-    if next.how == .rollback, next.previous == run.release || next.previous == nil { return next }
-    return runs.first { $0.start > run.start && $0.how == .rollback && $0.previous == run.release }
-      .flatMap { rollback in
-        // Only when nothing else went out in between: then `run` was still live.
-        runs.contains { $0.start > run.start && $0.start < rollback.start && $0.how != .rollback }
-          ? nil : rollback
-      }
+    let after = runs.filter { $0.start > run.start }
+    for next in after {
+      if next.how == .rollback { return next.previous == run.release || next.previous == nil ? next : nil }
+      if wentLive(next) { return nil }
+    }
+    return nil
+  }
+
+  /// Whether the run's release ran on some host when it ended.
+  static func wentLive(_ run: Run) -> Bool {
+    [AuditResult.succeeded.rawValue, "partial", AuditResult.needsAttention.rawValue].contains(run.result)
   }
 
   static func median(_ values: [Double]) -> Double? { percentile(values, 0.5) }

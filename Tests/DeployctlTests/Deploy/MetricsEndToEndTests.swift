@@ -44,7 +44,8 @@ struct MetricsEndToEndTests {
   }
 
   /// `verify:` with the smoke check and a Prometheus analysis of `query` at `url`.
-  func verify(_ s: Scenario, url: String, query: String, max: String = "0.1", failureLimit: Int = 1) -> String {
+  func verify(_ s: Scenario, url: String, query: String, max: String = "0.1", failureLimit: Int = 1) -> String
+  {
     """
     verify:
       via: ssh
@@ -86,7 +87,8 @@ struct MetricsEndToEndTests {
   }
 
   func record(_ s: Scenario, _ host: Testbed.Host, _ id: String) async throws -> [String: Any] {
-    let text = try await s.testbed.sshChecked(host, "cat /var/lib/deployctl/\(s.app)/releases/prod/\(id).json")
+    let text = try await s.testbed.sshChecked(
+      host, "cat /var/lib/deployctl/\(s.app)/releases/prod/\(id).json")
     guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
       throw TestFailure("\(host.name): release record \(id) is not a JSON object:\n\(text)")
     }
@@ -149,14 +151,16 @@ struct MetricsEndToEndTests {
         try writePlan(s, "")
         #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
 
-        try writePlan(s, verify(s, url: prometheus.url, query: "sum(rate(http_requests_total[1m]", failureLimit: 0))
+        try writePlan(
+          s, verify(s, url: prometheus.url, query: "sum(rate(http_requests_total[1m]", failureLimit: 0))
         let promQL = try await s.deployctl(["deploy", "prod", "--image", "v2"])
         #expect(promQL.status == 1, "\(promQL.stderr)")
         let report = try promQL.report
         #expect(report.hosts.map(\.result) == [.rolledBack, .rolledBack])
         let measurement = try #require(report.verification?.prometheus?.queries.first?.measurements.first)
         #expect(!measurement.passed && measurement.value == nil)
-        #expect(measurement.error?.contains("parse error") == true, "Prometheus's own message: \(measurement)")
+        #expect(
+          measurement.error?.contains("parse error") == true, "Prometheus's own message: \(measurement)")
         #expect(report.error?.contains("parse error") == true, "\(report.error ?? "")")
       }
 
@@ -190,7 +194,8 @@ struct MetricsEndToEndTests {
         let document = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
         let groups = try #require(document?["data"] as? [[String: Any]], "\(answer.body)")
         let group = try #require(
-          groups.first { ($0["labels"] as? [String: String])?["app"] == s.app }, "no group for \(s.app): \(answer.body)")
+          groups.first { ($0["labels"] as? [String: String])?["app"] == s.app },
+          "no group for \(s.app): \(answer.body)")
         #expect(
           group["labels"] as? [String: String] == ["job": "deployctl", "environment": "prod", "app": s.app])
         func samples(_ name: String) -> [[String: Any]] {
@@ -226,6 +231,75 @@ struct MetricsEndToEndTests {
       #expect(notifications.map(\.result) == [.failed])
       #expect(down.stderr.contains("warning: pushgateway notification not sent"), "\(down.stderr)")
       _ = closed
+    }
+  }
+
+  @Test("stats on a history made here gives the figures computed by hand from the hosts' audit lines")
+  func statsMatchTheHandCount() async throws {
+    try await Scenario.with { s in
+      try writePlan(s, "")
+      // Nothing yet: no figures, said, not crashed on.
+      let empty = try await s.deployctl(["stats", "prod"])
+      #expect(empty.status == 0, "\(empty.stderr)")
+      let none = try empty.document(StatsReport.self)
+      #expect(none.deploymentFrequency.deploys == 0 && none.changeFailureRate.rate == nil)
+      #expect(none.notes.contains("no deploy or promote in the window"), "\(none.notes)")
+
+      // v1 and v2 go out; broken fails and is rolled back in its run; then v2 is rolled back.
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+      let v2 = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      #expect(v2.status == 0)
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "broken"]).status == 1)
+      #expect(try await s.deployctl(["rollback", "prod"]).status == 0)
+
+      let run = try await s.deployctl(["stats", "prod", "--since", "1d"])
+      #expect(run.status == 0, "\(run.stderr)")
+      let stats = try run.document(StatsReport.self)
+
+      // By hand: each run's last audit line over both hosts is when it was live everywhere.
+      var ends: [String: Date] = [:]
+      var order: [String] = []
+      var digests: [String: String] = [:]
+      for host in s.hosts("prod") {
+        let log = try await s.testbed.sshChecked(host, "cat /var/lib/deployctl/\(s.app)/audit.log")
+        for line in log.split(separator: "\n") {
+          let entry = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+          guard let runID = entry["run"] as? String, let time = entry["time"] as? String,
+            let date = DeliveryStats.parseTime(time)
+          else { continue }
+          if ends[runID] == nil { order.append(runID) }
+          ends[runID] = max(ends[runID] ?? date, date)
+          if let digest = entry["digest"] as? String { digests[runID] = digest }
+        }
+      }
+      #expect(order.count == 4, "four runs: \(order)")
+      guard order.count == 4 else { return }
+      var created: [Date] = []
+      for runID in order.prefix(2) {
+        let digest = try #require(digests[runID])
+        let text = try await s.testbed.sshChecked(
+          s.hosts("prod")[0], "docker image inspect --format '{{.Created}}' \(s.testbed.image)@\(digest)")
+        created.append(
+          try #require(DeliveryStats.parseTime(text.trimmingCharacters(in: .whitespacesAndNewlines))))
+      }
+      let live = try order.map { try #require(ends[$0]) }
+      let leads = zip(live.prefix(2), created).map { max(0, $0.timeIntervalSince($1)) }
+      let restore = live[3].timeIntervalSince(live[1])
+
+      #expect(stats.deploymentFrequency.deploys == 2 && stats.deploymentFrequency.attempts == 3)
+      #expect(stats.deploymentFrequency.weekly == [2])
+      #expect(stats.changeFailureRate.failed == 2 && stats.changeFailureRate.changes == 3)
+      #expect(abs((stats.changeFailureRate.rate ?? 0) - 2.0 / 3) < 1e-9)
+      #expect(stats.leadTime.samples == 2 && stats.leadTime.unknown == 0)
+      #expect(
+        abs((stats.leadTime.medianS ?? -1) - (leads[0] + leads[1]) / 2) < 0.01, "\(stats.leadTime) \(leads)")
+      #expect(stats.timeToRestore.incidents == 1 && stats.timeToRestore.restored == 1)
+      #expect(abs((stats.timeToRestore.medianS ?? -1) - restore) < 0.01, "\(stats.timeToRestore) \(restore)")
+
+      let text = try await s.deployctl(["stats", "prod"], json: false)
+      #expect(text.status == 0)
+      #expect(text.stdout.contains("change failure rate   66.7% (2 of 3 deploys)"), "\(text.stdout)")
+      #expect(text.stdout.contains("deployment frequency  2 deploys"), "\(text.stdout)")
     }
   }
 }
