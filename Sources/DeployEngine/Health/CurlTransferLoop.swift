@@ -309,8 +309,8 @@ final class CurlTransferLoop: @unchecked Sendable {
 /// libcurl's socket callback, on the loop thread (inside `curl_multi_socket_action` or
 /// `curl_multi_remove_handle`).
 private func curlSocketChanged(
-  _ easy: UnsafeMutableRawPointer?, _ socket: curl_socket_t, _ what: Int32, _ context: UnsafeMutableRawPointer?,
-  _ socketContext: UnsafeMutableRawPointer?
+  _ easy: UnsafeMutableRawPointer?, _ socket: curl_socket_t, _ what: Int32,
+  _ context: UnsafeMutableRawPointer?, _ socketContext: UnsafeMutableRawPointer?
 ) -> Int32 {
   guard let context else { return -1 }
   return Unmanaged<CurlTransferLoop>.fromOpaque(context).takeUnretainedValue().socketChanged(socket, what)
