@@ -179,6 +179,32 @@ struct MetricsEndToEndTests {
     }
   }
 
+  @Test("SIGINT during the bake window ends it at once and puts the hosts back (exit 1)")
+  func interruptDuringTheBakeWindow() async throws {
+    try await Scenario.with { s in
+      try await withPrometheus(s) { prometheus in
+        try writePlan(s, "")
+        #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+        // A window of 10 minutes: the run can only end in time if the signal cuts it short.
+        let plan = verify(s, url: prometheus.url, query: "vector(0)", failureLimit: 0)
+          .replacingOccurrences(of: "duration: 12s", with: "duration: 10m")
+        try writePlan(s, plan)
+        let run = try await s.start(["deploy", "prod", "--image", "v2"])
+        try await run.waitForOutput("prometheus error-rate: 0")
+        run.signal(SIGINT)
+        let result = try await run.finish()
+        #expect(result.status == 1, "\(result.stderr)")
+        let report = try result.report
+        #expect(report.hosts.map(\.result) == [.rolledBack, .rolledBack])
+        #expect(report.error?.contains("interrupted by SIGINT") == true, "\(report.error ?? "")")
+        let metrics = try #require(report.verification?.prometheus)
+        #expect(!metrics.passed && metrics.error?.contains("interrupted by SIGINT") == true, "\(metrics)")
+        #expect(metrics.durationMs < metrics.windowMs)
+        for host in s.hosts("prod") { #expect(try await s.version(on: host) == "v1") }
+      }
+    }
+  }
+
   @Test("the Pushgateway holds the run's series after a deploy, grouped by job, environment and app")
   func pushgatewayHoldsTheSeries() async throws {
     try await Scenario.with { s in
