@@ -6,9 +6,9 @@ public struct VerificationReport: Codable, Sendable, Equatable {
   public var via: String
   public var passed: Bool
   public var hosts: [HostVerification]
-  /// `verify.prometheus`'s bake window, once for the environment; nil without one, or when a
-  /// host's checks failed first.
-  public var prometheus: PrometheusVerification?
+  /// `verify.prometheus`'s bake window, once for the environment; nil (the key left out, so
+  /// documents without one read as before) without one, or when a host's checks failed first.
+  @OmittedWhenNil public var prometheus: PrometheusVerification?
 
   public init(via: HealthSpec.Via, hosts: [HostVerification], prometheus: PrometheusVerification? = nil) {
     self.via = via.rawValue
