@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := openssh-server docker.io docker-registry busybox-static iproute2 \
                 libssh2-1-dev libcurl4-openssl-dev libyaml-dev pkg-config curl apache2-utils \
-                shellcheck caddy
+                shellcheck caddy prometheus prometheus-pushgateway
 # Subnet of the testbed `make test` brings up; `auto` takes a free one (one per lane), so
 # several checkouts can test at once.
 TESTBED_SUBNET ?= auto

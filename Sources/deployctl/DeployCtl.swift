@@ -27,6 +27,7 @@ struct DeployCtl: AsyncParsableCommand {
       Rollback.self,
       Status.self,
       History.self,
+      Stats.self,
       Lock.self,
       Proxy.self,
       Maintenance.self,

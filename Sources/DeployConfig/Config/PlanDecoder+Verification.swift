@@ -1,7 +1,7 @@
 /// `verify:`, `hooks:` and `notify:` of a plan (docs/configuration.md "Verification", "Hooks",
 /// "Notifications").
 extension PlanDecoder {
-  static let verifyKeys = ["via", "smoke", "load"]
+  static let verifyKeys = ["via", "smoke", "load", "prometheus"]
   static let smokeKeys = ["port", "path", "expect", "contains"]
   static let loadKeys = ["port", "path", "requests", "concurrency", "max_error_rate", "p95", "timeout"]
   static let hookKeys = ["pre_deploy", "post_deploy", "on_failure", "timeout"]
@@ -30,7 +30,8 @@ extension PlanDecoder {
       ok = false
     }
     read(m["load"], &ok, { load($0, path.key("load")) }) { spec.load = $0 }
-    if ok && spec.smoke.isEmpty && spec.load == nil {
+    read(m["prometheus"], &ok, { prometheus($0, path.key("prometheus")) }) { spec.prometheus = $0 }
+    if ok && spec.smoke.isEmpty && spec.load == nil && spec.prometheus == nil {
       reader.error(
         node.location,
         "`verify` has nothing to check: add `smoke: [{port: 8080, path: /version}]` or `load: {port: 8080, requests: 1000, concurrency: 10}`"
@@ -169,7 +170,7 @@ extension PlanDecoder {
     var ok = true
     for (i, item) in items.enumerated() {
       let itemPath = path.index(i)
-      guard let m = reader.mapping(item, itemPath, known: ["slack", "webhook"]) else {
+      guard let m = reader.mapping(item, itemPath, known: ["slack", "webhook", "pushgateway"]) else {
         if item.isNull {
           reader.error(
             item.location,
@@ -179,16 +180,26 @@ extension PlanDecoder {
         ok = false
         continue
       }
-      let kinds = ["slack", "webhook"].filter { m.node[$0] != nil }
+      let kinds = ["slack", "webhook", "pushgateway"].filter { m.node[$0] != nil }
       guard kinds.count == 1, let kind = kinds.first, let value = m.node[kind] else {
-        if m.node.mapping?.allSatisfy({ ["slack", "webhook"].contains($0.key.scalar?.text ?? "") }) ?? false {
+        if m.node.mapping?.allSatisfy({
+          ["slack", "webhook", "pushgateway"].contains($0.key.scalar?.text ?? "")
+        })
+          ?? false
+        {
           reader.error(
             item.location,
             kinds.isEmpty
               ? "\(itemPath.quoted) names no channel; write `slack: {webhook_secret: NAME}` or `webhook: {url_secret: NAME}`"
-              : "\(itemPath.quoted) has both `slack` and `webhook`; make them two entries")
+              : kinds.count == 2
+                ? "\(itemPath.quoted) has both `\(kinds[0])` and `\(kinds[1])`; make them two entries"
+                : "\(itemPath.quoted) has `slack`, `webhook` and `pushgateway`; make them separate entries")
         }
         ok = false
+        continue
+      }
+      if kind == "pushgateway" {
+        if let target = pushgateway(value, itemPath.key(kind)) { targets.append(target) } else { ok = false }
         continue
       }
       let secretKey = kind == "slack" ? "webhook_secret" : "url_secret"

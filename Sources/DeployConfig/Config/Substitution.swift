@@ -6,6 +6,9 @@ struct Substitution {
   let host: Host
   let reader: NodeReader
   private(set) var unknown: [UnknownVariable] = []
+  /// Inside `verify.prometheus`, `${app}` and `${release}` stay as written: the bake window
+  /// fills them in when it runs (docs/configuration.md "Prometheus analysis").
+  private var deferred: Set<String> = []
 
   init(environment: String, host: Host, reader: NodeReader) {
     self.environment = environment
@@ -21,6 +24,8 @@ struct Substitution {
       case "app": continue
       case "image", "rollout", "rollback", "hooks", "notify":
         pairs[i].value = walk(pairs[i].value, section: section, hostVars: false)
+      case "verify":
+        pairs[i].value = walkVerify(pairs[i].value)
       default:
         pairs[i].value = walk(pairs[i].value, section: section, hostVars: true)
       }
@@ -28,6 +33,18 @@ struct Substitution {
     var result = root
     result.value = .mapping(pairs)
     return result
+  }
+
+  private mutating func walkVerify(_ node: YAMLNode) -> YAMLNode {
+    guard case .mapping(let pairs) = node.value else { return walk(node, section: "verify", hostVars: true) }
+    var node = node
+    node.value = .mapping(
+      pairs.map { pair in
+        if pair.key.scalar?.text == "prometheus" { deferred = ["app", "release"] }
+        defer { deferred = [] }
+        return YAMLPair(key: pair.key, value: walk(pair.value, section: "verify", hostVars: true))
+      })
+    return node
   }
 
   private mutating func walk(_ node: YAMLNode, section: String, hostVars: Bool) -> YAMLNode {
@@ -82,7 +99,10 @@ struct Substitution {
         reader.suppress(node.location)
         return text
       }
-      if name == "environment" {
+      if deferred.contains(name) {
+        out += "${\(name)}"
+        continue
+      } else if name == "environment" {
         out += environment
       } else if hostVars, let value = host.vars[name] {
         out += value

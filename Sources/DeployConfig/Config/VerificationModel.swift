@@ -7,12 +7,22 @@ public struct VerifySpec: Sendable, Hashable {
   public var smoke: [SmokeCheckSpec]
   /// nil: no load test.
   public var load: LoadTestSpec?
+  /// nil: no Prometheus analysis. Runs once for the environment, after every host's checks.
+  public var prometheus: PrometheusSpec?
 
-  public init(via: HealthSpec.Via = .ssh, smoke: [SmokeCheckSpec] = [], load: LoadTestSpec? = nil) {
+  public init(
+    via: HealthSpec.Via = .ssh, smoke: [SmokeCheckSpec] = [], load: LoadTestSpec? = nil,
+    prometheus: PrometheusSpec? = nil
+  ) {
     self.via = via
     self.smoke = smoke
     self.load = load
+    self.prometheus = prometheus
   }
+
+  /// Whether each host has checks of its own (smoke or load), besides the environment's
+  /// Prometheus analysis.
+  public var checksHosts: Bool { !smoke.isEmpty || load != nil }
 
   /// The host ports the checks reach (for an SSH port-forward per port, `via: ssh`).
   public var ports: [Int] {
@@ -106,18 +116,23 @@ public enum NotifyTarget: Sendable, Hashable {
   case slack(webhookSecret: String)
   /// A POST of the command's JSON document to the URL in the named secret.
   case webhook(urlSecret: String)
+  /// The run's metrics, pushed to a Prometheus Pushgateway (its URL in the file or a secret).
+  case pushgateway(EndpointURL)
 
-  /// `slack` or `webhook`, as `notifications[].name` says.
+  /// `slack`, `webhook` or `pushgateway`, as `notifications[].name` says.
   public var kind: String {
     switch self {
     case .slack: "slack"
     case .webhook: "webhook"
+    case .pushgateway: "pushgateway"
     }
   }
 
-  public var secretName: String {
+  /// The secret holding the URL; nil for a Pushgateway URL written in the file.
+  public var secretName: String? {
     switch self {
     case .slack(let name), .webhook(let name): name
+    case .pushgateway(let url): url.secretName
     }
   }
 }

@@ -52,8 +52,14 @@ public struct Notifier: Sendable {
         durationMs: (clock.now - started).milliseconds,
         error: error.map { masker.mask($0) })
     }
-    guard let url = urls[target.secretName], !url.isEmpty else {
-      return result("\(target.secretName) is not set in deployctl's environment")
+    let url: String
+    switch target {
+    case .pushgateway(.literal(let literal)): url = literal
+    default:
+      guard let name = target.secretName, let value = urls[name], !value.isEmpty else {
+        return result("\(target.secretName ?? target.kind) is not set in deployctl's environment")
+      }
+      url = value
     }
     let body: String
     switch target {
@@ -61,6 +67,8 @@ public struct Notifier: Sendable {
       body = SlackPayload(text: masker.mask(message.slackText)).jsonString()
     case .webhook:
       body = masker.mask(report)
+    case .pushgateway:
+      return result(await PushgatewayPush(url: url, timeout: timeout).push(message))
     }
     do {
       let response = try await post(url: url, body: body)
@@ -107,7 +115,7 @@ extension Array where Element == NotifyTarget {
   /// before anything changes (exit 2), with the message `container.secrets` gives.
   public func secretValues(in environment: [String: String]) throws -> [String: String] {
     var names: [String] = []
-    for name in map(\.secretName) where !names.contains(name) { names.append(name) }
+    for name in compactMap(\.secretName) where !names.contains(name) { names.append(name) }
     let missing = names.filter { environment[$0] == nil }
     guard missing.isEmpty else {
       throw RolloutError.secretsNotSet(missing)
@@ -138,6 +146,8 @@ public struct NotificationMessage: Sendable, Equatable {
   public var user: String
   public var durationMs: Int
   public var error: String?
+  /// Hosts by how each ended (`deployed`, `rolled_back`, …), for the Pushgateway's metrics.
+  public var hostResults: [String: Int] = [:]
 
   public init(
     command: String, environment: String, app: String, release: String?, tag: String?, image: String?,
@@ -170,6 +180,7 @@ public struct NotificationMessage: Sendable, Equatable {
       }
       .map(\.name),
       user: user, durationMs: report.durationMs, error: report.error)
+    for host in report.hosts { hostResults[host.result.rawValue, default: 0] += 1 }
   }
 
   /// `sha256:` and the first 12 hex digits of the image's digest.
@@ -214,7 +225,7 @@ public struct NotificationResult: Codable, Sendable, Equatable {
     case failed
   }
 
-  /// `slack` or `webhook`.
+  /// `slack`, `webhook` or `pushgateway`.
   public var name: String
   public var result: Outcome
   public var durationMs: Int

@@ -95,9 +95,20 @@ public struct Rollout: Sendable {
     } catch {
       return refused(error)
     }
-    let secrets = Array(request.secrets.values) + Array(urls.values) + (login.map { [$0.password] } ?? [])
+    var prometheusURL: String?
+    if let spec = request.plan.hosts.first?.verify?.prometheus {
+      prometheusURL = spec.url.value(in: ProcessInfo.processInfo.environment)
+      if prometheusURL == nil, !request.dryRun, let name = spec.url.secretName {
+        return refused(RolloutError.secretsNotSet([name]))
+      }
+    }
+    let prometheusSecret =
+      request.plan.hosts.first?.verify?.prometheus?.url.secretName == nil ? nil : prometheusURL
+    let secrets =
+      Array(request.secrets.values) + Array(urls.values) + (login.map { [$0.password] } ?? [])
+      + (prometheusSecret.map { [$0] } ?? [])
     let hooks = HookRunner(hooks: request.plan.hooks, masker: SecretMasker(secrets: secrets))
-    var report = await rollOut(hooks: hooks, registry: login)
+    var report = await rollOut(hooks: hooks, registry: login, prometheusURL: prometheusURL)
     guard !request.dryRun else { return report }
     if let result = await runClosingHook(hooks, report, secrets: secrets) { report.hooks.append(result) }
     if !request.plan.notify.isEmpty {
@@ -170,7 +181,9 @@ public struct Rollout: Sendable {
       result: .refused, dryRun: request.dryRun, error: String(describing: error))
   }
 
-  private func rollOut(hooks: HookRunner, registry: RegistryLogin?) async -> CommandReport {
+  private func rollOut(hooks: HookRunner, registry: RegistryLogin?, prometheusURL: String?) async
+    -> CommandReport
+  {
     let connections = SSHConnections()
     var hosts: [any RolloutHost] = []
     for plan in request.plan.hosts {
@@ -192,6 +205,12 @@ public struct Rollout: Sendable {
       }
     }
     var engine = RolloutEngine(request: request, hosts: hosts, progress: progress, stop: stop)
+    engine.prometheusURL = prometheusURL
+    if let first = request.plan.hosts.first?.host.sshTarget {
+      engine.forward = { port, host in
+        try await connections.session(for: first).forward(remotePort: port, remoteHost: host)
+      }
+    }
     if !request.dryRun, request.plan.hooks.preDeploy != nil {
       engine.preDeploy = { report in await runHook(hooks, .preDeploy, hookEnvironment(report)) }
     }

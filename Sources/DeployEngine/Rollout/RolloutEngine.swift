@@ -19,6 +19,11 @@ public struct RolloutEngine: Sendable {
   /// The plan's `pre_deploy` hook, run once every host is read and the release is known, before
   /// any host changes; a failed one refuses the run (exit 2).
   public var preDeploy: (@Sendable (CommandReport) async -> HookResult?)?
+  /// `verify.prometheus`'s URL, a secret's value when the plan names one (nil: the plan's own
+  /// `url:`).
+  public var prometheusURL: String?
+  /// A port forward through the first host's SSH connection, for `verify.prometheus.via: ssh`.
+  public var forward: (@Sendable (_ port: Int, _ host: String) async throws -> PortForward)?
 
   public init(
     request: RolloutRequest, hosts: [any RolloutHost], progress: ProgressLog, stop: StopRequest,
@@ -44,7 +49,7 @@ public struct RolloutEngine: Sendable {
   private enum StepOutcome: Sendable {
     case prepared(Int, PrepareResult)
     case stepped(Event)
-    case verified([(Int, HostVerification?)])
+    case verified([(Int, HostVerification?)], PrometheusVerification?)
   }
 
   /// What the engine knows per host as it goes.
@@ -63,6 +68,8 @@ public struct RolloutEngine: Sendable {
     var facts: [HostFacts]
     var report: CommandReport
     var secrets: [EnvVar] = []
+    /// The bake window's results, when `verify.prometheus` ran.
+    var prometheus: PrometheusVerification?
     let started = ContinuousClock.now
     /// Hosts where this run holds the lock: their lease is renewed while the run goes on.
     let renewals = LeaseRenewals()
@@ -156,11 +163,18 @@ public struct RolloutEngine: Sendable {
       }
     case .verify(let members):
       // Smoke and load checks come with `verify:`; without it there is nothing to check.
-      guard plan.hosts.contains(where: { $0.verify != nil }) else {
+      let checksHosts = plan.hosts.contains { $0.verify?.checksHosts ?? false }
+      let analysis = prometheusAnalysis(release: run.report.release?.id)
+      guard checksHosts || analysis != nil else {
         return run.machine.handle(.verified(failedOn: []))
       }
       let chosen = members.map { ($0, hosts[$0]) }
-      steps.addTask { .verified(await Self.verify(chosen)) }
+      steps.addTask {
+        let results = checksHosts ? await Self.verify(chosen) : []
+        // The bake window comes after every host's checks passed, once for the environment.
+        let hostsPassed = results.allSatisfy { $0.1?.passed ?? true }
+        return .verified(results, hostsPassed ? await analysis?.run() : nil)
+      }
     case .commit(let i):
       let commit = commit(i, &run)
       let host = hosts[i]
@@ -201,11 +215,17 @@ public struct RolloutEngine: Sendable {
         break
       }
       return run.machine.handle(.prepared(host: i, result.outcome))
-    case .verified(let results):
+    case .verified(let results, let metrics):
       for (i, result) in results { run.facts[i].verification = result }
       let checked = results.compactMap(\.1)
       for result in checked { await progress.host(result.name, "verify", .note(result.outcome)) }
-      return run.machine.handle(.verified(failedOn: checked.filter { !$0.passed }.map(\.name)))
+      run.prometheus = metrics
+      if let metrics {
+        await progress.say(
+          "prometheus: \(metrics.passed ? "passed" : "failed"): " + metrics.summary.joined(separator: "; "))
+      }
+      return run.machine.handle(
+        .verified(failedOn: checked.filter { !$0.passed }.map(\.name), metrics: metrics?.failure))
     case .stepped(let event):
       switch event {
       case .checked(let i, nil), .restored(let i, _): run.facts[i].finished = .now
@@ -223,7 +243,36 @@ public struct RolloutEngine: Sendable {
       request, phase: phase, target: run.facts[i].install?.release,
       snapshot: run.facts[i].snapshot
         ?? HostSnapshot(releases: HostReleases(current: nil, records: [], unreadable: [])),
-      holder: holder, keep: plan.rollback.keep, verified: run.facts[i].verification?.passed)
+      holder: holder, keep: plan.rollback.keep,
+      verified: Self.verified(host: run.facts[i].verification?.passed, metrics: run.prometheus?.passed))
+  }
+
+  /// What the record's `verified` says: every check that ran passed (the host's and the
+  /// environment's Prometheus analysis); nil when none ran.
+  static func verified(host: Bool?, metrics: Bool?) -> Bool? {
+    if host == nil && metrics == nil { return nil }
+    return (host ?? true) && (metrics ?? true)
+  }
+
+  /// The bake window of `verify.prometheus`, if the plan has one.
+  private func prometheusAnalysis(release: String?) -> PrometheusAnalysis? {
+    guard let spec = plan.hosts.first?.verify?.prometheus else { return nil }
+    let url: String
+    switch spec.url {
+    case .literal(let literal): url = prometheusURL ?? literal
+    case .secret: url = prometheusURL ?? ""
+    }
+    let progress = progress
+    return PrometheusAnalysis(
+      spec: spec, url: url,
+      variables: ["app": plan.app, "environment": plan.environment, "release": release ?? ""], stop: stop,
+      forward: forward,
+      observe: { name, measurement in
+        let value = measurement.value.map { PrometheusQueryResult.format($0) } ?? "no value"
+        await progress.say(
+          "prometheus \(name): \(measurement.passed ? value : measurement.error ?? value)"
+            + (measurement.passed ? "" : " (failed measurement)"))
+      })
   }
 
   /// The environment's verification on each of `hosts`, at once, in host order.
@@ -478,8 +527,9 @@ extension RolloutEngine {
     let now = ContinuousClock.now
     report.hosts = hosts.indices.map { hostReport($0, run, now: now) }
     let verified = run.facts.compactMap(\.verification)
-    if !verified.isEmpty {
-      report.verification = VerificationReport(via: plan.hosts.first?.verify?.via ?? .ssh, hosts: verified)
+    if !verified.isEmpty || run.prometheus != nil {
+      report.verification = VerificationReport(
+        via: plan.hosts.first?.verify?.via ?? .ssh, hosts: verified, prometheus: run.prometheus)
     }
     report.result = run.machine.verdict
     report.exitCode = report.result.exitStatus.rawValue

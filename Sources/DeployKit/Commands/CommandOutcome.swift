@@ -43,6 +43,7 @@ extension CommandReport: CommandOutcome {
       terminal.line("")
       terminal.line("verification (via \(verification.via)): \(verification.passed ? "passed" : "failed")")
       for host in verification.hosts { terminal.line("  " + masker.mask(host.summary)) }
+      for line in verification.prometheus?.summary ?? [] { terminal.line("  " + masker.mask(line)) }
     }
     for hook in hooks where hook.result == .failed {
       terminal.line(

@@ -114,6 +114,8 @@ public struct RolloutMachine: Sendable {
     case failures(count: Int, maxFailures: Int)
     /// The environment's verification failed on these hosts.
     case verificationFailed(hosts: [String])
+    /// The environment's Prometheus analysis failed (`verify.prometheus`); why.
+    case metricsFailed(String)
 
     public var description: String {
       switch self {
@@ -126,6 +128,8 @@ public struct RolloutMachine: Sendable {
         "\(count) host\(count == 1 ? "" : "s") failed (max_failures: \(max))"
       case .verificationFailed(let hosts):
         "verification failed: verification failed on \(hosts.joined(separator: ", "))"
+      case .metricsFailed(let reason):
+        "verification failed: \(reason)"
       }
     }
   }
@@ -168,8 +172,9 @@ public struct RolloutMachine: Sendable {
     case installed(host: Int, failure: HostFailure?)
     case checked(host: Int, failure: HostFailure?)
     case restored(host: Int, failure: HostFailure?)
-    /// The hosts (by name) whose verification failed; none: it passed.
-    case verified(failedOn: [String])
+    /// The hosts (by name) whose verification failed; none: it passed. `metrics`: why the
+    /// environment's Prometheus analysis failed, nil when it passed or did not run.
+    case verified(failedOn: [String], metrics: String? = nil)
     case committed(host: Int, failure: HostFailure?)
     /// SIGINT or SIGTERM: no host starts anything new; moved hosts go back.
     case interrupted(String)
@@ -235,9 +240,12 @@ public struct RolloutMachine: Sendable {
       return continueBatch()
     case .restored(let i, let failure):
       return restored(i, failure)
-    case .verified(let failedOn):
+    case .verified(let failedOn, let metrics):
       guard stage == .verifying else { return [] }
       if !failedOn.isEmpty { return stop(.verificationFailed(hosts: failedOn)) }
+      // A bake window cut short by a signal (it ends at once) says so.
+      if metrics != nil, let interruption { return stop(.interrupted(signal: interruption)) }
+      if let metrics { return stop(.metricsFailed(metrics)) }
       return commitAll()
     case .committed(let i, let failure):
       committed.insert(i)
