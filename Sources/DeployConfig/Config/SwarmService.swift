@@ -68,7 +68,9 @@ public enum SwarmService {
     case .cmd?, .running?:
       problems.append(
         Problem(
-          path: "health", message: "with `engine: swarm` the health check is `http:` or `docker: true`; `cmd:` and `running:` need `engine: hosts`",
+          path: "health",
+          message:
+            "with `engine: swarm` the health check is `http:` or `docker: true`; `cmd:` and `running:` need `engine: hosts`",
           isError: true))
     default: break
     }
@@ -76,7 +78,8 @@ public enum SwarmService {
       problems.append(
         Problem(
           path: "release_command",
-          message: "`release_command` runs in a container on a host; with `engine: swarm` run it as a step of its own (a one-off service) for now",
+          message:
+            "`release_command` runs in a container on a host; with `engine: swarm` run it as a step of its own (a one-off service) for now",
           isError: true))
     }
     return problems

@@ -11,10 +11,10 @@ extension HealthGate {
   /// host's shell, nor leave it busy when it times out).
   typealias HostExec = @Sendable (_ command: RemoteCommand, _ timeout: Duration) async throws -> ExecResult
 
-  /// The probe for a check that needs no port (`http:` goes through `PortReach`). `policy` is
-  /// adjusted where the kind needs it: for `running:`, the time before it may pass is a start
-  /// period, not failures.
-  func containerProbe(_ kind: HealthSpec.Probe, policy: inout HealthPolicy) throws -> HealthCheck.Probe {
+  /// The probe for a check that needs no port (`http:` goes through `PortReach`). A check with
+  /// no verdict yet (`running:` not up long enough, Docker's `starting`) is pending: it does not
+  /// count towards `retries`, and the liveness checks still catch a crash at once.
+  func containerProbe(_ kind: HealthSpec.Probe) throws -> HealthCheck.Probe {
     let inspect = inspect
     let name = containerName
     switch kind {
@@ -23,10 +23,14 @@ extension HealthGate {
     case .docker:
       return { _ in
         guard let info = try await inspect() else { return .unhealthy("the container was removed") }
-        return info.dockerHealthVerdict ?? .unhealthy(Self.noHealthcheck(name))
+        guard let verdict = info.dockerHealthVerdict else { return .unhealthy(Self.noHealthcheck(name)) }
+        // Docker's own retries decide when `starting` becomes `unhealthy`.
+        return info.health?.status == .starting ? .pending(verdict.reason) : verdict
       }
     case .cmd(let argv):
-      guard let exec else { throw HealthError.invalidPolicy("`health.cmd` needs a host to run the command on") }
+      guard let exec else {
+        throw HealthError.invalidPolicy("`health.cmd` needs a host to run the command on")
+      }
       let command = RemoteCommand(["docker", "exec", name] + argv)
       let shown = ShellQuote.join(argv)
       return { timeout in
@@ -34,14 +38,15 @@ extension HealthGate {
         return Self.verdict(of: result, shown)
       }
     case .running(let up):
-      policy.startPeriod = max(policy.startPeriod, up)
       let began = ContinuousClock.now
       // Measured on this machine's clock from when the check began, right after `docker run`; a
       // container this run did not start (status) is judged by Docker's start time.
       let fresh = startedID != nil
       return { _ in
         guard let info = try await inspect() else { return .unhealthy("the container was removed") }
-        guard info.running, !info.restarting else { return .unhealthy("\(info.status) (exit code \(info.exitCode))") }
+        guard info.running, !info.restarting else {
+          return .unhealthy("\(info.status) (exit code \(info.exitCode))")
+        }
         guard info.restartCount == 0 else {
           return .unhealthy("restarted \(info.restartCount) time(s) (last exit code \(info.exitCode))")
         }
@@ -50,7 +55,7 @@ extension HealthGate {
           ? ContinuousClock.now - began
           : .milliseconds(Int64(Date().timeIntervalSince(info.startedAt ?? Date()) * 1000))
         guard since >= up else {
-          return .unhealthy("up \(ProgressLog.format(since)) of \(up.configText)")
+          return .pending("up \(ProgressLog.format(since)) of \(up.configText)")
         }
         return .healthy("up \(ProgressLog.format(since)) with no restart")
       }
@@ -69,5 +74,13 @@ extension HealthGate {
     let said = (result.stderr + "\n" + result.stdout).split(separator: "\n").last { !$0.isEmpty }
     let exit = result.exitSignal.map { "was killed by SIG\($0)" } ?? "exited \(result.exitStatus)"
     return .unhealthy("`\(shown)` \(exit)" + (said.map { ": \($0.prefix(200))" } ?? ""))
+  }
+}
+
+extension ProbeResult {
+  /// No verdict yet: not counted towards `retries`.
+  var isPending: Bool {
+    if case .pending = failure { return true }
+    return false
   }
 }

@@ -60,7 +60,7 @@ struct HealthGate: Sendable {
       if let baseline { return now.liveness(since: baseline) }
       return now.liveness(sinceStartedAs: started ?? now.id)
     }
-    var policy = try spec.policy()
+    let policy = try spec.policy()
     var tunnel: PortForward?
     defer {
       if let tunnel { Task { await tunnel.close() } }
@@ -68,7 +68,7 @@ struct HealthGate: Sendable {
     let probe: HealthCheck.Probe
     switch spec.probe {
     case .docker, .cmd, .running:
-      probe = try containerProbe(spec.probe, policy: &policy)
+      probe = try containerProbe(spec.probe)
     case .http(let http):
       let (url, opened) = try await spec.via.reach(
         http.port, path: http.path, address: address,

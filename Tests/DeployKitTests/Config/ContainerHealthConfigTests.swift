@@ -63,7 +63,9 @@ import Testing
 
   @Test func releaseCommandAndItsTimeout() throws {
     let plan = try resolved("release_command: [python, manage.py, migrate]\nrelease_timeout: 90s\n")
-    #expect(plan.releaseCommand == ReleaseCommandSpec(command: ["python", "manage.py", "migrate"], timeout: .seconds(90)))
+    #expect(
+      plan.releaseCommand
+        == ReleaseCommandSpec(command: ["python", "manage.py", "migrate"], timeout: .seconds(90)))
     let defaults = try resolved("release_command: [./migrate]\n")
     #expect(defaults.releaseCommand?.timeout == .seconds(600))
     let project = try ConfigFixture(["playbooks/web.yml": Self.plan("release_command: [./migrate]\n")]).load()
