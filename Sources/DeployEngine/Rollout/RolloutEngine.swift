@@ -364,7 +364,8 @@ extension RolloutEngine {
       if release.container.envFile != nil { run.facts[i].install?.secrets = secrets }
       if inheritsReleaseCommand { run.facts[i].install?.release.releaseCommandRan = true }
     }
-    await sayReleaseCommand(&run.report, first: targets.releases.keys.min().map { hosts[$0].name })
+    let changing = Set(targets.releases.keys).union(targets.planned.keys)
+    await sayReleaseCommand(&run.report, first: changing.min().map { hosts[$0].name })
     return targets
   }
 

@@ -46,6 +46,28 @@ struct ReleaseCommandTests {
     }
   }
 
+  @Test("a promote of a digest that ran it in FROM does not run it again; a dry run shows it")
+  func promoteSkips() async throws {
+    try await Scenario.with { s in
+      try s.writeReleasePlan(env: [:])
+      let secrets = ["MIGRATE_SECRET_ECHO": "x"]
+      let dry = try await s.deployctl(
+        ["deploy", "staging", "--image", "v1", "--dry-run"], environment: secrets)
+      #expect(dry.status == 0, "\(dry.stderr)")
+      #expect(dry.stderr.contains("would run release command: /bin/sh /migrate.sh"), "\(dry.stderr)")
+      #expect(
+        try await s.deployctl(["deploy", "staging", "--image", "v1"], environment: secrets).status == 0)
+      let promote = try await s.deployctl(["promote", "staging", "prod"], environment: secrets)
+      #expect(promote.status == 0, "\(promote.stderr)")
+      #expect(try promote.report.releaseCommand?.result == .skipped)
+      #expect(promote.stderr.contains("already ran it in staging"), "\(promote.stderr)")
+      for host in s.hosts("prod") {
+        #expect(try await s.testbed.ssh(host, "test -e /srv/\(s.app)/data/migrations").status != 0)
+        #expect(try await s.version(on: host) == "v1")
+      }
+    }
+  }
+
   @Test("a failing migration changes nothing: exit 1, its output shown, the old release serves")
   func failureChangesNothing() async throws {
     try await Scenario.with { s in
