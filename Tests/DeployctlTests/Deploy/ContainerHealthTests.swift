@@ -13,6 +13,9 @@ struct ContainerHealthTests {
       try s.writePlan(health: "cmd: [test, -e, /start.sh]")
       let up = try await s.deployctl(["deploy", "staging", "--image", "worker"])
       #expect(up.status == 0, "\(up.stderr)")
+      // `status` runs the same command once.
+      let status = try await s.deployctl(["status", "staging"]).document(StatusReport.self)
+      #expect(status.hosts.map(\.health) == ["healthy"])
       // The image healthcheck-fails has no /www/healthz: the command fails there, and passes
       // again on the worker it goes back to.
       try s.writePlan(health: "cmd: [cat, /www/healthz]")
