@@ -8,6 +8,8 @@ extension DeployCtl {
       abstract: "Roll an image out to every host of an environment, health-checked, rolled back on failure.",
       discussion: """
         A tag is resolved to its digest once, before any host changes; every host gets that digest.
+        The plan's release_command (a migration) runs once, after the pull and before any container
+        changes, on the first host to change; if it fails nothing changes (exit 1). --dry-run shows it.
 
         Examples:
           deployctl deploy staging --image v2

@@ -19,6 +19,7 @@ struct DeployCtl: AsyncParsableCommand {
       """,
     version: DeployctlVersion.current,
     subcommands: [
+      Init.self,
       Validate.self,
       Exec.self,
       Logs.self,

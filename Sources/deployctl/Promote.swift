@@ -13,7 +13,9 @@ extension DeployCtl {
         and the exit code is 2, with the reason per host. TO's `promote_from` must name FROM.
         The digest (never a tag re-resolved) is then rolled out to TO with TO's settings,
         health-checked and rolled back on failure, exactly like deploy. The release in TO
-        records the environment and release it was promoted from.
+        records the environment and release it was promoted from. The plan's release_command
+        does not run again when FROM's records say it ran for this digest (in FROM, or further
+        up the promotion chain); otherwise it runs once, before any container changes, as in deploy.
 
         --min-age (and `promote_min_age` in TO's inventory; the longer applies) refuses a
         release that has been live in FROM for less than that.

@@ -9,7 +9,7 @@ extension DeployCtl {
       discussion: """
         The release's container is re-created from the record each host keeps (same image
         digest, same settings, same env file), health-checked, and rolled forward again if it
-        fails. Volume data is never touched.
+        fails. Volume data is never touched. The plan's release_command never runs on a rollback.
 
         Examples:
           deployctl rollback prod

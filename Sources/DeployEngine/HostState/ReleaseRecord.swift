@@ -81,6 +81,9 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   public var result: ReleaseResult
   /// Whether the release passed the plan's verification (`verify:`) here; nil when none ran.
   public var verified: Bool?
+  /// true when the plan's `release_command` ran for this digest: in this environment, or for a
+  /// promote in the environment it came from (a promote does not run it again); nil otherwise.
+  public var releaseCommandRan: Bool?
 
   /// `container.image` must be pinned to a digest; id, app and environment come from it.
   public init(
@@ -118,6 +121,7 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   enum CodingKeys: String, CodingKey {
     case id, app, environment, image, digest, tag, user, how, container, result, verified
     case createdAt = "created_at"
+    case releaseCommandRan = "release_command_ran"
   }
 }
 

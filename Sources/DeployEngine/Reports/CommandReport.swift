@@ -128,6 +128,8 @@ public struct CommandReport: Codable, Sendable, Equatable {
   public var hooks: [HookResult] = []
   /// `notify:` targets, as sent.
   public var notifications: [NotificationResult] = []
+  /// The plan's `release_command`, when the plan has one and the run got that far.
+  @OmittedWhenNil public var releaseCommand: ReleaseCommandReport? = nil
 
   public init(
     command: String, environment: String?, app: String?, result: CommandResult,
@@ -157,6 +159,7 @@ public struct CommandReport: Codable, Sendable, Equatable {
     case durationMs = "duration_ms"
     case waitedMs = "waited_ms"
     case verification, hooks, notifications
+    case releaseCommand = "release_command"
   }
 
 }

@@ -14,6 +14,9 @@ public struct PromotionSource: Codable, Sendable, Equatable {
   /// When the release went live on the last FROM host to get it.
   public var liveSince: Date?
   public var hosts: [HostStatus]
+  /// Every FROM host's record says the plan's `release_command` ran for this digest (a promote
+  /// does not run it again). Not in the JSON: `release_command` in the report says it.
+  public var releaseCommandRan = false
 
   enum CodingKeys: String, CodingKey {
     case environment, image, release, tag, hosts
@@ -103,6 +106,7 @@ public struct PromotionGate: Sendable {
       let ids = Set(records.map(\.id))
       source.release = ids.count == 1 ? first.id : nil
       source.liveSince = entries.compactMap(\.liveSince).max()
+      source.releaseCommandRan = records.allSatisfy { $0.releaseCommandRan == true }
       if let requiredAge, let since = source.liveSince,
         let problem = tooYoung(
           first.digest, since: since, requiredAge: requiredAge, now: now, environment: environment)

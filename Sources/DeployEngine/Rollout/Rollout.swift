@@ -29,6 +29,23 @@ public struct RolloutRequest: Sendable {
   public var runID: String
   /// How long to wait for another run's lock (`--lock-wait`); nil: give up at once (exit 4).
   public var lockWait: Duration?
+  /// `promote`: the digest already ran the plan's `release_command` in FROM (its records say so),
+  /// so it does not run again.
+  public var releaseCommandRan = false
+
+  /// Whether this run runs the plan's `release_command` before the first batch: a deploy, or a
+  /// promote of a digest that has not run it; never a rollback or a dry run.
+  var runsReleaseCommand: Bool { !dryRun && wouldRunReleaseCommand }
+
+  /// `runsReleaseCommand`, dry run or not.
+  var wouldRunReleaseCommand: Bool {
+    guard plan.releaseCommand != nil else { return false }
+    switch kind {
+    case .deploy: return true
+    case .promote: return !releaseCommandRan
+    case .rollback: return false
+    }
+  }
 
   public init(
     kind: Kind, plan: EnvironmentPlan, parallel: Int? = nil, dryRun: Bool = false,

@@ -50,6 +50,7 @@ public struct RolloutEngine: Sendable {
     case prepared(Int, PrepareResult)
     case stepped(Event)
     case verified([(Int, HostVerification?)], PrometheusVerification?)
+    case released(Int, ReleaseCommandReport)
   }
 
   /// What the engine knows per host as it goes.
@@ -83,9 +84,10 @@ public struct RolloutEngine: Sendable {
       dryRun: request.dryRun)
     if case .promote(let from, _, _) = request.kind { report.promotedFrom = from }
     let batchSizes = plan.rollout.batch.batches(hostCount: hosts.count)
-    let settings = RolloutMachine.Settings(
+    var settings = RolloutMachine.Settings(
       batch: plan.rollout.batch, maxFailures: plan.rollout.maxFailures, autoRollback: plan.rollback.auto,
       parallel: request.parallel ?? batchSizes.max(), dryRun: request.dryRun)
+    settings.releaseCommand = request.runsReleaseCommand
     var run = RunState(
       machine: RolloutMachine(hostCount: hosts.count, settings: settings),
       facts: Array(repeating: HostFacts(), count: hosts.count), report: report)
@@ -145,6 +147,12 @@ public struct RolloutEngine: Sendable {
       }
     case .choose:
       return run.machine.handle(await choose(&run))
+    case .release(let i):
+      guard let command = plan.releaseCommand, let install = run.facts[i].install else {
+        return run.machine.handle(.released(failure: nil))
+      }
+      let host = hosts[i]
+      steps.addTask { .released(i, await Self.runRelease(host, install, command)) }
     case .install(let i):
       run.facts[i].started = .now
       start(i, run, &steps) { host, plan in
@@ -215,6 +223,15 @@ public struct RolloutEngine: Sendable {
         break
       }
       return run.machine.handle(.prepared(host: i, result.outcome))
+    case .released(let i, let result):
+      run.report.releaseCommand = result
+      guard result.result == .succeeded else {
+        await progress.host(hosts[i].name, "release command", .note(result.error ?? "failed"))
+        return run.machine.handle(.released(failure: result.error ?? "failed"))
+      }
+      // Every host's record says so: a promote of this digest does not run it again.
+      for j in run.facts.indices { run.facts[j].install?.release.releaseCommandRan = true }
+      return run.machine.handle(.released(failure: nil))
     case .verified(let results, let metrics):
       for (i, result) in results { run.facts[i].verification = result }
       let checked = results.compactMap(\.1)
@@ -394,7 +411,10 @@ extension RolloutEngine {
         release: release, previous: snapshots[i]?.current, replacing: snapshots[i]?.container,
         envFile: release.container.envFile == nil ? nil : envFileContent)
       if release.container.envFile != nil { run.facts[i].install?.secrets = secrets }
+      if inheritsReleaseCommand { run.facts[i].install?.release.releaseCommandRan = true }
     }
+    let changing = Set(targets.releases.keys).union(targets.planned.keys)
+    await sayReleaseCommand(&run.report, first: changing.min().map { hosts[$0].name })
     return targets
   }
 

@@ -74,7 +74,8 @@ public struct EnvironmentStatus: Sendable {
               containerName: container.name,
               ports: snapshot.current?.container.ports ?? [], startedID: nil,
               inspect: { try await remote.inspect(container.name) },
-              forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) })
+              forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) },
+              exec: { command, timeout in try await remote.exec(command, timeout: timeout) })
             let report = try await gate.check(stop: StopRequest())
             health = report.healthy ? "healthy" : "unhealthy"
             if !report.healthy { problem = report.lastResults.last?.result.reason ?? report.reason }

@@ -73,6 +73,7 @@ public struct PromoteCommand: Sendable {
       parallel: selection.parallel, dryRun: dryRun, secrets: secrets, user: Invocation.user(),
       commandLine: "promote \(from) \(to)")
     request.lockWait = lockWait
+    request.releaseCommandRan = source.releaseCommandRan
     var report = await Rollout(request: request, progress: progress, stop: stop).run()
     report.source = source
     return console.finish(report, secrets: Array(secrets.values))

@@ -25,6 +25,10 @@ public protocol RolloutHost: Sendable {
   /// Extends the lock's lease (a separate channel: it never waits for a step). false: the lock
   /// is no longer this run's.
   func renew(_ holder: LockHolder, ttl: Duration) async -> Bool
+  /// Runs the plan's release command once, in a throwaway container of `plan.release`'s image
+  /// with its env, secrets, volumes and network, before any container changes; throws when it
+  /// fails, times out or is interrupted (its container is removed then).
+  func runRelease(_ plan: InstallPlan, command: ReleaseCommandSpec) async throws
   /// Time spent per step so far.
   var steps: [StepTiming] { get }
   /// Closes what the host holds open (its shell), when the run ends.
@@ -35,6 +39,9 @@ extension RolloutHost {
   public func close() async {}
   public func renew(_ holder: LockHolder, ttl: Duration) async -> Bool { true }
   public func verify() async -> HostVerification? { nil }
+  public func runRelease(_ plan: InstallPlan, command: ReleaseCommandSpec) async throws {
+    throw RolloutError.refused("\(name): this engine cannot run a release command")
+  }
 }
 
 public struct PrepareRequest: Sendable, Equatable {

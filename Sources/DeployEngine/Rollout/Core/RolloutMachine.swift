@@ -5,7 +5,7 @@ import DeployConfig
 /// and feeds the outcomes back as events. Unit tests drive it with a fake host.
 ///
 /// A rollout goes through its `Stage`s: prepare every host (lock, read state, pull) → choose what
-/// each host runs → batch by batch, install and check each host, restoring a host that fails at
+/// each host runs → run the plan's release command once, on the first host to change → batch by batch, install and check each host, restoring a host that fails at
 /// once → when failures exceed `max_failures` (or on interruption) stop, and with
 /// `rollback.auto` undo every host already moved → verify the environment → commit every
 /// prepared host (record what it runs, release the lock).
@@ -20,6 +20,9 @@ public struct RolloutMachine: Sendable {
     /// How often a host whose lock another run holds is asked again, when this run holds the
     /// lock on the first host (two runs racing: the one holding the first host wins).
     public var lockRetries: Int
+    /// Whether the plan's `release_command` runs before the first batch (a deploy, or a promote
+    /// of a digest that has not run it yet; never a rollback or a dry run).
+    public var releaseCommand = false
 
     public init(
       batch: BatchPolicy, maxFailures: Int = 0, autoRollback: Bool = true, parallel: Int? = nil,
@@ -43,6 +46,8 @@ public struct RolloutMachine: Sendable {
     case preparing
     /// Every host is prepared: the driver decides what each runs (`Event.chosen`).
     case choosing
+    /// The release command runs once, on the first host that changes; no container has changed.
+    case releasing
     /// Batch n (from 0) installs and checks its hosts.
     case batch(Int)
     /// Every batch is healthy: the environment's verification runs.
@@ -116,6 +121,8 @@ public struct RolloutMachine: Sendable {
     case verificationFailed(hosts: [String])
     /// The environment's Prometheus analysis failed (`verify.prometheus`); why.
     case metricsFailed(String)
+    /// The release command failed (before any container changed).
+    case releaseCommandFailed(String)
 
     public var description: String {
       switch self {
@@ -130,6 +137,8 @@ public struct RolloutMachine: Sendable {
         "verification failed: verification failed on \(hosts.joined(separator: ", "))"
       case .metricsFailed(let reason):
         "verification failed: \(reason)"
+      case .releaseCommandFailed(let why):
+        "the release command failed: \(why); nothing was changed"
       }
     }
   }
@@ -156,6 +165,8 @@ public struct RolloutMachine: Sendable {
     case prepare(host: Int, attempt: Int)
     /// Every host is prepared: decide what each runs (`Event.chosen`).
     case choose
+    /// Run the release command on this host, in a container of its own (`Event.released`).
+    case release(host: Int)
     case install(host: Int)
     case check(host: Int)
     case restore(host: Int, undoing: Bool)
@@ -169,6 +180,8 @@ public struct RolloutMachine: Sendable {
     case prepared(host: Int, PrepareOutcome)
     /// What `choose` decided: a refusal (exit 2, nothing changed), or hosts that need no change.
     case chosen(refusal: String?, settled: [Int: HostResult])
+    /// The release command ended; `failure` says why it failed.
+    case released(failure: String?)
     case installed(host: Int, failure: HostFailure?)
     case checked(host: Int, failure: HostFailure?)
     case restored(host: Int, failure: HostFailure?)
@@ -229,6 +242,11 @@ public struct RolloutMachine: Sendable {
       return afterPrepare()
     case .chosen(let refusal, let settled):
       return chosen(refusal: refusal, settled: settled)
+    case .released(let failure):
+      guard stage == .releasing else { return [] }
+      if let interruption { return stop(.interrupted(signal: interruption)) }
+      if let failure { return stop(.releaseCommandFailed(failure)) }
+      return startBatch(0)
     case .installed(let i, let failure):
       moved.insert(i)
       if let failure { return restore(i, after: failure) }
@@ -336,6 +354,10 @@ public struct RolloutMachine: Sendable {
       return commitAll()
     }
     batches = settings.batch.batches(of: phases.indices.filter { phases[$0] == .ready })
+    if settings.releaseCommand, interruption == nil, let first = batches.first?.first {
+      stage = .releasing
+      return [.release(host: first)]
+    }
     return startBatch(0)
   }
 
