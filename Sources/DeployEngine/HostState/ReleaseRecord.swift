@@ -81,6 +81,9 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   public var result: ReleaseResult
   /// Whether the release passed the plan's verification (`verify:`) here; nil when none ran.
   public var verified: Bool?
+  /// With `roles:`: every role's container on this host, in the plan's order (`container` is the
+  /// first one's); nil for a plan without roles, and in older records.
+  public var roles: [RoleRecord]?
 
   /// `container.image` must be pinned to a digest; id, app and environment come from it.
   public init(
@@ -116,8 +119,19 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case id, app, environment, image, digest, tag, user, how, container, result, verified
+    case id, app, environment, image, digest, tag, user, how, container, result, verified, roles
     case createdAt = "created_at"
+  }
+}
+
+/// One role's container in a release record.
+public struct RoleRecord: Sendable, Equatable, Codable {
+  public var name: String
+  public var container: ContainerRunSpec
+
+  public init(name: String, container: ContainerRunSpec) {
+    self.name = name
+    self.container = container
   }
 }
 
