@@ -8,7 +8,9 @@ struct PlanDecoder {
     [
       "name", "ports", "volumes", "env", "secrets", "command", "restart", "stop_timeout", "log",
     ] + optionKeys
-  static let healthKeys = ["http", "docker", "via", "interval", "timeout", "retries", "start_period"]
+  static let healthKeys = [
+    "http", "docker", "cmd", "running", "via", "interval", "timeout", "retries", "start_period",
+  ]
 
   func decode(_ root: YAMLNode, environment: String, host: Host) -> ResolvedPlan? {
     reader.sourceMap = SourceMap(root: root.location)
@@ -34,10 +36,12 @@ struct PlanDecoder {
     let hooks = self.hooks(top["hooks"])
     let notify = self.notify(top["notify"])
     let registry = self.registry(top["registry"])
+    let releaseCommand = self.releaseCommand(top)
     let roles = self.roles(top["roles"], top: top, base: container, host: host)
     guard let image, let container, let rollout, let rollback, !reader.hasErrors else { return nil }
     guard case .success(let verify) = verify, let hooks, let notify, case .success(let registry) = registry,
-      case .success(let proxy) = proxy, case .success(let roles) = roles
+      case .success(let proxy) = proxy, case .success(let roles) = roles,
+      case .success(let releaseCommand) = releaseCommand
     else {
       return nil
     }
@@ -50,6 +54,7 @@ struct PlanDecoder {
     plan.registry = registry
     plan.proxy = proxy
     plan.roles = roles ?? []
+    plan.releaseCommand = releaseCommand
     return plan
   }
 
@@ -317,7 +322,9 @@ struct PlanDecoder {
     var probe: HealthSpec.Probe?
     let docker = m["docker"].flatMap { reader.bool($0, path.key("docker")) }
     if m["docker"] != nil && docker == nil { ok = false }
-    if let httpNode = m["http"] {
+    if let other = containerProbe(m, path, docker: docker, ok: &ok) {
+      probe = other
+    } else if let httpNode = m["http"] {
       if docker == true {
         reader.error(
           (m.keyNode("docker") ?? httpNode).location, "`health` has both `http` and `docker: true`; keep one")
@@ -330,10 +337,10 @@ struct PlanDecoder {
       }
     } else if docker == true {
       probe = .docker
-    } else if ok {
+    } else if ok && m["cmd"] == nil && m["running"] == nil {
       reader.error(
         node.location,
-        "`health` needs a check: `http: {port: 8080, path: /healthz}` or `docker: true` (the image's HEALTHCHECK)"
+        "`health` needs a check: `http: {port: 8080, path: /healthz}`, `cmd: [...]` (run in the container), `running: 20s` (up that long) or `docker: true` (the image's HEALTHCHECK)"
       )
       ok = false
     }
@@ -351,6 +358,13 @@ struct PlanDecoder {
       check.retries = $0
     }
     read(m["start_period"], &ok, { reader.duration($0, path.key("start_period")) }) { check.startPeriod = $0 }
+    if case .running(let up) = check.probe, up < check.interval, let n = m["running"] {
+      reader.error(
+        n.location,
+        "`\(path.key("running"))` (\(up.configText)) is shorter than `\(path.key("interval"))` (\(check.interval.configText)): the container would count as up before the first check looks; make it at least the interval"
+      )
+      ok = false
+    }
     return ok ? check : nil
   }
 

@@ -25,6 +25,8 @@ public struct ResolvedPlan: Sendable {
   /// `roles:`: the roles this host runs (empty: the plan is one role, `web`, whose container is
   /// `container`).
   public var roles: [RolePlan] = []
+  /// `release_command:`: run once per deploy before any container changes.
+  public var releaseCommand: ReleaseCommandSpec? = nil
   /// The playbook file as messages show it.
   public var file: String
   /// Where each value came from (`container.ports[0]`, `health.http.port`); values from an
@@ -84,6 +86,10 @@ public struct HealthSpec: Sendable, Hashable {
     case http(HTTPHealthSpec)
     /// The image's own HEALTHCHECK, as `docker inspect` reports it.
     case docker
+    /// A command run in the container (`docker exec`); exit 0 is healthy.
+    case cmd([String])
+    /// The container has been up this long with no restart.
+    case running(Duration)
   }
 
   /// Where an HTTP check runs from.
@@ -182,6 +188,8 @@ public struct EnvironmentPlan: Sendable {
   public var notify: [NotifyTarget] = []
   /// `registry:`: credentials for pulls from a private registry.
   public var registry: RegistrySpec? = nil
+  /// `release_command:`: run once per deploy, on the first host that changes.
+  public var releaseCommand: ReleaseCommandSpec? = nil
   /// In inventory order.
   public var hosts: [ResolvedPlan]
   /// The lease of the environment's lock (inventory `lock.ttl`).

@@ -19,7 +19,7 @@ public struct Playbook: Sendable {
 
   static let topKeys =
     ["app", "image", "container", "health", "rollout", "rollback", "environments"]
-    + ["verify", "hooks", "notify", "registry", "proxy", "roles"]
+    + ["verify", "hooks", "notify", "registry", "proxy", "roles"] + ["release_command", "release_timeout"]
 
   /// The plan for `host` of `inventory`: the environment's override merged in, `${environment}`
   /// and the host's `vars` substituted, every value checked.
@@ -78,6 +78,7 @@ public struct Playbook: Sendable {
     plan.hooks = first.hooks
     plan.notify = first.notify
     plan.registry = first.registry
+    plan.releaseCommand = first.releaseCommand
     return plan
   }
 

@@ -64,6 +64,24 @@ public enum SwarmService {
             "with `engine: swarm` the health check reaches each task at its node's published port; \(http.port) is not published under `container.ports`",
           isError: true))
     }
+    switch plan.health?.probe {
+    case .cmd?, .running?:
+      problems.append(
+        Problem(
+          path: "health",
+          message:
+            "with `engine: swarm` the health check is `http:` or `docker: true`; `cmd:` and `running:` need `engine: hosts`",
+          isError: true))
+    default: break
+    }
+    if plan.releaseCommand != nil {
+      problems.append(
+        Problem(
+          path: "release_command",
+          message:
+            "`release_command` runs in a container on a host; with `engine: swarm` run it as a step of its own (a one-off service) for now",
+          isError: true))
+    }
     return problems
   }
 }

@@ -153,7 +153,13 @@ public struct ProbeResult: Sendable, Equatable {
     ProbeResult(healthy: true, reason: reason, duration: duration)
   }
 
-  /// A failing verdict from a non-HTTP probe (e.g. "docker health status: starting").
+  /// No verdict yet from a non-HTTP probe (e.g. "docker health status: starting"): it does
+  /// not count towards `retries`.
+  public static func pending(_ reason: String) -> ProbeResult {
+    ProbeResult(healthy: false, failure: .pending(reason), reason: reason)
+  }
+
+  /// A failing verdict from a non-HTTP probe (e.g. "docker health status: unhealthy").
   public static func unhealthy(_ reason: String, duration: Duration = .zero) -> ProbeResult {
     ProbeResult(healthy: false, reason: reason, duration: duration)
   }
@@ -173,6 +179,9 @@ public enum ProbeFailure: Sendable, Equatable, CustomStringConvertible {
   case transport(code: Int, message: String)
   /// A non-HTTP probe threw; its error text.
   case probeError(String)
+  /// Not a verdict yet (Docker's HEALTHCHECK still `starting`, a `running:` check not yet up
+  /// long enough): not counted towards `retries`.
+  case pending(String)
 
   init(code: CURLcode, osErrno: Int32, error: HealthError) {
     let detail = error.curlDetail
@@ -203,6 +212,7 @@ public enum ProbeFailure: Sendable, Equatable, CustomStringConvertible {
     case .tls(let detail): return with("TLS failure", detail)
     case .transport(_, let message): return message
     case .probeError(let message): return "probe failed: \(message)"
+    case .pending(let why): return why
     }
   }
 }

@@ -143,7 +143,7 @@ public struct HealthCheck: Sendable {
       let result = try await probeOnce()
       let attempt = HealthAttempt(
         number: attempts, time: wallTime, elapsed: probeStart - start, result: result,
-        counted: !result.healthy && !inStartPeriod)
+        counted: !result.healthy && !inStartPeriod && !result.isPending)
       recent.append(attempt)
       if recent.count > policy.keepResults { recent.removeFirst(recent.count - policy.keepResults) }
       onAttempt?(attempt)

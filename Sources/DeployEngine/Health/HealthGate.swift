@@ -21,6 +21,8 @@ struct HealthGate: Sendable {
   var inspect: @Sendable () async throws -> ContainerInfo?
   /// A port forward through the host's SSH connection to `host:port` there.
   var forward: @Sendable (_ port: Int, _ host: String) async throws -> PortForward
+  /// A command on the host beside its shell, for `health.cmd` (`docker exec`).
+  var exec: HostExec? = nil
 
   /// The shortest time between two questions to Docker while probes fail. A probe costs a
   /// connection through the SSH session; asking Docker costs a round trip and a docker process
@@ -57,6 +59,7 @@ struct HealthGate: Sendable {
       guard ContinuousClock.now - lastAsked.current >= Self.livenessSpacing else { return .alive }
       defer { lastAsked.withLock { $0 = .now } }
       guard let now = try await inspect() else { return .dead("the container was removed") }
+      if case .docker = spec.probe, now.health == nil { return .dead(Self.noHealthcheck(containerName)) }
       if let baseline { return now.liveness(since: baseline) }
       return now.liveness(sinceStartedAs: started ?? now.id)
     }
@@ -67,11 +70,8 @@ struct HealthGate: Sendable {
     }
     let probe: HealthCheck.Probe
     switch spec.probe {
-    case .docker:
-      probe = { _ in
-        guard let info = try await inspect() else { return .unhealthy("the container was removed") }
-        return info.dockerHealthVerdict ?? .unhealthy("the image has no HEALTHCHECK; use health.http instead")
-      }
+    case .docker, .cmd, .running:
+      probe = try containerProbe(spec.probe)
     case .http(let http):
       let (url, opened) = try await (containerAddress == nil ? spec.via : .ssh).reach(
         http.port, path: http.path, address: address,

@@ -388,7 +388,8 @@ public final class DockerHost: RolloutHost {
         return id
       },
       inspect: { [remote] in try await remote.inspect(container.name) },
-      forward: { [remote] port, host in try await remote.forward(remotePort: port, remoteHost: host) })
+      forward: { [remote] port, host in try await remote.forward(remotePort: port, remoteHost: host) },
+      exec: { [remote] command, timeout in try await remote.exec(command, timeout: timeout) })
   }
 
   /// The last lines of the container's log, for a failure message. None when they cannot be

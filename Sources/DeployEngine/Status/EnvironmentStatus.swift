@@ -126,7 +126,8 @@ public struct EnvironmentStatus: Sendable {
       containerAddress: address, spec: single.health, address: plan.host.address,
       containerName: container.name, ports: ports, startedID: nil,
       inspect: { try await remote.inspect(container.name) },
-      forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) })
+      forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) },
+      exec: { command, timeout in try await remote.exec(command, timeout: timeout) })
     let report = try await gate.check(stop: StopRequest())
     return report.healthy
       ? ("healthy", nil) : ("unhealthy", report.lastResults.last?.result.reason ?? report.reason)

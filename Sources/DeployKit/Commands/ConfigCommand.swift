@@ -184,11 +184,15 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
       var check = "docker"
       var expect: Int?
       var contains: String?
-      if case .http(let http) = health.probe {
+      switch health.probe {
+      case .http(let http):
         let host = health.via == .ssh ? "127.0.0.1" : resolved.host.address
         check = http.url(host: host)
         expect = http.expectStatus
         contains = http.bodyContains
+      case .cmd(let argv): check = "cmd: " + ShellQuote.join(argv)
+      case .running(let up): check = "running: " + up.configText
+      case .docker: break
       }
       return Health(
         check: check, expect: expect, contains: contains, via: health.via.rawValue,
