@@ -40,6 +40,12 @@ extension DeployCtl {
     )
     var shell = false
 
+    @Option(
+      help: ArgumentHelp(
+        "Only the hosts that run this role of the app (a plan with roles:; its container is <name>-<role>).",
+        valueName: "role"))
+    var role: String?
+
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.")
     var command: [String] = []
 
@@ -58,7 +64,7 @@ extension DeployCtl {
     func run() async throws {
       throw await ExecCommand(
         environment: environment, arguments: command, shell: shell, timeout: timeout,
-        selection: common.selection
+        selection: common.selection, role: role
       ).run(on: common.console)
     }
   }

@@ -35,13 +35,20 @@ extension DeployCtl {
     @Option(help: ArgumentHelp("Only the last N lines of each host (before following).", valueName: "N"))
     var tail: Int?
 
+    @Option(
+      help: ArgumentHelp(
+        "Only this role's containers (a plan with roles:); without it, every role's, prefixed host/role.",
+        valueName: "role"))
+    var role: String?
+
     func validate() throws {
       if let tail, tail < 0 { throw ValidationError("--tail must be 0 or more, got \(tail)") }
     }
 
     func run() async throws {
       throw await LogsCommand(
-        environment: environment, follow: follow, since: since, tail: tail, selection: common.selection
+        environment: environment, follow: follow, since: since, tail: tail, selection: common.selection,
+        role: role
       ).run(on: common.console)
     }
   }

@@ -27,7 +27,8 @@ struct PlanDecoder {
     let proxy = self.proxy(top["proxy"], container: top["container"])
     let health = top["health"].flatMap {
       // A bad `proxy:` is reported already; the check is then read as without one.
-      self.health($0, container: container, proxy: (try? proxy.get()) ?? nil)
+      // With `roles:`, each role's reading of it warns for its own container.
+      self.health($0, container: top["roles"] == nil ? container : nil, proxy: (try? proxy.get()) ?? nil)
     }
     let rollout = self.rollout(top["rollout"])
     let rollback = self.rollback(top["rollback"])
@@ -36,9 +37,10 @@ struct PlanDecoder {
     let notify = self.notify(top["notify"])
     let registry = self.registry(top["registry"])
     let releaseCommand = self.releaseCommand(top)
+    let roles = self.roles(top["roles"], top: top, base: container, host: host)
     guard let image, let container, let rollout, let rollback, !reader.hasErrors else { return nil }
     guard case .success(let verify) = verify, let hooks, let notify, case .success(let registry) = registry,
-      case .success(let proxy) = proxy,
+      case .success(let proxy) = proxy, case .success(let roles) = roles,
       case .success(let releaseCommand) = releaseCommand
     else {
       return nil
@@ -51,6 +53,7 @@ struct PlanDecoder {
     plan.notify = notify
     plan.registry = registry
     plan.proxy = proxy
+    plan.roles = roles ?? []
     plan.releaseCommand = releaseCommand
     return plan
   }
@@ -114,7 +117,7 @@ struct PlanDecoder {
 
   // MARK: container
 
-  private func container(_ node: YAMLNode?) -> ContainerSpec? {
+  func container(_ node: YAMLNode?) -> ContainerSpec? {
     var spec = ContainerSpec(name: app)
     guard let node else { return spec }
     let path = ConfigPath.root.key("container")
@@ -312,7 +315,7 @@ struct PlanDecoder {
 
   // MARK: health
 
-  private func health(_ node: YAMLNode, container: ContainerSpec?, proxy: ProxySpec?) -> HealthSpec? {
+  func health(_ node: YAMLNode, container: ContainerSpec?, proxy: ProxySpec?) -> HealthSpec? {
     let path = ConfigPath.root.key("health")
     guard let m = reader.mapping(node, path, known: Self.healthKeys) else { return nil }
     var ok = true

@@ -22,6 +22,9 @@ public struct ResolvedPlan: Sendable {
   /// `proxy:`: the app is routed by the host's proxy and deploys are blue-green; nil: it
   /// publishes its own ports and a deploy replaces the container.
   public var proxy: ProxySpec? = nil
+  /// `roles:`: the roles this host runs (empty: the plan is one role, `web`, whose container is
+  /// `container`).
+  public var roles: [RolePlan] = []
   /// `release_command:`: run once per deploy before any container changes.
   public var releaseCommand: ReleaseCommandSpec? = nil
   /// The playbook file as messages show it.

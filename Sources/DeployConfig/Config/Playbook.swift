@@ -19,7 +19,7 @@ public struct Playbook: Sendable {
 
   static let topKeys =
     ["app", "image", "container", "health", "rollout", "rollback", "environments"]
-    + ["verify", "hooks", "notify", "registry", "proxy"] + ["release_command", "release_timeout"]
+    + ["verify", "hooks", "notify", "registry", "proxy", "roles"] + ["release_command", "release_timeout"]
 
   /// The plan for `host` of `inventory`: the environment's override merged in, `${environment}`
   /// and the host's `vars` substituted, every value checked.
@@ -49,6 +49,19 @@ public struct Playbook: Sendable {
         diagnostics += error.diagnostics
       }
     }
+    // With `roles:`, a host no role names runs nothing of the app; a role with no host here
+    // cannot move with the others, so this environment refuses the plan.
+    if !roleHosts.isEmpty {
+      for (role, location, _) in roleHosts
+      where !hosts.contains(where: { $0.roles.contains { $0.name == role } }) {
+        diagnostics.append(
+          .error(
+            at: location,
+            "role `\(role)` has no host in environment `\(inventory.environment)` (\(inventory.file)); list one of its hosts: \(inventory.hosts.map(\.name).joined(separator: ", "))"
+          ))
+      }
+      hosts = hosts.filter { !$0.roles.isEmpty }
+    }
     guard diagnostics.isEmpty, let first = hosts.first else {
       throw ConfigErrors(
         diagnostics.isEmpty
@@ -67,6 +80,19 @@ public struct Playbook: Sendable {
     plan.registry = first.registry
     plan.releaseCommand = first.releaseCommand
     return plan
+  }
+
+  /// `roles:` as written: each role's name, where it is, and the host names it lists (nil:
+  /// `all`, or none given).
+  var roleHosts: [(role: String, location: SourceLocation, hosts: [(String, SourceLocation)]?)] {
+    guard let pairs = base["roles"]?.mapping else { return [] }
+    return pairs.compactMap { pair in
+      guard let role = pair.key.scalar?.text else { return nil }
+      let listed = pair.value["hosts"]?.sequence.map { items in
+        items.compactMap { item in item.scalar.map { ($0.text, item.location) } }
+      }
+      return (role, pair.key.location, listed)
+    }
   }
 
   /// Reads a playbook file's tree; `expectedApp` is the file's name without `.yml`.

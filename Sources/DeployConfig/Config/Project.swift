@@ -177,6 +177,7 @@ struct ProjectLoader {
         }
       }
     }
+    result += Self.roleDiagnostics(playbook, inventories)
     if inventories.isEmpty {
       let reader = NodeReader(root: playbook.base.location)
       let placeholder = Host(
@@ -272,6 +273,33 @@ struct ProjectLoader {
         current = next
       }
     }
+  }
+
+  /// A role's `hosts` must name inventory hosts; a role with no host in an environment is said
+  /// (commands on that environment refuse the plan; the others work).
+  static func roleDiagnostics(_ playbook: Playbook, _ inventories: [Inventory]) -> [Diagnostic] {
+    guard !inventories.isEmpty else { return [] }
+    var result: [Diagnostic] = []
+    let known = Set(inventories.flatMap { $0.hosts.map(\.name) })
+    for (role, location, hosts) in playbook.roleHosts {
+      guard let hosts else { continue }
+      for (name, at) in hosts where !known.contains(name) {
+        result.append(
+          .error(
+            at: at,
+            "`roles.\(role).hosts`: there is no host `\(name)` in any inventory"
+              + Suggestion.hint(for: name, in: Array(known).sorted())))
+      }
+      for inventory in inventories
+      where !hosts.contains(where: { h in inventory.hosts.contains { $0.name == h.0 } }) {
+        result.append(
+          .warning(
+            at: location,
+            "role `\(role)` has no host in environment `\(inventory.environment)`: commands on `\(inventory.environment)` refuse this plan"
+          ))
+      }
+    }
+    return result
   }
 
   /// Plans with `proxy:` that share a host (same address and port) share its one proxy: no two

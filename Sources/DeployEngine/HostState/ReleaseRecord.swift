@@ -84,6 +84,9 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   /// true when the plan's `release_command` ran for this digest: in this environment, or for a
   /// promote in the environment it came from (a promote does not run it again); nil otherwise.
   public var releaseCommandRan: Bool?
+  /// With `roles:`: every role's container on this host, in the plan's order (`container` is the
+  /// first one's); nil for a plan without roles, and in older records.
+  public var roles: [RoleRecord]?
 
   /// `container.image` must be pinned to a digest; id, app and environment come from it.
   public init(
@@ -119,9 +122,20 @@ public struct ReleaseRecord: Sendable, Equatable, Codable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case id, app, environment, image, digest, tag, user, how, container, result, verified
+    case id, app, environment, image, digest, tag, user, how, container, result, verified, roles
     case createdAt = "created_at"
     case releaseCommandRan = "release_command_ran"
+  }
+}
+
+/// One role's container in a release record.
+public struct RoleRecord: Sendable, Equatable, Codable {
+  public var name: String
+  public var container: ContainerRunSpec
+
+  public init(name: String, container: ContainerRunSpec) {
+    self.name = name
+    self.container = container
   }
 }
 

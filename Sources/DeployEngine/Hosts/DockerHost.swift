@@ -25,6 +25,14 @@ public final class DockerHost: RolloutHost {
   /// With `proxy:`: what this run's blue-green change has done so far.
   let blueGreen = Locked<BlueGreen?>(nil)
 
+  /// A role after the first of a host with `roles:` (`RolesHost`): the first role takes the
+  /// lock, pulls and writes the records; this one reads and changes its own container only.
+  var secondary: Bool {
+    get { isSecondary.current }
+    set { isSecondary.withLock { $0 = newValue } }
+  }
+  private let isSecondary = Locked(false)
+
   /// With `proxy:`: changes the app's route on the host's proxy.
   let router: ProxyRouter
 
@@ -133,7 +141,11 @@ public final class DockerHost: RolloutHost {
   func prepareScript(_ request: PrepareRequest, observe: RemoteCommand) -> PrepareScript {
     var script = RemoteScript()
     script.section("dirs", HostState.prepare(paths))
-    let lock = script.section("lock", HostLock.acquire(request.holder, paths, ttl: request.ttl))
+    // A secondary role's lock is the first role's: only "acquired" is printed.
+    let lock = script.section(
+      "lock",
+      secondary
+        ? RemoteCommand(["echo", "acquired"]) : HostLock.acquire(request.holder, paths, ttl: request.ttl))
     // Another run holds the lock: nothing more to do here.
     script.add(.if(HostLock.isHeld(by: request.holder, paths).negated, then: .exit(0)))
     let releases = script.section("releases", HostState.readReleases(paths))

@@ -16,6 +16,9 @@ public struct HostStatus: Codable, Sendable, Equatable {
   @OmittedWhenNil public var tasks: [SwarmTask]? = nil
   /// With `proxy:`: the app's route on the host's proxy (docs/json.md "status").
   @OmittedWhenNil public var proxy: HostProxyStatus? = nil
+  /// A plan with `roles:`: each role's container on this host; the host's `health` is the
+  /// worst of theirs.
+  @OmittedWhenNil public var roles: [RoleStatus]? = nil
 
   public init(
     name: String, reachable: Bool, release: String?, image: String?, state: String, health: String,
@@ -30,6 +33,23 @@ public struct HostStatus: Codable, Sendable, Equatable {
     self.error = error
   }
 
+}
+
+/// One role's container on a host (`status` of a plan with `roles:`).
+public struct RoleStatus: Codable, Sendable, Equatable {
+  public var name: String
+  public var container: String
+  public var release: String?
+  public var state: String
+  public var health: String
+
+  public init(name: String, container: String, release: String?, state: String, health: String) {
+    self.name = name
+    self.container = container
+    self.release = release
+    self.state = state
+    self.health = health
+  }
 }
 
 public struct StatusReport: Codable, Sendable, Equatable {

@@ -212,6 +212,10 @@ public struct Rollout: Sendable {
               policy: SwarmService.Policy(
                 plan: request.plan, settings: settings, registryAuth: registry != nil),
               connections: connections, progress: progress, stop: stop, registry: registry))
+        } else if !plan.roles.isEmpty {
+          hosts.append(
+            try RolesHost(
+              plan: plan, connections: connections, progress: progress, stop: stop, registry: registry))
         } else {
           hosts.append(
             try DockerHost(

@@ -49,49 +49,48 @@ public struct EnvironmentStatus: Sendable {
         progress: progress
       ) { remote in
         let paths = try HostPaths(app: plan.app, environment: plan.environment)
-        if plan.proxy != nil { return try await proxiedEntry(plan, remote: remote) }
+        if plan.proxy != nil, plan.roles.isEmpty { return try await proxiedEntry(plan, remote: remote) }
+        let roles = plan.rolePlans
+        let first = roles.first?.plan ?? plan
         let (snapshot, audit) = try await remote.snapshot(
-          paths, containerName: plan.container.name, auditLines: auditLines)
-        var health = "unknown"
-        var problem: String?
-        if let container = snapshot.container, container.running {
-          if plan.health == nil {
-            health = container.health?.status.rawValue ?? "none"
-          } else {
-            var single = plan
-            single.health?.retries = 1
-            single.health?.startPeriod = .zero
-            // Behind the proxy the container publishes no port: probed at its own address.
-            var address: String?
-            if plan.proxy != nil {
-              let answer = try await remote.exec(
-                ProxyScripts.address(of: container.name), timeout: .seconds(30))
-              let ip = answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-              address = ip.isEmpty ? nil : ip
-            }
-            let gate = HealthGate(
-              containerAddress: address, spec: single.health, address: plan.host.address,
-              containerName: container.name,
-              ports: snapshot.current?.container.ports ?? [], startedID: nil,
-              inspect: { try await remote.inspect(container.name) },
-              forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) },
-              exec: { command, timeout in try await remote.exec(command, timeout: timeout) })
-            let report = try await gate.check(stop: StopRequest())
-            health = report.healthy ? "healthy" : "unhealthy"
-            if !report.healthy { problem = report.lastResults.last?.result.reason ?? report.reason }
-          }
-        } else {
-          health = snapshot.container == nil ? "none" : "unhealthy"
-        }
-        let current = snapshot.current.flatMap { record in
+          paths, containerName: first.container.name, auditLines: auditLines)
+        var (health, problem) = try await Self.probe(
+          snapshot.container, first, remote: remote, ports: snapshot.current?.container.ports ?? [])
+        var current = snapshot.current.flatMap { record in
           snapshot.container?.release == record.id ? record : nil
         }
-        return Entry(
-          status: HostStatus(
-            name: plan.host.name, reachable: true, release: snapshot.releases.current,
-            image: snapshot.current?.image ?? snapshot.container?.image,
-            state: snapshot.container?.status ?? "absent", health: health),
-          current: current, healthProblem: problem, audit: audit)
+        var roleStates: [RoleStatus]?
+        if !plan.roles.isEmpty {
+          // Every role: its container, its own probe; the host is healthy when all are, and runs
+          // its current release when all do.
+          var states = [
+            RoleStatus(
+              name: roles[0].role, container: first.container.name, release: snapshot.container?.release,
+              state: snapshot.container?.status ?? "absent", health: health)
+          ]
+          for role in roles.dropFirst() {
+            let container = try await remote.inspect(role.plan.container.name)
+            let (roleHealth, roleProblem) = try await Self.probe(
+              container, role.plan, remote: remote,
+              ports: snapshot.current?.container(ofRole: role.role, primary: false)?.ports ?? [])
+            states.append(
+              RoleStatus(
+                name: role.role, container: role.plan.container.name, release: container?.release,
+                state: container?.status ?? "absent", health: roleHealth))
+            if roleHealth != "healthy" && health == "healthy" {
+              health = roleHealth
+              problem = roleProblem.map { "role \(role.role): \($0)" } ?? "role \(role.role) is \(roleHealth)"
+            }
+          }
+          if states.contains(where: { $0.release != snapshot.releases.current }) { current = nil }
+          roleStates = states
+        }
+        var status = HostStatus(
+          name: plan.host.name, reachable: true, release: snapshot.releases.current,
+          image: snapshot.current?.image ?? snapshot.container?.image,
+          state: snapshot.container?.status ?? "absent", health: health)
+        status.roles = roleStates
+        return Entry(status: status, current: current, healthProblem: problem, audit: audit)
       }
     }
     await connections.closeAll()
@@ -104,6 +103,35 @@ public struct EnvironmentStatus: Sendable {
             error: outcome.error.map { String(describing: $0) }),
           current: nil)
     }
+  }
+
+  /// One probe of `container` with `plan`'s check: `healthy`, `unhealthy` (and why), `none` (no
+  /// check: the image's own HEALTHCHECK status, if any) or `none` when it does not exist.
+  static func probe(
+    _ container: ContainerInfo?, _ plan: ResolvedPlan, remote: RemoteHost, ports: [PortMapping]
+  ) async throws -> (String, String?) {
+    guard let container else { return ("none", nil) }
+    guard container.running else { return ("unhealthy", nil) }
+    guard plan.health != nil else { return (container.health?.status.rawValue ?? "none", nil) }
+    var single = plan
+    single.health?.retries = 1
+    single.health?.startPeriod = .zero
+    // Behind the proxy the container publishes no port: probed at its own address.
+    var address: String?
+    if plan.proxy != nil {
+      let answer = try await remote.exec(ProxyScripts.address(of: container.name), timeout: .seconds(30))
+      let ip = answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+      address = ip.isEmpty ? nil : ip
+    }
+    let gate = HealthGate(
+      containerAddress: address, spec: single.health, address: plan.host.address,
+      containerName: container.name, ports: ports, startedID: nil,
+      inspect: { try await remote.inspect(container.name) },
+      forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) },
+      exec: { command, timeout in try await remote.exec(command, timeout: timeout) })
+    let report = try await gate.check(stop: StopRequest())
+    return report.healthy
+      ? ("healthy", nil) : ("unhealthy", report.lastResults.last?.result.reason ?? report.reason)
   }
 
   /// `engine: swarm`: the manager's records and the service's tasks, each probed once at its

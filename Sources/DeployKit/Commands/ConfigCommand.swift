@@ -118,6 +118,15 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
     public var container: Container
     /// nil: no health check, a host is healthy once its container runs.
     public var health: Health?
+    /// A plan with `roles:`: each role this host runs (the first one's are `container` and
+    /// `health` above).
+    @OmittedWhenNil public var roles: [RoleConfig]? = nil
+  }
+
+  public struct RoleConfig: Codable, Sendable, Equatable {
+    public var name: String
+    public var container: Container
+    public var health: Health?
   }
 
   enum CodingKeys: String, CodingKey {
@@ -142,39 +151,54 @@ public struct ResolvedConfig: Codable, Sendable, Equatable {
       return registry
     }
     hosts = plan.hosts.map { resolved in
-      let spec = resolved.container
-      let container = Container(
-        name: spec.name, ports: spec.ports.map(\.argument), volumes: spec.volumes.map(\.argument),
-        env: Dictionary(spec.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }),
-        secrets: spec.secrets.map { Secret(name: $0, set: values[$0] != nil) }, command: spec.command,
-        restart: spec.restart.description, stopTimeout: Self.format(spec.stopTimeout),
-        log: ["max_size": spec.log.maxSize, "max_files": String(spec.log.maxFiles)],
-        options: spec.options.arguments)
-      let health = resolved.health.map { health in
-        var check = "docker"
-        var expect: Int?
-        var contains: String?
-        switch health.probe {
-        case .http(let http):
-          let host = health.via == .ssh ? "127.0.0.1" : resolved.host.address
-          check = http.url(host: host)
-          expect = http.expectStatus
-          contains = http.bodyContains
-        case .cmd(let argv): check = "cmd: " + ShellQuote.join(argv)
-        case .running(let up): check = "running: " + up.configText
-        case .docker: break
-        }
-        return Health(
-          check: check, expect: expect, contains: contains, via: health.via.rawValue,
-          interval: Self.format(health.interval), timeout: Self.format(health.timeout),
-          retries: health.retries,
-          startPeriod: Self.format(health.startPeriod))
-      }
+      let roles = resolved.rolePlans
+      let first = roles.first?.plan ?? resolved
       let host = resolved.host
-      return HostConfig(
+      var config = HostConfig(
         name: host.name, address: host.address, port: host.port, user: host.user,
         jump: host.jump?.description,
-        vars: host.vars, container: container, health: health)
+        vars: host.vars, container: Self.container(first.container, values),
+        health: Self.health(first))
+      if !resolved.roles.isEmpty {
+        config.roles = roles.map {
+          RoleConfig(
+            name: $0.role, container: Self.container($0.plan.container, values), health: Self.health($0.plan))
+        }
+      }
+      return config
+    }
+  }
+
+  static func container(_ spec: ContainerSpec, _ values: [String: String]) -> Container {
+    Container(
+      name: spec.name, ports: spec.ports.map(\.argument), volumes: spec.volumes.map(\.argument),
+      env: Dictionary(spec.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }),
+      secrets: spec.secrets.map { Secret(name: $0, set: values[$0] != nil) }, command: spec.command,
+      restart: spec.restart.description, stopTimeout: Self.format(spec.stopTimeout),
+      log: ["max_size": spec.log.maxSize, "max_files": String(spec.log.maxFiles)],
+      options: spec.options.arguments)
+  }
+
+  static func health(_ resolved: ResolvedPlan) -> Health? {
+    resolved.health.map { health in
+      var check = "docker"
+      var expect: Int?
+      var contains: String?
+      switch health.probe {
+      case .http(let http):
+        let host = health.via == .ssh ? "127.0.0.1" : resolved.host.address
+        check = http.url(host: host)
+        expect = http.expectStatus
+        contains = http.bodyContains
+      case .cmd(let argv): check = "cmd: " + ShellQuote.join(argv)
+      case .running(let up): check = "running: " + up.configText
+      case .docker: break
+      }
+      return Health(
+        check: check, expect: expect, contains: contains, via: health.via.rawValue,
+        interval: Self.format(health.interval), timeout: Self.format(health.timeout),
+        retries: health.retries,
+        startPeriod: Self.format(health.startPeriod))
     }
   }
 
@@ -251,6 +275,12 @@ extension ResolvedConfig: CommandOutcome {
         ]
       } else {
         lines.append("    health: none (healthy once the container runs)")
+      }
+      for role in host.roles ?? [] {
+        lines.append(
+          "    role \(role.name): container \(role.container.name), command "
+            + (role.container.command.map { list($0) } ?? "(the image's)")
+            + ", health " + (role.health.map { "\($0.check) via \($0.via)" } ?? "none"))
       }
     }
     console.standardOutput.line(masker.mask(lines.joined(separator: "\n")))

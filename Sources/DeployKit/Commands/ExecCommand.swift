@@ -13,11 +13,14 @@ public struct ExecCommand: Sendable {
   /// `--timeout`: per host, give up on the command after this long.
   public var timeout: Duration?
   public var selection: ProjectSelection
+  /// `--role`: only the hosts that run this role of the app (a plan with `roles:`).
+  public var role: String?
 
   public init(
     environment: String, arguments: [String], shell: Bool = false, timeout: Duration? = nil,
-    selection: ProjectSelection
+    selection: ProjectSelection, role: String? = nil
   ) {
+    self.role = role
     self.environment = environment
     self.arguments = arguments
     self.shell = shell
@@ -38,7 +41,12 @@ public struct ExecCommand: Sendable {
     try selection.check()
     let project = try selection.loadProject()
     let inventory = try project.inventory(named: environment)
-    let targets = try selection.hosts(of: inventory).map(\.sshTarget)
+    var targets = try selection.hosts(of: inventory).map(\.sshTarget)
+    if let role {
+      let plan = try selection.environmentPlan(environment)
+      let names = try RoleSelection.hosts(running: role, in: plan)
+      targets = targets.filter { names.contains($0.name) }
+    }
     // A command can print what a container was given (`docker exec web env`): the values
     // of every plan's secrets that deployctl's environment holds are masked.
     // A playbook that does not resolve for this environment would leave its secrets unmasked:

@@ -12,8 +12,14 @@ public struct LogsCommand: Sendable {
   public var since: String?
   public var tail: Int?
   public var selection: ProjectSelection
+  /// `--role`: only this role's containers (a plan with `roles:`); nil: every role's.
+  public var role: String?
 
-  public init(environment: String, follow: Bool, since: String?, tail: Int?, selection: ProjectSelection) {
+  public init(
+    environment: String, follow: Bool, since: String?, tail: Int?, selection: ProjectSelection,
+    role: String? = nil
+  ) {
+    self.role = role
     self.environment = environment
     self.follow = follow
     self.since = since
@@ -30,9 +36,11 @@ public struct LogsCommand: Sendable {
     } catch {
       return console.fail(error, command: "logs", environment: environment, app: selection.app)
     }
-    let sources = plan.hosts.map {
-      ContainerLogs.Source(
-        target: $0.host.sshTarget, container: $0.container.name, service: plan.engine.swarm != nil)
+    let sources: [ContainerLogs.Source]
+    do {
+      sources = try RoleSelection.logSources(plan, role: role)
+    } catch {
+      return console.fail(error, command: "logs", environment: environment, app: selection.app)
     }
     let output = LogLines(
       stdoutIsReport: console.format == .json,

@@ -61,7 +61,12 @@ public enum RolloutDecisions {
       } catch {
         throw .refused("\(plans[i].host.name): \(error)")
       }
-      let spec = plans[i].runSpec(image: image, release: id, envFile: file)
+      let roles = plans[i].roles.map { role in
+        RoleRecord(
+          name: role.name, container: plans[i].forRole(role).runSpec(image: image, release: id, envFile: file)
+        )
+      }
+      let spec = roles.first?.container ?? plans[i].runSpec(image: image, release: id, envFile: file)
       if image.digest == nil {
         // A dry run does not pull, so a tag stays unresolved.
         targets.planned[i] = spec
@@ -70,6 +75,7 @@ public enum RolloutDecisions {
       do {
         targets.releases[i] = try ReleaseRecord(
           container: spec, createdAt: now, user: request.user, how: how, result: .deployed)
+        if !roles.isEmpty { targets.releases[i]?.roles = roles }
       } catch {
         throw .refused("\(plans[i].host.name): \(error)")
       }
