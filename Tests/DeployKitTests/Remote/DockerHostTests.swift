@@ -52,7 +52,10 @@ import Testing
     let script = try #require(transport.sent.current.first)
     #expect(transport.sent.current.count == 1)
     // `proxy-route`: whether the app, moved back from `proxy:` to its own ports, still has a route.
-    #expect(script.sections.map(\.name) == ["dirs", "lock", "releases", "container", "proxy-route", "network", "pull"])
+    #expect(
+      script.sections.map(\.name) == [
+        "dirs", "lock", "releases", "container", "proxy-route", "network", "pull",
+      ])
     #expect(script.sections.first { $0.name == "container" }?.failure == .isAnswer)
     // A run that finds the lock held stops right after the lock section.
     #expect(script.text.contains("grep -qsxF -e"))
