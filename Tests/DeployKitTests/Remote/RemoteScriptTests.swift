@@ -200,7 +200,9 @@ import Testing
     let login = RegistryLogin(server: "registry.example.com:5000", username: "ci user", password: password)
     let command = DockerScripts.authenticated(["pull", "img:v1"], login: login, folder: dir.path)
     var script = RemoteScript()
-    script.add(RemoteCommand.program("PATH=\(ShellQuote.quote(bin)):$PATH; export PATH"))
+    // A function, not PATH: the shell reads the stand-in rather than exec'ing a file another
+    // test's child may still hold open for writing (ETXTBSY would let the real docker run).
+    script.add(RemoteCommand.program("docker() { /bin/sh \(ShellQuote.quote(bin + "/docker")) \"$@\"; }"))
     let pull = script.section("pull", command)
     let session = LocalShell.session()
     let output = try await session.run(script, timeout: .seconds(20)).output

@@ -60,7 +60,8 @@ import Testing
       stop.request("SIGINT")
     }
     #expect(await stop.wait(until: start + .seconds(30)) == "SIGINT")
-    #expect(clock.now - start < .seconds(10))
+    // Well before the deadline (a loaded machine may hold the task a few seconds).
+    #expect(clock.now - start < .seconds(25))
   }
 
   @Test("a signal reaches the handler by name, and does not end the process")
