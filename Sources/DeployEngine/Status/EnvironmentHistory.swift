@@ -34,11 +34,13 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
   public var live: Bool
   /// `lock-takeover`: the run whose lock was taken over (user@machine, pid, command, start).
   @OmittedWhenNil public var holder: String? = nil
+  /// A plan with `roles:`: the roles the release's record holds (all moved together).
+  @OmittedWhenNil public var roles: [String]? = nil
   /// `lock-takeover`: how long before the takeover that run last renewed its lease, in seconds.
   @OmittedWhenNil public var staleS: Int? = nil
 
   enum CodingKeys: String, CodingKey {
-    case release, image, digest, tag, user, time, how, from, previous, result, hosts, live, holder
+    case release, image, digest, tag, user, time, how, from, previous, result, hosts, live, holder, roles
     case staleS = "stale_s"
   }
 
@@ -180,7 +182,7 @@ public struct EnvironmentHistory: Sendable {
     let previous = Set(lines.compactMap(\.entry.previous))
     var from = first.from
     if first.command == .promote, from == nil, case .promote(let source, _)? = record?.how { from = source }
-    return HistoryEntry(
+    var entry = HistoryEntry(
       release: release, image: first.image ?? record?.image,
       digest: (first.digest ?? record?.digest)?.value,
       tag: first.tag ?? record?.tag, user: first.user,
@@ -189,6 +191,8 @@ public struct EnvironmentHistory: Sendable {
       how: first.command.rawValue,
       from: from, previous: previous.count == 1 ? previous.first : nil,
       result: Self.overall(lines.map(\.entry.result)), hosts: hosts(lines), live: live.contains(release))
+    entry.roles = record?.roles?.map(\.name)
+    return entry
   }
 
   static func takeover(_ lines: AuditLines) -> HistoryEntry? {

@@ -96,6 +96,12 @@ struct RolesEndToEndTests {
           == ["\(s.app)-web": v1, "\(s.app)-worker": v1, "\(s.app)-scheduler": v1])
       #expect(try await s.version(on: prod1) == "v1")
 
+      // history: the release names its roles (as one host's record holds them: prod-1 runs no
+      // scheduler).
+      let history = try await s.deployctl(["history", "prod"])
+      let entry = try history.document(HistoryReport.self).releases.first { $0.release == v2 }
+      #expect(entry?.roles?.starts(with: ["web", "worker"]) == true, "\(history.stdout)")
+
       // logs: every role, prefixed host/role; --role: one.
       let logs = try await s.deployctl(["logs", "prod", "--tail", "5", "--role", "web"], json: false)
       #expect(logs.status == 0, "\(logs.stderr)")
