@@ -152,18 +152,12 @@ extension DockerHost {
   /// port: a kept container of that name (a rollback) is started again as it was; one left
   /// running by an interrupted run is replaced.
   func startCommand(_ spec: ContainerRunSpec, as name: String) throws -> RemoteCommand {
-    var next = spec
-    next.name = name
-    next.ports = []
-    let connect: RemoteCommand
-    if next.options.network == nil {
-      next.options.network = ProxyScripts.network
-      next.options.networkAliases = [name]
-      connect = .success
-    } else {
-      connect =
-        RemoteCommand(["docker", "network", "connect", "--alias", name, ProxyScripts.network, name]).quiet
-    }
+    let next = spec.behindProxy(as: name)
+    // On the plan's own network, the container joins `deployctl` once it exists.
+    let connect =
+      spec.options.network == nil
+      ? RemoteCommand.success
+      : RemoteCommand(["docker", "network", "connect", "--alias", name, ProxyScripts.network, name]).quiet
     let running = RemoteCommand(["docker", "container", "inspect", "--format", "{{.State.Running}}", name])
     let fresh = RemoteCommand(["docker", "rm", "--force", name]).silent.then(try DockerCommand.run(next)).and(
       connect)
@@ -358,6 +352,21 @@ extension DockerHost {
     }
     _ = try await remote.run("stop the failed release", script)
     blueGreen.withLock { $0 = nil }
+  }
+}
+
+extension ContainerRunSpec {
+  /// This release's container behind the proxy: named `name`, no host port, and (without a
+  /// network of the plan's) on `deployctl` under the alias `name`.
+  func behindProxy(as name: String) -> ContainerRunSpec {
+    var next = self
+    next.name = name
+    next.ports = []
+    if next.options.network == nil {
+      next.options.network = ProxyScripts.network
+      next.options.networkAliases = [name]
+    }
+    return next
   }
 }
 

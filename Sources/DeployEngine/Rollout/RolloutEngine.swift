@@ -476,14 +476,9 @@ extension RolloutEngine {
       .note(
         "\(ProxyScripts.containerName) (\(proxy.image)) on network \(ProxyScripts.network), publishing \(ports.map(String.init).joined(separator: ", ")), if it is not running"
       ))
-    var next = spec
-    next.name = started
-    next.ports = []
-    if next.options.network == nil {
-      next.options.network = ProxyScripts.network
-      next.options.networkAliases = [started]
-    }
-    await progress.host(name, "would start beside", .note(ShellQuote.join(DockerCommand.runArguments(next))))
+    await progress.host(
+      name, "would start beside",
+      .note(ShellQuote.join(DockerCommand.runArguments(spec.behindProxy(as: started)))))
     await progress.host(
       name, "would check",
       .note("\(started) at its address on \(ProxyScripts.network), port \(proxy.appPort)"))

@@ -22,31 +22,8 @@ extension EnvironmentStatus {
     let proxyContainer = try ContainerInfo.parseInspect(reading["proxy-container"])
     let routes = ProxyRoutes.parse(reading["proxy-routes"]?.output ?? "")
     let snapshot = HostSnapshot(releases: reading.releases, container: container)
-    var health = "unknown"
-    var problem: String?
-    if let container, container.running {
-      let address = reading["address"].flatMap { $0.succeeded ? $0.lastLine : nil } ?? ""
-      if plan.health == nil {
-        health = container.health?.status.rawValue ?? "none"
-      } else if address.isEmpty {
-        health = "unhealthy"
-        problem =
-          "\(name) has no address on the \(ProxyScripts.network) network, so the proxy cannot reach it"
-      } else {
-        var single = plan
-        single.health?.retries = 1
-        single.health?.startPeriod = .zero
-        let gate = HealthGate(
-          containerAddress: address, spec: single.health, address: plan.host.address, containerName: name,
-          ports: [], startedID: nil, inspect: { try await remote.inspect(name) },
-          forward: { port, host in try await remote.forward(remotePort: port, remoteHost: host) })
-        let report = try await gate.check(stop: StopRequest())
-        health = report.healthy ? "healthy" : "unhealthy"
-        if !report.healthy { problem = report.lastResults.last?.result.reason ?? report.reason }
-      }
-    } else {
-      health = container == nil ? "none" : "unhealthy"
-    }
+    let address = reading["address"].flatMap { $0.succeeded ? $0.lastLine : nil } ?? ""
+    let (health, problem) = try await Self.probe(container, plan, remote: remote, ports: [], address: address)
     let current = snapshot.current.flatMap { record in container?.release == record.id ? record : nil }
     var status = HostStatus(
       name: plan.host.name, reachable: true, release: snapshot.releases.current,

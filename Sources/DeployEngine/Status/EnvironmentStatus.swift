@@ -108,7 +108,8 @@ public struct EnvironmentStatus: Sendable {
   /// One probe of `container` with `plan`'s check: `healthy`, `unhealthy` (and why), `none` (no
   /// check: the image's own HEALTHCHECK status, if any) or `none` when it does not exist.
   static func probe(
-    _ container: ContainerInfo?, _ plan: ResolvedPlan, remote: RemoteHost, ports: [PortMapping]
+    _ container: ContainerInfo?, _ plan: ResolvedPlan, remote: RemoteHost, ports: [PortMapping],
+    address known: String? = nil
   ) async throws -> (String, String?) {
     guard let container else { return ("none", nil) }
     guard container.running else { return ("unhealthy", nil) }
@@ -116,12 +117,22 @@ public struct EnvironmentStatus: Sendable {
     var single = plan
     single.health?.retries = 1
     single.health?.startPeriod = .zero
-    // Behind the proxy the container publishes no port: probed at its own address.
+    // Behind the proxy the container publishes no port: probed at its own address (read here
+    // unless the caller's reading has it).
     var address: String?
     if plan.proxy != nil {
-      let answer = try await remote.exec(ProxyScripts.address(of: container.name), timeout: .seconds(30))
-      let ip = answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-      address = ip.isEmpty ? nil : ip
+      var ip = known ?? ""
+      if known == nil {
+        let answer = try await remote.exec(ProxyScripts.address(of: container.name), timeout: .seconds(30))
+        ip = answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+      }
+      guard !ip.isEmpty else {
+        return (
+          "unhealthy",
+          "\(container.name) has no address on the \(ProxyScripts.network) network, so the proxy cannot reach it"
+        )
+      }
+      address = ip
     }
     let gate = HealthGate(
       containerAddress: address, spec: single.health, address: plan.host.address,
