@@ -97,7 +97,7 @@ public struct ContainerInfo: Sendable, Equatable {
       "exit code \(exitCode)\(oomKilled ? ", killed for lack of memory" : "")"
       + (error.isEmpty ? "" : ", \(error)")
     if restarting {
-      return .dead("restarting after it exited (\(exit), \(restartCount) restarts)")
+      return .dead("restarting after it exited (\(exit)), restarted \(restartCount) time(s) so far")
     }
     if !running {
       return .dead("\(status) (\(exit))")

@@ -74,7 +74,8 @@ struct SSHExecTests {
       let result = try await session.exec(
         "head -c 3000000 /dev/zero | tr '\\0' a; head -c 2000000 /dev/zero | tr '\\0' b >&2")
       #expect(result.stdout.utf8.count == 3_000_000)
-      #expect(result.stderr.utf8.count == 2_000_000)
+      // Counted by letter: a login shell on some machines writes its own warnings to stderr first.
+      #expect(result.stderr.utf8.lazy.filter { $0 == UInt8(ascii: "b") }.count == 2_000_000)
       await session.close()
     }
   }
