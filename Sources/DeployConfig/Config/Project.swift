@@ -335,7 +335,7 @@ struct ProjectLoader {
             diagnostics.append(
               .error(
                 at: plan.sourceMap.location(of: proxy.hosts.isEmpty ? "proxy.app_port" : "proxy.hosts"),
-                "`proxy` route \(claim.hasPrefix("*/") ? "(any host)" + claim.dropFirst() : claim) on \(context) is also claimed by app `\(first.app)` of `\(first.environment)` (\(first.file)): two apps on one host's proxy need different `hosts` or `path_prefix`"
+                "`proxy` route \(ProxySpec.describe(claim: claim)) on \(context) is also claimed by app `\(first.app)` of `\(first.environment)` (\(first.file)): two apps on one host's proxy need different `hosts` or `path_prefix`"
               ))
           }
         } else if claims[key] == nil {

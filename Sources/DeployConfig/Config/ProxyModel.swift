@@ -50,8 +50,17 @@ public struct ProxySpec: Sendable, Hashable {
 
   /// What the route claims on a host's proxy: one key per Host name (`*` for any) with the path
   /// prefix. Two apps whose claims meet would take each other's requests.
-  public var claims: [String] {
+  public var claims: [String] { Self.claims(hosts: hosts, pathPrefix: pathPrefix) }
+
+  /// The claims of a route with these `hosts` and `pathPrefix` (a spec's, or one read back from a
+  /// host).
+  public static func claims(hosts: [String], pathPrefix: String?) -> [String] {
     (hosts.isEmpty ? ["*"] : hosts.map { $0.lowercased() }).map { "\($0)\(pathPrefix ?? "/")" }
+  }
+
+  /// A claim as messages show it: `shop.example.com/api`, or `(any host)/api`.
+  public static func describe(claim: String) -> String {
+    claim.hasPrefix("*/") ? "(any host)" + claim.dropFirst() : claim
   }
 
   /// `hosts` is a valid DNS name (`shop.example.com`, `*.example.com`), else why not.

@@ -103,8 +103,8 @@ public struct ContainerInfo: Sendable, Equatable {
       return .dead("\(status) (\(exit))")
     }
     if let initial, restartCount > initial.restartCount {
-      return .dead(
-        "restarted \(restartCount - initial.restartCount) time(s) since it was started (last \(exit))")
+      // Running again: Docker has already reset the exit code, so none is shown.
+      return .dead("restarted \(restartCount - initial.restartCount) time(s) since it was started")
     }
     return .alive
   }

@@ -48,7 +48,8 @@ extension HealthGate {
           return .unhealthy("\(info.status) (exit code \(info.exitCode))")
         }
         guard info.restartCount == 0 else {
-          return .unhealthy("restarted \(info.restartCount) time(s) (last exit code \(info.exitCode))")
+          // Running again: Docker has reset the exit code by now.
+          return .unhealthy("restarted \(info.restartCount) time(s)")
         }
         let since: Duration =
           fresh

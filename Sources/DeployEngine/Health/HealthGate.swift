@@ -106,7 +106,7 @@ extension ContainerInfo {
     if self.id != id { return .dead("the container was replaced by another one (id \(self.id.prefix(12)))") }
     let verdict = liveness()
     if verdict == .alive && restartCount > 0 {
-      return .dead("restarted \(restartCount) time(s) since it was started (last exit code \(exitCode))")
+      return .dead("restarted \(restartCount) time(s) since it was started")
     }
     return verdict
   }

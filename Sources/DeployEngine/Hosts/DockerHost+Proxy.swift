@@ -179,12 +179,11 @@ extension DockerHost {
     let route = ProxyRoute(
       plan: self.plan, proxy: proxy, container: state.started, release: plan.release.id,
       maintenance: state.previousRoute?.maintenance)
-    try await switchRoute(to: route, proxy: proxy)
+    let retiring = state.previousRoute.flatMap { $0.container == state.started ? nil : $0.upstream }
+    try await switchRoute(to: route, proxy: proxy, draining: retiring.map { [$0] } ?? [])
     state.switched = true
     blueGreen.withLock { $0 = state }
-    if let old = state.previousRoute, old.container != state.started {
-      await drain(old.upstream, limit: proxy.drain)
-    }
+    if let retiring { await drain(retiring, limit: proxy.drain) }
     state.retiredAs = try await retire(state, spec: plan.release.container, previous: plan.previous)
     blueGreen.withLock { $0 = state }
   }
@@ -212,11 +211,14 @@ extension DockerHost {
     }
   }
 
-  /// Points the app's route at `route` (nil: removes it).
-  func switchRoute(to route: ProxyRoute?, proxy: ProxySpec, step: String = "switch route") async throws {
+  /// Points the app's route at `route` (nil: removes it); `draining`: the upstream it leaves,
+  /// which `drain` then waits for.
+  func switchRoute(
+    to route: ProxyRoute?, proxy: ProxySpec, step: String = "switch route", draining: [String] = []
+  ) async throws {
     // Maintenance belongs to `deployctl maintenance`: a switch keeps what the route has now, also
     // when it was turned on after this run read the route.
-    try await router.change(step: step, gracePeriod: proxy.drain) { current in
+    try await router.change(step: step, gracePeriod: proxy.drain, draining: draining) { current in
       guard var route else { return nil }
       if let current { route.maintenance = current.maintenance }
       return route
@@ -342,8 +344,9 @@ extension DockerHost {
       startedID.withLock { $0 = Self.containerID(output[run]) }
       try await healthBehindProxy(previous.container, as: retired, port: proxy.appPort)
     }
-    try await switchRoute(to: previousRoute, proxy: proxy, step: "switch route back")
     let failedUpstream = "\(state.started):\(proxy.appPort)"
+    try await switchRoute(
+      to: previousRoute, proxy: proxy, step: "switch route back", draining: [failedUpstream])
     await drain(failedUpstream, limit: proxy.drain)
     var script = RemoteScript()
     script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))
@@ -378,17 +381,10 @@ public enum ProxyError: Error, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .routeTaken(let host, let claim, let app, let environment):
-      let (hostName, path) = Self.split(claim)
       return
-        "\(host): the proxy route \(hostName)\(path) is taken by app \(app) of \(environment); give this app other `proxy.hosts` or `proxy.path_prefix`, or remove that app's route first"
+        "\(host): the proxy route \(ProxySpec.describe(claim: claim)) is taken by app \(app) of \(environment); give this app other `proxy.hosts` or `proxy.path_prefix`, or remove that app's route first"
     case .refused(let host, let message):
       return "\(host): \(message)"
     }
-  }
-
-  static func split(_ claim: String) -> (String, String) {
-    guard let slash = claim.firstIndex(of: "/") else { return (claim, "") }
-    let host = String(claim[..<slash])
-    return (host == "*" ? "(any host)" : host, String(claim[slash...]))
   }
 }

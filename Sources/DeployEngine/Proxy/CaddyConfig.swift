@@ -11,8 +11,20 @@ public enum CaddyConfig {
   /// the apps on the `deployctl` network do not.
   static let adminAddress = "localhost:2019"
 
-  /// The whole configuration as one JSON document.
-  public static func render(_ routes: [ProxyRoute], gracePeriod: Duration = .seconds(30)) -> String {
+  /// Where the server that keeps draining upstreams referenced listens: the proxy container's
+  /// loopback, which nothing outside it reaches.
+  static let drainAddress = "127.0.0.1:2020"
+
+  /// The whole configuration as one JSON document. `draining`: upstreams that no route serves any
+  /// more but whose requests may still be in flight on the configuration this one replaces (a
+  /// request the old configuration took, still connecting to the old container). Caddy counts a
+  /// request against its upstream for as long as it runs, but forgets an upstream, count and all,
+  /// once no loaded configuration names it; a loopback-only server that names them keeps their
+  /// counts in `/reverse_proxy/upstreams` until the drain has seen them reach 0. The next load
+  /// without them lets them go.
+  public static func render(
+    _ routes: [ProxyRoute], gracePeriod: Duration = .seconds(30), draining: [String] = []
+  ) -> String {
     let ordered = routes.sorted(by: moreSpecific)
     let secure = ordered.filter { $0.https != ProxySpec.HTTPS.off.rawValue }
     var httpRoutes: [[String: Any]] = []
@@ -25,6 +37,17 @@ public enum CaddyConfig {
         "listen": [":80"], "routes": httpRoutes, "automatic_https": ["disable": true],
       ] as [String: Any]
     ]
+    if !draining.isEmpty {
+      servers["drain"] =
+        [
+          "listen": [drainAddress], "automatic_https": ["disable": true],
+          "routes": [
+            [
+              "handle": [["handler": "reverse_proxy", "upstreams": draining.map { ["dial": $0] }]]
+            ]
+          ],
+        ] as [String: Any]
+    }
     var apps: [String: Any] = [:]
     if !secure.isEmpty {
       servers["https"] =

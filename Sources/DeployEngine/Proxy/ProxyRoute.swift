@@ -50,9 +50,7 @@ public struct ProxyRoute: Codable, Sendable, Equatable {
 
   /// What the route claims (`ProxySpec.claims`): two routes with a claim in common would take
   /// each other's requests.
-  public var claims: [String] {
-    (hosts.isEmpty ? ["*"] : hosts.map { $0.lowercased() }).map { "\($0)\(pathPrefix ?? "/")" }
-  }
+  public var claims: [String] { ProxySpec.claims(hosts: hosts, pathPrefix: pathPrefix) }
 
   enum CodingKeys: String, CodingKey {
     case app, environment, hosts, https, container, port, release, maintenance

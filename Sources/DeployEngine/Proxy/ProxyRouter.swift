@@ -47,9 +47,10 @@ public final class ProxyRouter: Sendable {
   public func use(_ routes: ProxyRoutes) { reading.withLock { $0 = routes } }
 
   /// Sets the app's route to what `make` returns for the current one (nil: removes it), as step
-  /// `step`; `gracePeriod`: how long Caddy lets old connections finish.
+  /// `step`; `gracePeriod`: how long Caddy lets old connections finish; `draining`: upstreams
+  /// whose requests in flight `drain` will wait for (`CaddyConfig.render`).
   public func change(
-    step: String, gracePeriod: Duration, quiet: Bool = false,
+    step: String, gracePeriod: Duration, draining: [String] = [], quiet: Bool = false,
     _ make: @Sendable (ProxyRoute?) throws -> ProxyRoute?
   ) async throws {
     for _ in 0..<5 {
@@ -64,7 +65,8 @@ public final class ProxyRouter: Sendable {
       let change = script.section(
         "switch",
         ProxyScripts.change(
-          key: key, route: route, config: CaddyConfig.render(all, gracePeriod: gracePeriod),
+          key: key, route: route,
+          config: CaddyConfig.render(all, gracePeriod: gracePeriod, draining: draining),
           generation: current.generation, paths: paths), failure: .isAnswer)
       let output = try await remote.run(step, script, timeout: .seconds(120), quiet: quiet)
       let result = output[change]
@@ -83,7 +85,9 @@ public final class ProxyRouter: Sendable {
   }
 
   /// Waits until the proxy has no request in flight to `upstream`, at most `limit`: asked every
-  /// 100 ms through the admin API; when it cannot tell, waits a short fixed while instead.
+  /// 100 ms through the admin API. The switch that retired `upstream` named it in `draining`, so
+  /// the proxy still counts it; when it cannot tell (no count, or another run's load let the
+  /// upstream go), waits a short fixed while instead.
   public func drain(_ upstream: String, limit: Duration) async {
     let clock = ContinuousClock()
     let deadline = clock.now + limit

@@ -196,7 +196,8 @@ public enum ProxyScripts {
     ])
   }
 
-  /// Requests in flight to `upstream` in `upstreams()`'s output; nil when it cannot tell.
+  /// Requests in flight to `upstream` in `upstreams()`'s output; nil when it cannot tell, also
+  /// when the upstream is not listed (the proxy no longer counts it: see `CaddyConfig.render`).
   public static func inFlight(_ upstream: String, in output: String) -> Int? {
     struct Upstream: Decodable {
       var address: String
@@ -205,7 +206,7 @@ public enum ProxyScripts {
     guard let list = try? JSONDecoder().decode([Upstream].self, from: Data(output.utf8)) else {
       return nil  // an image without wget, or an older Caddy: the caller waits the drain out
     }
-    return list.first { $0.address == upstream }?.num_requests ?? 0
+    return list.first { $0.address == upstream }?.num_requests
   }
 
   /// The container's address on the `deployctl` network (empty if it is not on it).

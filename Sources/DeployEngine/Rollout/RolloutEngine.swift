@@ -486,7 +486,7 @@ extension RolloutEngine {
     await progress.host(
       name, "would switch route",
       .note(
-        "\(route.claims.map { ProxyError.split($0) }.map { $0.0 + $0.1 }.joined(separator: ", ")) → \(route.upstream)"
+        "\(route.claims.map(ProxySpec.describe(claim:)).joined(separator: ", ")) → \(route.upstream)"
       ))
     if let current = snapshot.container {
       await progress.host(

@@ -111,11 +111,24 @@ import Testing
     #expect(routes.replacing(app: "shop", environment: "prod", with: nil).isEmpty)
   }
 
+  @Test func aRetiredUpstreamStaysCountedOnTheProxysLoopbackOnly() throws {
+    let config = try Self.json(CaddyConfig.render([Self.route("shop")], draining: ["shop-r0:8080"]))
+    let drain = try #require(Self.servers(config)["drain"])
+    #expect(drain["listen"] as? [String] == ["127.0.0.1:2020"])
+    let routes = try #require(drain["routes"] as? [[String: Any]])
+    let handle = try #require(routes.first?["handle"] as? [[String: Any]])
+    #expect(handle.first?["upstreams"] as? [[String: String]] == [["dial": "shop-r0:8080"]])
+    // The app's own route serves only the new upstream; with nothing draining, no such server.
+    #expect(Self.servers(config)["http"].map { "\($0)".contains("shop-r0") } == false)
+    #expect(Self.servers(try Self.json(CaddyConfig.render([Self.route("shop")])))["drain"] == nil)
+  }
+
   @Test func inFlightIsReadFromTheAdminAPI() {
     let output =
       #"[{"address":"shop-r1:8080","num_requests":2,"fails":0},{"address":"x:1","num_requests":0,"fails":0}]"#
     #expect(ProxyScripts.inFlight("shop-r1:8080", in: output) == 2)
-    #expect(ProxyScripts.inFlight("gone:8080", in: output) == 0)
+    // Not listed: the proxy no longer counts it, so nothing can be told.
+    #expect(ProxyScripts.inFlight("gone:8080", in: output) == nil)
     #expect(ProxyScripts.inFlight("shop-r1:8080", in: "sh: wget: not found") == nil)
   }
 }

@@ -41,9 +41,7 @@ struct ContainerHealthTests {
       #expect(exits.status == 1, "\(exits.stderr)")
       #expect(try exits.report.hosts.map(\.result) == [.rolledBack])
       #expect(exits.stderr.contains("container is not running"), "\(exits.stderr)")
-      // Docker may be seen restarting it, or running it again after a restart: both say so, with
-      // the worker's exit code.
-      #expect(exits.stderr.contains("exit code 1"), "\(exits.stderr)")
+      // Docker may be seen restarting it, or running it again after a restart: both say so.
       #expect(exits.stderr.contains(" restarted "), "\(exits.stderr)")
       for host in s.hosts("staging") { #expect(try await s.imageVersion(on: host) == "worker") }
     }

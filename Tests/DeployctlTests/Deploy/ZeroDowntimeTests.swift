@@ -14,13 +14,13 @@ struct ZeroDowntimeTests {
   /// A scenario whose plan has `proxy:` (no `ports:`), with the proxy removed from the lane's
   /// hosts afterwards (the lane is the test's alone while it runs).
   static func with<T: Sendable>(
-    _ extra: String = "", health: String = "http: {port: 8080, path: /healthz}",
+    _ extra: String = "", health: String = "http: {port: 8080, path: /healthz}", drain: String = "5s",
     _ body: (Scenario) async throws -> T
   ) async throws -> T {
     try await Testbed.use { testbed in
       do {
         let value = try await Scenario.with(on: testbed) { s in
-          try plan(s, extra: extra, health: health).write(
+          try plan(s, extra: extra, health: health, drain: drain).write(
             toFile: s.playbooks + "/\(s.app).yml", atomically: true, encoding: .utf8)
           return try await body(s)
         }
@@ -33,7 +33,7 @@ struct ZeroDowntimeTests {
     }
   }
 
-  static func plan(_ s: Scenario, extra: String = "", health: String) -> String {
+  static func plan(_ s: Scenario, extra: String = "", health: String, drain: String = "5s") -> String {
     """
     app: \(s.app)
     image: \(s.testbed.image)
@@ -43,7 +43,7 @@ struct ZeroDowntimeTests {
     proxy:
       app_port: 8080
       image: \(s.testbed.caddyImage)
-      drain: 5s
+      drain: \(drain)
     \(extra)
     health:
       \(health)
@@ -116,6 +116,35 @@ struct ZeroDowntimeTests {
         #expect(running == ["\(s.app) running"], "\(containers)")
       }
     }
+  }
+
+  @Test("a request in flight when the route switches ends on the old release before it stops")
+  func inFlightRequestFinishes() async throws {
+    // Drain up to 30 s: the slow request (10 s) must be what ends the drain, not the limit.
+    try await Self.with(drain: "30s") { s in
+      #expect(try await s.deployctl(["deploy", "prod", "--image", "v1"]).status == 0)
+      let url = Self.url(s.hosts("prod")[0], "/cgi-bin/slow?10")
+      async let slow = HTTPProbe(url: url, expectStatus: 200, timeout: .seconds(40)).run()
+      try await Task.sleep(for: .milliseconds(500))
+      let deployed = try await s.deployctl(["deploy", "prod", "--image", "v2"])
+      let answer = try await slow
+      let answered = Date()
+      #expect(deployed.status == 0, "\(deployed.stderr)")
+      #expect(answer.healthy, "the request in flight failed: \(answer.reason)")
+      #expect(answer.body.contains("slow v1"), "\(answer.body)")
+      // It was in flight when the route moved, and the old container stopped only after it.
+      let switched = try #require(Self.stepTime(deployed.stderr, "switch route ok"))
+      #expect(switched < answered, "\(deployed.stderr)")
+      #expect(try await RequestLoad.get(Self.url(s.hosts("prod")[0])) == "v2")
+    }
+  }
+
+  /// When the first line of `log` with `step` was written (deployctl's progress timestamps).
+  static func stepTime(_ log: String, _ step: String) -> Date? {
+    let format = ISO8601DateFormatter()
+    format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    guard let line = log.split(separator: "\n").first(where: { $0.contains(step) }) else { return nil }
+    return format.date(from: String(line.prefix { $0 != " " }))
   }
 
   @Test("verification through the proxy fails after the switch: every host goes back with no failed request")
@@ -330,44 +359,23 @@ struct RequestLoad: CustomStringConvertible, Sendable {
 
   var description: String { "\(requests) requests, \(failures) failed \(errors), bodies \(bodies)" }
 
+  /// What clients saw while `action` ran: `request-loop` (TestSupport `RequestLoop`) sends 50
+  /// requests a second to each URL. Any answer but a 200 counts as failed, not only 5xx.
   static func during<T: Sendable>(
-    _ urls: [String], workers: Int = 3, _ action: @Sendable () async throws -> T
+    _ urls: [String], _ action: @Sendable () async throws -> T
   ) async throws -> (T, RequestLoad) {
-    let stop = Locked(false)
-    let total = Locked(RequestLoad())
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-      for url in urls {
-        for _ in 0..<workers {
-          group.addTask {
-            let deadline = ContinuousClock.now + .seconds(300)
-            while !stop.current && ContinuousClock.now < deadline {
-              // A thrown setup error counts as a failure below.
-              let result = try? await HTTPProbe(url: url, expectStatus: 200, timeout: .seconds(5)).run()
-              total.withLock { load in
-                load.requests += 1
-                if let result, result.healthy {
-                  load.bodies[result.body.trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += 1
-                } else {
-                  load.failures += 1
-                  load.errors[result?.reason ?? "no result", default: 0] += 1
-                }
-              }
-              try? await Task.sleep(for: .milliseconds(20))  // a sleep cut short is fine
-            }
-          }
-        }
-      }
-      do {
-        let value = try await action()
-        stop.withLock { $0 = true }
-        try await group.waitForAll()
-        return (value, total.current)
-      } catch {
-        stop.withLock { $0 = true }
-        try? await group.waitForAll()  // the action's error is the one to report
-        throw error
-      }
+    let (value, report) = try await RequestLoop.around(urls, rate: 50, timeout: .seconds(5), action)
+    var load = RequestLoad()
+    load.requests = report.total.requests
+    load.failures = report.total.requests - (report.total.statuses["200"] ?? 0)
+    load.errors = report.total.failuresByKind
+    for (status, count) in report.total.statuses where status != "200" {
+      load.errors["HTTP \(status)"] = count
     }
+    for (body, count) in report.total.bodies {
+      load.bodies[body.trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += count
+    }
+    return (value, load)
   }
 
   /// One GET; its body, trimmed.
