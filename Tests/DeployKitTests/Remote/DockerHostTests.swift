@@ -177,6 +177,27 @@ import Testing
     try await host(clean).commit(commit)
   }
 
+  @Test func aForgottenReleaseTakesEveryRolesKeptContainerWithIt() async throws {
+    var old = try release()
+    var worker = old.container
+    worker.name = "web-worker"
+    old.roles = [
+      RoleRecord(name: "web", container: old.container), RoleRecord(name: "worker", container: worker),
+    ]
+    let transport = CannedTransport { _ in
+      [
+        "record0": ([], 0), "current": ([], 0), "forget": ([], 0), "forget containers": ([], 0),
+        "unlock": (["released"], 0),
+      ]
+    }
+    let commit = HostCommit(records: [try release()], current: .set(old.id), forget: [old], holder: holder)
+    try await host(transport).commit(commit)
+    let script = try #require(transport.sent.current.first)
+    #expect(script.sections.map(\.name).contains("forget containers"))
+    #expect(script.text.contains("\(old.container.name)-\(old.id)"), "\(script.text)")
+    #expect(script.text.contains("web-worker-\(old.id)"), "\(script.text)")
+  }
+
   /// Canned answers, each run marked as a connection event would mark it.
   final class Marking: HostTransport, @unchecked Sendable {
     let inner = CannedTransport { _ in ["inspect": (["Error: No such container: web"], 1)] }
