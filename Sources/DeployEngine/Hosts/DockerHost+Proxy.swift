@@ -180,7 +180,7 @@ extension DockerHost {
       plan: self.plan, proxy: proxy, container: state.started, release: plan.release.id,
       maintenance: state.previousRoute?.maintenance)
     let retiring = state.previousRoute.flatMap { $0.container == state.started ? nil : $0.upstream }
-    try await switchRoute(to: route, proxy: proxy, draining: retiring.map { [$0] } ?? [])
+    try await switchRoute(to: route, draining: retiring.map { [$0] } ?? [])
     state.switched = true
     blueGreen.withLock { $0 = state }
     if let retiring { await drain(retiring, limit: proxy.drain) }
@@ -214,11 +214,11 @@ extension DockerHost {
   /// Points the app's route at `route` (nil: removes it); `draining`: the upstream it leaves,
   /// which `drain` then waits for.
   func switchRoute(
-    to route: ProxyRoute?, proxy: ProxySpec, step: String = "switch route", draining: [String] = []
+    to route: ProxyRoute?, step: String = "switch route", draining: [String] = []
   ) async throws {
     // Maintenance belongs to `deployctl maintenance`: a switch keeps what the route has now, also
     // when it was turned on after this run read the route.
-    try await router.change(step: step, gracePeriod: proxy.drain, draining: draining) { current in
+    try await router.change(step: step, draining: draining) { current in
       guard var route else { return nil }
       if let current { route.maintenance = current.maintenance }
       return route
@@ -264,7 +264,7 @@ extension DockerHost {
     do {
       try await router.read()
       guard router.route != nil else { return }
-      try await router.change(step: "remove the proxy route", gracePeriod: .seconds(5)) { _ in nil }
+      try await router.change(step: "remove the proxy route") { _ in nil }
     } catch {
       await progress.host(name, "proxy", .note("the app's old route could not be removed: \(error)"))
     }
@@ -306,7 +306,7 @@ extension DockerHost {
     let newName = state.retiredAs == nil && state.previous != nil ? state.started : spec.name
     if let retired = state.retiredAs, retired == DockerScripts.parkedName(spec.name) {
       // The app ran outside the proxy before: back to that, and no route.
-      try await switchRoute(to: nil, proxy: proxy, step: "switch route back")
+      try await switchRoute(to: nil, step: "switch route back")
       var script = RemoteScript()
       script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))
       script.section("unpark", DockerScripts.unpark(spec.name))
@@ -316,7 +316,7 @@ extension DockerHost {
     }
     guard let previousRoute = state.previousRoute else {
       // The app published its own ports before: its old container comes back as it was.
-      try await switchRoute(to: nil, proxy: proxy, step: "switch route back")
+      try await switchRoute(to: nil, step: "switch route back")
       var script = RemoteScript()
       script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))
       if state.gap, router.routes.routes.isEmpty {
@@ -346,7 +346,7 @@ extension DockerHost {
     }
     let failedUpstream = "\(state.started):\(proxy.appPort)"
     try await switchRoute(
-      to: previousRoute, proxy: proxy, step: "switch route back", draining: [failedUpstream])
+      to: previousRoute, step: "switch route back", draining: [failedUpstream])
     await drain(failedUpstream, limit: proxy.drain)
     var script = RemoteScript()
     script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))

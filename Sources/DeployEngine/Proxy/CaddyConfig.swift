@@ -11,20 +11,8 @@ public enum CaddyConfig {
   /// the apps on the `deployctl` network do not.
   static let adminAddress = "localhost:2019"
 
-  /// Where the server that keeps draining upstreams referenced listens: the proxy container's
-  /// loopback, which nothing outside it reaches.
-  static let drainAddress = "127.0.0.1:2020"
-
-  /// The whole configuration as one JSON document. `draining`: upstreams that no route serves any
-  /// more but whose requests may still be in flight on the configuration this one replaces (a
-  /// request the old configuration took, still connecting to the old container). Caddy counts a
-  /// request against its upstream for as long as it runs, but forgets an upstream, count and all,
-  /// once no loaded configuration names it; a loopback-only server that names them keeps their
-  /// counts in `/reverse_proxy/upstreams` until the drain has seen them reach 0. The next load
-  /// without them lets them go.
-  public static func render(
-    _ routes: [ProxyRoute], gracePeriod: Duration = .seconds(30), draining: [String] = []
-  ) -> String {
+  /// The whole configuration as one JSON document.
+  public static func render(_ routes: [ProxyRoute]) -> String {
     let ordered = routes.sorted(by: moreSpecific)
     let secure = ordered.filter { $0.https != ProxySpec.HTTPS.off.rawValue }
     var httpRoutes: [[String: Any]] = []
@@ -37,17 +25,6 @@ public enum CaddyConfig {
         "listen": [":80"], "routes": httpRoutes, "automatic_https": ["disable": true],
       ] as [String: Any]
     ]
-    if !draining.isEmpty {
-      servers["drain"] =
-        [
-          "listen": [drainAddress], "automatic_https": ["disable": true],
-          "routes": [
-            [
-              "handle": [["handler": "reverse_proxy", "upstreams": draining.map { ["dial": $0] }]]
-            ]
-          ],
-        ] as [String: Any]
-    }
     var apps: [String: Any] = [:]
     if !secure.isEmpty {
       servers["https"] =
@@ -64,8 +41,11 @@ public enum CaddyConfig {
       if !acmeHosts.isEmpty { policies.append(["subjects": acmeHosts]) }
       apps["tls"] = ["automation": ["policies": policies]]
     }
-    apps["http"] =
-      ["grace_period": "\(max(1, gracePeriod.components.seconds))s", "servers": servers] as [String: Any]
+    // No `grace_period`: with one, Caddy 2.6 and later cancel the replaced server's shutdown as
+    // soon as the (non-blocking) reload returns ("server shutdown: context canceled" in its log),
+    // instead of letting its connections finish. Without it the replaced server closes idle
+    // connections and lets active ones end; `drain` bounds how long the old container waits.
+    apps["http"] = ["servers": servers] as [String: Any]
     let config: [String: Any] = ["admin": ["listen": adminAddress], "apps": apps]
     // Only strings, numbers, booleans, arrays and dictionaries: serialization cannot fail.
     let data =
@@ -103,10 +83,19 @@ public enum CaddyConfig {
       if let prefix = route.pathPrefix, route.stripPrefix {
         handle.append(["handler": "rewrite", "strip_path_prefix": prefix])
       }
+      // The upstream a switch retires stays listed after the app's own, never chosen (`first`
+      // takes the first available, and Caddy marks none unavailable without health checks): Caddy
+      // counts requests in flight per upstream but forgets an upstream, count and all, once no
+      // loaded configuration names it, and requests the replaced configuration took may still
+      // be connecting to the old container. Listed, their count stays in
+      // `/reverse_proxy/upstreams` for the drain. The next change lets it go.
+      let upstreams = [route.upstream] + route.draining.filter { $0 != route.upstream }
+      var balancing: [String: Any] = ["try_duration": "5s", "try_interval": "100ms"]
+      if upstreams.count > 1 { balancing["selection_policy"] = ["policy": "first"] }
       handle.append([
         "handler": "reverse_proxy",
-        "upstreams": [["dial": route.upstream]],
-        "load_balancing": ["try_duration": "5s", "try_interval": "100ms"],
+        "upstreams": upstreams.map { ["dial": $0] },
+        "load_balancing": balancing,
         "transport": [
           "protocol": "http", "response_header_timeout": "\(max(1, route.responseTimeoutSeconds))s",
         ],

@@ -115,9 +115,7 @@ public struct ProxyMaintenance: Sendable {
     let transport = SSHTransport(target: host.host.sshTarget, connections: connections)
     return try await RemoteHost.with(name, transport, progress: progress) { remote in
       let router = ProxyRouter(remote: remote, app: plan.app, environment: plan.environment, routes: routes)
-      try await router.change(
-        step: on ? "maintenance on" : "maintenance off", gracePeriod: host.proxy?.drain ?? .seconds(30)
-      ) { current in
+      try await router.change(step: on ? "maintenance on" : "maintenance off") { current in
         guard var route = current else {
           throw ProxyError.refused(host: name, message: "app \(plan.app) no longer has a route on this proxy")
         }

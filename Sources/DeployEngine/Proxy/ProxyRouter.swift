@@ -47,15 +47,16 @@ public final class ProxyRouter: Sendable {
   public func use(_ routes: ProxyRoutes) { reading.withLock { $0 = routes } }
 
   /// Sets the app's route to what `make` returns for the current one (nil: removes it), as step
-  /// `step`; `gracePeriod`: how long Caddy lets old connections finish; `draining`: upstreams
+  /// `step`; `draining`: upstreams
   /// whose requests in flight `drain` will wait for (`CaddyConfig.render`).
   public func change(
-    step: String, gracePeriod: Duration, draining: [String] = [], quiet: Bool = false,
+    step: String, draining: [String] = [], quiet: Bool = false,
     _ make: @Sendable (ProxyRoute?) throws -> ProxyRoute?
   ) async throws {
     for _ in 0..<5 {
       let current = routes
-      let route = try make(current.route(app: app, environment: environment))
+      var route = try make(current.route(app: app, environment: environment))
+      route?.draining = draining
       if let route, let (other, claim) = current.conflict(with: route) {
         throw ProxyError.routeTaken(
           host: remote.name, claim: claim, app: other.app, environment: other.environment)
@@ -66,7 +67,7 @@ public final class ProxyRouter: Sendable {
         "switch",
         ProxyScripts.change(
           key: key, route: route,
-          config: CaddyConfig.render(all, gracePeriod: gracePeriod, draining: draining),
+          config: CaddyConfig.render(all),
           generation: current.generation, paths: paths), failure: .isAnswer)
       let output = try await remote.run(step, script, timeout: .seconds(120), quiet: quiet)
       let result = output[change]

@@ -111,16 +111,21 @@ import Testing
     #expect(routes.replacing(app: "shop", environment: "prod", with: nil).isEmpty)
   }
 
-  @Test func aRetiredUpstreamStaysCountedOnTheProxysLoopbackOnly() throws {
-    let config = try Self.json(CaddyConfig.render([Self.route("shop")], draining: ["shop-r0:8080"]))
-    let drain = try #require(Self.servers(config)["drain"])
-    #expect(drain["listen"] as? [String] == ["127.0.0.1:2020"])
-    let routes = try #require(drain["routes"] as? [[String: Any]])
+  @Test func aRetiredUpstreamStaysListedAfterTheNewOneAndIsNeverChosen() throws {
+    var route = Self.route("shop")
+    route.draining = ["shop-r0:8080"]
+    let config = try Self.json(CaddyConfig.render([route]))
+    let routes = try #require(Self.servers(config)["http"]?["routes"] as? [[String: Any]])
     let handle = try #require(routes.first?["handle"] as? [[String: Any]])
-    #expect(handle.first?["upstreams"] as? [[String: String]] == [["dial": "shop-r0:8080"]])
-    // The app's own route serves only the new upstream; with nothing draining, no such server.
-    #expect(Self.servers(config)["http"].map { "\($0)".contains("shop-r0") } == false)
-    #expect(Self.servers(try Self.json(CaddyConfig.render([Self.route("shop")])))["drain"] == nil)
+    let proxy = try #require(handle.first { $0["handler"] as? String == "reverse_proxy" })
+    #expect(
+      proxy["upstreams"] as? [[String: String]] == [["dial": "shop-r1:8080"], ["dial": "shop-r0:8080"]])
+    let balancing = try #require(proxy["load_balancing"] as? [String: Any])
+    #expect(balancing["selection_policy"] as? [String: String] == ["policy": "first"])
+    // Never stored with the route: the next change renders the app's own upstream alone.
+    let stored = try JSONDecoder().decode(ProxyRoute.self, from: JSONEncoder().encode(route))
+    #expect(stored.draining.isEmpty)
+    #expect(!CaddyConfig.render([stored]).contains("shop-r0"))
   }
 
   @Test func inFlightIsReadFromTheAdminAPI() {
