@@ -103,11 +103,9 @@ extension ContainerInfo {
   /// Like `liveness(since:)` for a container known only by the id `docker run` printed: a new
   /// container has not restarted yet.
   func liveness(sinceStartedAs id: String) -> Liveness {
-    if self.id != id { return .dead("the container was replaced by another one (id \(self.id.prefix(12)))") }
-    let verdict = liveness()
-    if verdict == .alive && restartCount > 0 {
-      return .dead("restarted \(restartCount) time(s) since it was started")
-    }
-    return verdict
+    var started = self
+    started.id = id
+    started.restartCount = 0
+    return liveness(since: started)
   }
 }

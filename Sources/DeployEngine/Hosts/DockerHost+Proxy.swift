@@ -345,8 +345,7 @@ extension DockerHost {
       try await healthBehindProxy(previous.container, as: retired, port: proxy.appPort)
     }
     let failedUpstream = "\(state.started):\(proxy.appPort)"
-    try await switchRoute(
-      to: previousRoute, step: "switch route back", draining: [failedUpstream])
+    try await switchRoute(to: previousRoute, step: "switch route back", draining: [failedUpstream])
     await drain(failedUpstream, limit: proxy.drain)
     var script = RemoteScript()
     script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))

@@ -319,12 +319,11 @@ public final class DockerHost: RolloutHost {
       // Behind the proxy, a release's container is kept stopped for a quick rollback; it goes
       // with its record (never its volumes). With roles, every role's: any of them may be behind
       // the proxy (a role that is not has no such container, and `docker rm` says so silently).
-      let containers = commit.forget.flatMap { record in
-        let names = [plan.container.name] + (record.roles ?? []).map(\.container.name)
-        return names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-          .map { Self.releaseContainer($0, record.id) }
-      }
       if plan.proxy != nil || commit.forget.contains(where: { $0.roles != nil }) {
+        let containers = commit.forget.flatMap { record in
+          Set([plan.container.name] + (record.roles ?? []).map(\.container.name)).sorted()
+            .map { Self.releaseContainer($0, record.id) }
+        }
         script.section(
           "forget containers", RemoteCommand(["docker", "rm"] + containers).silent, failure: .isAnswer)
       }

@@ -47,8 +47,8 @@ public final class ProxyRouter: Sendable {
   public func use(_ routes: ProxyRoutes) { reading.withLock { $0 = routes } }
 
   /// Sets the app's route to what `make` returns for the current one (nil: removes it), as step
-  /// `step`; `draining`: upstreams
-  /// whose requests in flight `drain` will wait for (`CaddyConfig.render`).
+  /// `step`; `draining`: upstreams whose requests in flight `drain` will wait for
+  /// (`CaddyConfig.serve` lists them after the route's own).
   public func change(
     step: String, draining: [String] = [], quiet: Bool = false,
     _ make: @Sendable (ProxyRoute?) throws -> ProxyRoute?
@@ -66,8 +66,7 @@ public final class ProxyRouter: Sendable {
       let change = script.section(
         "switch",
         ProxyScripts.change(
-          key: key, route: route,
-          config: CaddyConfig.render(all),
+          key: key, route: route, config: CaddyConfig.render(all),
           generation: current.generation, paths: paths), failure: .isAnswer)
       let output = try await remote.run(step, script, timeout: .seconds(120), quiet: quiet)
       let result = output[change]

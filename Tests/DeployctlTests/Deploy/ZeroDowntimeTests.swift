@@ -141,10 +141,8 @@ struct ZeroDowntimeTests {
 
   /// When the first line of `log` with `step` was written (deployctl's progress timestamps).
   static func stepTime(_ log: String, _ step: String) -> Date? {
-    let format = ISO8601DateFormatter()
-    format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     guard let line = log.split(separator: "\n").first(where: { $0.contains(step) }) else { return nil }
-    return format.date(from: String(line.prefix { $0 != " " }))
+    return DeliveryStats.parseTime(String(line.prefix { $0 != " " }))
   }
 
   @Test("verification through the proxy fails after the switch: every host goes back with no failed request")
