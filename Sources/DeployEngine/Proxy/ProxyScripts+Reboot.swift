@@ -35,7 +35,6 @@ extension ProxyScripts {
   /// without a proxy. Prints `gap-ms N`: from the old container's stop to the new one taking
   /// its configuration.
   public static func replace(_ proxy: ProxySpec, paths: ProxyPaths) -> RemoteCommand {
-    let run = runArguments(proxy, paths: paths).map(q).joined(separator: " ")
     let name = q(containerName)
     let previous = q(previousName)
     return .program(
@@ -48,7 +47,7 @@ extension ProxyScripts {
           docker rm -f \(previous) >/dev/null 2>&1
           docker stop -t 10 \(name) >/dev/null && docker rename \(name) \(previous) || { echo 'could not stop the proxy container' >&2; exit 1; }
         fi
-        if out=$(\(run) 2>&1 >/dev/null) && out=$( (\(waitForAdmin(paths).line)) 2>&1); then
+        if out=$( (\(run(proxy, paths: paths).line)) 2>&1 >/dev/null) && out=$( (\(waitForAdmin(paths).line)) 2>&1); then
           end=$(date +%s%N 2>/dev/null)
           docker rm \(previous) >/dev/null 2>&1
           case "$start$end" in *[!0-9]*|'') ;; *) echo "gap-ms $(( (end - start) / 1000000 ))" ;; esac

@@ -53,8 +53,26 @@ public enum ProxyScripts {
       .success)
   }
 
+  /// The kernel setting that keeps a route switch from resetting connections: every change
+  /// makes Caddy open a new listening socket beside the old one (`SO_REUSEPORT`) and close the
+  /// old one, and Linux resets the connections still queued on a closed socket unless this
+  /// moves them to the new one (Linux 5.14+, per network namespace, so set in the proxy's).
+  static let migrateRequestsSysctl = "net.ipv4.tcp_migrate_req"
+
+  /// `docker run` of the proxy container, with `migrateRequestsSysctl` where the host's kernel
+  /// has it (older kernels run the proxy without; a switch may then reset a connection that
+  /// arrives in the same instant).
+  static func run(_ proxy: ProxySpec, paths: ProxyPaths) -> RemoteCommand {
+    .if(
+      RemoteCommand([
+        "test", "-e", "/proc/sys/" + migrateRequestsSysctl.replacingOccurrences(of: ".", with: "/"),
+      ]),
+      then: RemoteCommand(runArguments(proxy, paths: paths, sysctls: ["\(migrateRequestsSysctl)=1"])),
+      else: RemoteCommand(runArguments(proxy, paths: paths)))
+  }
+
   /// The arguments of `docker run` for the proxy container.
-  static func runArguments(_ proxy: ProxySpec, paths: ProxyPaths) -> [String] {
+  static func runArguments(_ proxy: ProxySpec, paths: ProxyPaths, sysctls: [String] = []) -> [String] {
     var argv = [
       "docker", "run", "--detach", "--name", containerName, "--restart", "unless-stopped",
       "--network", network, "--label", "\(label)=true",
@@ -62,6 +80,7 @@ public enum ProxyScripts {
       // proxy container.
       "--publish", "\(proxy.httpPort):80", "--publish", "\(proxy.httpsPort):443",
     ]
+    argv += sysctls.flatMap { ["--sysctl", $0] }
     argv += [
       "--volume", "\(dataVolume):/data", "--volume", "\(configVolume):/config",
       "--volume", "\(paths.directory):\(ProxyPaths.mountPoint):ro",
@@ -107,7 +126,7 @@ public enum ProxyScripts {
         fi
         """)
     }
-    let create = RemoteCommand.sequence(portChecks + [RemoteCommand(runArguments(proxy, paths: paths)).quiet])
+    let create = RemoteCommand.sequence(portChecks + [run(proxy, paths: paths).quiet])
     let running = RemoteCommand([
       "docker", "container", "inspect", "--format", "{{.State.Running}}", containerName,
     ])

@@ -29,6 +29,21 @@ import Testing
     #expect(script.contains("the previous proxy container runs again"))
   }
 
+  @Test func theProxyKeepsQueuedConnectionsAcrossASwitchWhereTheKernelCan() {
+    let spec = ProxySpec(appPort: 8080)
+    for script in [
+      ProxyScripts.replace(spec, paths: ProxyPaths()).line,
+      ProxyScripts.ensure(spec, paths: ProxyPaths(), routes: [], login: nil, stateFolder: "/tmp").line,
+    ] {
+      #expect(
+        script.contains(
+          "if test -e /proc/sys/net/ipv4/tcp_migrate_req; then docker run --detach --name deployctl-proxy"))
+      #expect(script.contains("--sysctl net.ipv4.tcp_migrate_req=1"))
+      // An older kernel runs the proxy without it.
+      #expect(script.contains("else docker run --detach --name deployctl-proxy"))
+    }
+  }
+
   func environment() throws -> EnvironmentPlan {
     let fixture = try ConfigFixture(
       [

@@ -109,6 +109,10 @@ struct ZeroDowntimeTests {
       #expect(seen["broken"] == nil)
       for host in s.hosts("prod") {
         #expect(try await RequestLoad.get(Self.url(host)) == "v2")
+        // Queued connections move to the new listener at every switch (ProxyScripts.run).
+        let migrate = try await s.testbed.sshChecked(
+          host, "docker exec deployctl-proxy cat /proc/sys/net/ipv4/tcp_migrate_req")
+        #expect(migrate.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         // The release before is kept stopped for a quick rollback; nothing else is left.
         let containers = try await s.testbed.sshChecked(
           host, "docker ps -a --filter label=deployctl.app=\(s.app) --format '{{.Names}} {{.State}}'")
