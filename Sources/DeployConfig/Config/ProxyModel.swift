@@ -58,6 +58,14 @@ public struct ProxySpec: Sendable, Hashable {
     (hosts.isEmpty ? ["*"] : hosts.map { $0.lowercased() }).map { "\($0)\(pathPrefix ?? "/")" }
   }
 
+  /// The Host header verification sends to the proxy's `http_port`, so the checks reach this
+  /// app: its first host name, a wildcard's first label replaced by `verify`
+  /// (`*.example.com` → `verify.example.com`); empty without `hosts` (any Host name is routed).
+  public var verificationHosts: [Int: String] {
+    guard let first = hosts.first else { return [:] }
+    return [httpPort: first.hasPrefix("*.") ? "verify" + first.dropFirst() : first]
+  }
+
   /// A claim as messages show it: `shop.example.com/api`, or `(any host)/api`.
   public static func describe(claim: String) -> String {
     claim.hasPrefix("*/") ? "(any host)" + claim.dropFirst() : claim

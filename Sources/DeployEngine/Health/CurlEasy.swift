@@ -62,8 +62,9 @@ final class CurlEasy: @unchecked Sendable {
     errorBuffer.deallocate()
   }
 
-  /// Makes the request a POST of `body` (copied by libcurl) with `headers` (`Name: value`).
-  func setPost(body: String, headers: [String]) throws(HealthError) {
+  /// Adds request headers (`Name: value`; `Host: name` replaces libcurl's own).
+  func addHeaders(_ headers: [String]) throws(HealthError) {
+    guard !headers.isEmpty else { return }
     for header in headers {
       guard let list = curl_slist_append(headerList, header) else {
         throw .curl(call: "curl_slist_append", code: -1, message: "out of memory", detail: "")
@@ -72,6 +73,11 @@ final class CurlEasy: @unchecked Sendable {
     }
     try check(
       dc_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList), "curl_easy_setopt(CURLOPT_HTTPHEADER)")
+  }
+
+  /// Makes the request a POST of `body` (copied by libcurl) with `headers` (`Name: value`).
+  func setPost(body: String, headers: [String]) throws(HealthError) {
+    try addHeaders(headers)
     try set(CURLOPT_POST, 1, "CURLOPT_POST")
     try set(CURLOPT_POSTFIELDSIZE, body.utf8.count, "CURLOPT_POSTFIELDSIZE")
     try set(CURLOPT_COPYPOSTFIELDS, body, "CURLOPT_COPYPOSTFIELDS")

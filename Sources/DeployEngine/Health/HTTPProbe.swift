@@ -29,6 +29,8 @@ public struct HTTPProbe: Sendable, Hashable {
   public var followRedirects: Bool
   /// How much of the body is kept (and matched against `bodyContains`).
   public var bodyLimit: Int
+  /// The Host header, when not the URL's (a check through the proxy of an app with `hosts:`).
+  public var hostHeader: String?
 
   public static let defaultBodyLimit = 4096
 
@@ -120,6 +122,7 @@ public struct HTTPProbe: Sendable, Hashable {
     try easy.set(CURLOPT_NOSIGNAL, 1, "CURLOPT_NOSIGNAL")
     try easy.set(CURLOPT_FORBID_REUSE, 1, "CURLOPT_FORBID_REUSE")
     try easy.set(CURLOPT_USERAGENT, "deployctl-health/1", "CURLOPT_USERAGENT")
+    try easy.addHeaders(hostHeader.map { ["Host: \($0)"] } ?? [])
   }
 }
 

@@ -9,9 +9,12 @@ import Foundation
 /// allows it.
 public struct LoadTest: Sendable {
   public var spec: LoadTestSpec
+  /// The Host header, when not the URL's (through the proxy of an app with `hosts:`).
+  public var hostHeader: String?
 
-  public init(_ spec: LoadTestSpec) {
+  public init(_ spec: LoadTestSpec, hostHeader: String? = nil) {
     self.spec = spec
+    self.hostHeader = hostHeader
   }
 
   /// Runs the test against `baseURL` (`http://127.0.0.1:40123`, an SSH port-forward's local
@@ -68,6 +71,7 @@ public struct LoadTest: Sendable {
     try easy.set(CURLOPT_TIMEOUT_MS, spec.requestTimeout.wholeMilliseconds, "CURLOPT_TIMEOUT_MS")
     try easy.set(CURLOPT_NOSIGNAL, 1, "CURLOPT_NOSIGNAL")
     try easy.set(CURLOPT_USERAGENT, "deployctl-verify/1", "CURLOPT_USERAGENT")
+    try easy.addHeaders(hostHeader.map { ["Host: \($0)"] } ?? [])
   }
 }
 

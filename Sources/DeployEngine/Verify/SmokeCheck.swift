@@ -5,19 +5,23 @@ public struct SmokeCheck: Sendable {
   public var spec: SmokeCheckSpec
   /// The whole request's limit.
   public var timeout: Duration
+  /// The Host header, when not the URL's (through the proxy of an app with `hosts:`).
+  public var hostHeader: String?
 
-  public init(_ spec: SmokeCheckSpec, timeout: Duration = .seconds(10)) {
+  public init(_ spec: SmokeCheckSpec, timeout: Duration = .seconds(10), hostHeader: String? = nil) {
     self.spec = spec
     self.timeout = timeout
+    self.hostHeader = hostHeader
   }
 
   /// Runs the check once against `baseURL` (`http://127.0.0.1:40123` or `http://address:port`)
   /// plus the check's path. What the server or network did is in the result; this throws only
   /// `CancellationError` and `HealthError` for a libcurl set-up failure.
   public func run(baseURL: String) async throws -> SmokeResult {
-    let probe = try HTTPProbe(
+    var probe = try HTTPProbe(
       url: LoadTest.url(baseURL, spec.path), expectStatus: spec.expectStatus,
       bodyContains: spec.bodyContains, timeout: timeout)
+    probe.hostHeader = hostHeader
     let result = try await probe.run()
     return SmokeResult(
       port: spec.port, path: spec.path, passed: result.healthy, status: result.status,

@@ -5,10 +5,14 @@ import DeployConfig
 public struct HostVerifier: Sendable {
   public var spec: VerifySpec
   public var smokeTimeout: Duration
+  /// The Host header of the checks on a port, where it must name the app: the proxy's
+  /// `http_port` of an app with `hosts:` (`ProxySpec.verificationHosts`).
+  public var hostHeaders: [Int: String]
 
-  public init(_ spec: VerifySpec, smokeTimeout: Duration = .seconds(10)) {
+  public init(_ spec: VerifySpec, smokeTimeout: Duration = .seconds(10), hostHeaders: [Int: String] = [:]) {
     self.spec = spec
     self.smokeTimeout = smokeTimeout
+    self.hostHeaders = hostHeaders
   }
 
   /// Runs the checks of `host`. `baseURL(port)` gives the URL a host port is reached at: for
@@ -27,7 +31,8 @@ public struct HostVerifier: Sendable {
     }
     for check in spec.smoke {
       do {
-        let result = try await SmokeCheck(check, timeout: smokeTimeout).run(baseURL: baseURL(check.port))
+        let smoke = SmokeCheck(check, timeout: smokeTimeout, hostHeader: hostHeaders[check.port])
+        let result = try await smoke.run(baseURL: baseURL(check.port))
         report.smoke.append(result)
         if !result.passed { report.passed = false }
       } catch {
@@ -40,7 +45,8 @@ public struct HostVerifier: Sendable {
     }
     if let load = spec.load, report.passed {
       do {
-        let figures = try await LoadTest(load).run(baseURL: baseURL(load.port))
+        let figures = try await LoadTest(load, hostHeader: hostHeaders[load.port]).run(
+          baseURL: baseURL(load.port))
         let verdict = load.judge(figures)
         report.load = LoadResult(figures: figures, verdict: verdict)
         if !verdict.passed { report.passed = false }

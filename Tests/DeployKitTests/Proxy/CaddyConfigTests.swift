@@ -55,6 +55,16 @@ import Testing
     #expect(Self.servers(config)["https"] == nil)
   }
 
+  @Test func verificationNamesTheAppsFirstHostOnTheProxysPort() {
+    #expect(ProxySpec(appPort: 8080).verificationHosts.isEmpty)
+    #expect(
+      ProxySpec(appPort: 8080, hosts: ["shop.example.com", "www.example.com"], httpPort: 8081)
+        .verificationHosts
+        == [8081: "shop.example.com"])
+    #expect(
+      ProxySpec(appPort: 8080, hosts: ["*.example.com"]).verificationHosts == [80: "verify.example.com"])
+  }
+
   @Test func moreSpecificRoutesComeFirst() throws {
     let config = try Self.json(
       CaddyConfig.render([

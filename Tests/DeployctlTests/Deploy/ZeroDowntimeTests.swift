@@ -166,6 +166,36 @@ struct ZeroDowntimeTests {
     }
   }
 
+  @Test("an app with proxy hosts: verification through the proxy names the app's host, as a browser would")
+  func verificationSendsTheAppsHostName() async throws {
+    let name = "shop.deployctl.test"
+    let extra = """
+        hosts: [\(name)]
+      verify:
+        smoke: [{port: 80, path: /version, contains: v1}]
+        load: {port: 80, path: /version, requests: 60, concurrency: 3, max_error_rate: 0%}
+      """
+    try await Self.with(extra) { s in
+      let deployed = try await s.deployctl(["deploy", "prod", "--image", "v1"])
+      #expect(deployed.status == 0, "\(deployed.stderr)")
+      let verification = try #require(try deployed.report.verification)
+      #expect(verification.passed, "\(deployed.stderr)")
+      for host in verification.hosts {
+        #expect(host.smoke.map(\.status) == [200], "\(host)")
+        #expect(host.load?.figures.requests == 60 && host.load?.figures.errors == 0, "\(host)")
+      }
+      for host in s.hosts("prod") {
+        // Without the name the proxy routes nothing here: what the checks would have met.
+        let bare = try await Testbed.run(
+          "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", Self.url(host)])
+        #expect(bare.stdout == "404", "\(host)")
+        let named = try await Testbed.run(
+          "/usr/bin/curl", ["-s", "--max-time", "5", "-H", "Host: \(name)", Self.url(host)])
+        #expect(named.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "v1", "\(host)")
+      }
+    }
+  }
+
   @Test("a crashing release on a slow start: still no failed request, and the old container serves")
   func crashBehindTheProxy() async throws {
     try await Self.with { s in
