@@ -60,15 +60,20 @@ public enum ProxyScripts {
   static let migrateRequestsSysctl = "net.ipv4.tcp_migrate_req"
 
   /// `docker run` of the proxy container, with `migrateRequestsSysctl` where the host's kernel
-  /// has it (older kernels run the proxy without; a switch may then reset a connection that
-  /// arrives in the same instant).
+  /// has it and Docker applies it; otherwise (an older kernel, a runtime that refuses the
+  /// setting) the proxy runs without, and a switch may reset a connection that arrives in the
+  /// same instant.
   static func run(_ proxy: ProxySpec, paths: ProxyPaths) -> RemoteCommand {
-    .if(
+    let plain = RemoteCommand(runArguments(proxy, paths: paths))
+    let withSetting = RemoteCommand(runArguments(proxy, paths: paths, sysctls: ["\(migrateRequestsSysctl)=1"]))
+    // A refused setting leaves the container created, not started: removed before the plain run.
+    let removeCreated = RemoteCommand(["docker", "rm", "-f", containerName]).silent
+    return .if(
       RemoteCommand([
         "test", "-e", "/proc/sys/" + migrateRequestsSysctl.replacingOccurrences(of: ".", with: "/"),
       ]),
-      then: RemoteCommand(runArguments(proxy, paths: paths, sysctls: ["\(migrateRequestsSysctl)=1"])),
-      else: RemoteCommand(runArguments(proxy, paths: paths)))
+      then: withSetting.or(removeCreated.then(plain)),
+      else: plain)
   }
 
   /// The arguments of `docker run` for the proxy container.
