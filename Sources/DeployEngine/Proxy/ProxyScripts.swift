@@ -65,7 +65,8 @@ public enum ProxyScripts {
   /// same instant.
   static func run(_ proxy: ProxySpec, paths: ProxyPaths) -> RemoteCommand {
     let plain = RemoteCommand(runArguments(proxy, paths: paths))
-    let withSetting = RemoteCommand(runArguments(proxy, paths: paths, sysctls: ["\(migrateRequestsSysctl)=1"]))
+    let withSetting = RemoteCommand(
+      runArguments(proxy, paths: paths, sysctls: ["\(migrateRequestsSysctl)=1"]))
     // A refused setting leaves the container created, not started: removed before the plain run.
     let removeCreated = RemoteCommand(["docker", "rm", "-f", containerName]).silent
     return .if(
