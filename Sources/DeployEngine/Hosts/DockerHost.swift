@@ -360,7 +360,8 @@ public final class DockerHost: RolloutHost {
     let ports = plan.container.ports
     do {
       return try await remote.step("verify") {
-        try await HostVerifier(spec).run(host: name) { port in
+        let hostHeaders = plan.proxy?.verificationHosts ?? [:]
+        return try await HostVerifier(spec, hostHeaders: hostHeaders).run(host: name) { port in
           if let open = forwards.current[port] {
             return HTTPProbe.url(host: "127.0.0.1", port: open.localPort, path: "")
           }
