@@ -183,7 +183,8 @@ struct TestbedTests {
       try await testbed.heal(host)
       #expect(cut.status == 255)
       #expect(cut.stderr.contains("timed out"), "\(cut.stderr)")
-      #expect(try await testbed.ssh(host, "true").status == 0)
+      let healed = try await testbed.ssh(host, "true")
+      #expect(healed.status == 0, "\(healed.stderr)")
 
       try await testbed.stopSSHD(host)
       let refused = try await testbed.ssh(host, "true")
