@@ -75,6 +75,11 @@ final class CurlEasy: @unchecked Sendable {
       dc_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList), "curl_easy_setopt(CURLOPT_HTTPHEADER)")
   }
 
+  /// Sends `Host: name` instead of the URL's host (nothing when nil).
+  func setHostHeader(_ name: String?) throws(HealthError) {
+    if let name { try addHeaders(["Host: \(name)"]) }
+  }
+
   /// Makes the request a POST of `body` (copied by libcurl) with `headers` (`Name: value`).
   func setPost(body: String, headers: [String]) throws(HealthError) {
     try addHeaders(headers)

@@ -122,7 +122,7 @@ public struct HTTPProbe: Sendable, Hashable {
     try easy.set(CURLOPT_NOSIGNAL, 1, "CURLOPT_NOSIGNAL")
     try easy.set(CURLOPT_FORBID_REUSE, 1, "CURLOPT_FORBID_REUSE")
     try easy.set(CURLOPT_USERAGENT, "deployctl-health/1", "CURLOPT_USERAGENT")
-    try easy.addHeaders(hostHeader.map { ["Host: \($0)"] } ?? [])
+    try easy.setHostHeader(hostHeader)
   }
 }
 

@@ -180,7 +180,7 @@ extension DockerHost {
       plan: self.plan, proxy: proxy, container: state.started, release: plan.release.id,
       maintenance: state.previousRoute?.maintenance)
     let retiring = state.previousRoute.flatMap { $0.container == state.started ? nil : $0.upstream }
-    try await switchRoute(to: route, draining: retiring.map { [$0] } ?? [])
+    try await switchRoute(to: route, retiring: retiring)
     state.switched = true
     blueGreen.withLock { $0 = state }
     if let retiring { await drain(retiring, limit: proxy.drain) }
@@ -211,14 +211,13 @@ extension DockerHost {
     }
   }
 
-  /// Points the app's route at `route` (nil: removes it); `draining`: the upstream it leaves,
+  /// Points the app's route at `route` (nil: removes it); `retiring`: the upstream it leaves,
   /// which `drain` then waits for.
-  func switchRoute(
-    to route: ProxyRoute?, step: String = "switch route", draining: [String] = []
-  ) async throws {
+  func switchRoute(to route: ProxyRoute?, step: String = "switch route", retiring: String? = nil) async throws
+  {
     // Maintenance belongs to `deployctl maintenance`: a switch keeps what the route has now, also
     // when it was turned on after this run read the route.
-    try await router.change(step: step, draining: draining) { current in
+    try await router.change(step: step, retiring: retiring) { current in
       guard var route else { return nil }
       if let current { route.maintenance = current.maintenance }
       return route
@@ -345,7 +344,7 @@ extension DockerHost {
       try await healthBehindProxy(previous.container, as: retired, port: proxy.appPort)
     }
     let failedUpstream = "\(state.started):\(proxy.appPort)"
-    try await switchRoute(to: previousRoute, step: "switch route back", draining: [failedUpstream])
+    try await switchRoute(to: previousRoute, step: "switch route back", retiring: failedUpstream)
     await drain(failedUpstream, limit: proxy.drain)
     var script = RemoteScript()
     script.section("stop new", DockerScripts.stopAndRemove(newName, timeout: spec.stopTimeoutSeconds))

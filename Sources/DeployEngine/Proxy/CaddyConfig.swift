@@ -11,13 +11,16 @@ public enum CaddyConfig {
   /// the apps on the `deployctl` network do not.
   static let adminAddress = "localhost:2019"
 
-  /// The whole configuration as one JSON document.
-  public static func render(_ routes: [ProxyRoute]) -> String {
+  /// The whole configuration as one JSON document. `retiring`: per route key, the upstream the
+  /// change being rendered takes that route away from (`serve` keeps it listed).
+  public static func render(_ routes: [ProxyRoute], retiring: [String: String] = [:]) -> String {
     let ordered = routes.sorted(by: moreSpecific)
     let secure = ordered.filter { $0.https != ProxySpec.HTTPS.off.rawValue }
     var httpRoutes: [[String: Any]] = []
     for route in ordered {
-      httpRoutes.append(route.https == ProxySpec.HTTPS.off.rawValue ? serve(route) : redirect(route))
+      httpRoutes.append(
+        route.https == ProxySpec.HTTPS.off.rawValue
+          ? serve(route, retiring: retiring[route.key]) : redirect(route))
     }
     httpRoutes.append(notRouted)
     var servers: [String: Any] = [
@@ -29,7 +32,7 @@ public enum CaddyConfig {
     if !secure.isEmpty {
       servers["https"] =
         [
-          "listen": [":443"], "routes": secure.map(serve) + [notRouted],
+          "listen": [":443"], "routes": secure.map { serve($0, retiring: retiring[$0.key]) } + [notRouted],
           "automatic_https": ["disable_redirects": true],
         ] as [String: Any]
       var policies: [[String: Any]] = []
@@ -72,7 +75,7 @@ public enum CaddyConfig {
 
   /// The app's route: its maintenance page, or the app behind a reverse proxy that retries a
   /// refused connection for a few seconds (a container restarting answers again).
-  static func serve(_ route: ProxyRoute) -> [String: Any] {
+  static func serve(_ route: ProxyRoute, retiring: String? = nil) -> [String: Any] {
     var handle: [[String: Any]] = []
     if let message = route.maintenance {
       handle.append([
@@ -89,7 +92,7 @@ public enum CaddyConfig {
       // loaded configuration names it, and requests the replaced configuration took may still
       // be connecting to the old container. Listed, their count stays in
       // `/reverse_proxy/upstreams` for the drain. The next change lets it go.
-      let upstreams = [route.upstream] + route.draining.filter { $0 != route.upstream }
+      let upstreams = [route.upstream] + [retiring].compactMap { $0 }.filter { $0 != route.upstream }
       var balancing: [String: Any] = ["try_duration": "5s", "try_interval": "100ms"]
       if upstreams.count > 1 { balancing["selection_policy"] = ["policy": "first"] }
       handle.append([

@@ -21,9 +21,6 @@ public struct ProxyRoute: Codable, Sendable, Equatable {
   public var release: String
   /// The message the proxy answers with (503) while maintenance is on; nil: off.
   public var maintenance: String?
-  /// Upstreams this route left in the change that renders it, listed after its own so the
-  /// proxy keeps counting their requests in flight (`CaddyConfig.serve`); never stored.
-  public var draining: [String] = []
   public var responseTimeoutSeconds: Int
   public var updatedAt: Date
 

@@ -47,16 +47,15 @@ public final class ProxyRouter: Sendable {
   public func use(_ routes: ProxyRoutes) { reading.withLock { $0 = routes } }
 
   /// Sets the app's route to what `make` returns for the current one (nil: removes it), as step
-  /// `step`; `draining`: upstreams whose requests in flight `drain` will wait for
-  /// (`CaddyConfig.serve` lists them after the route's own).
+  /// `step`; `retiring`: the upstream it leaves, whose requests in flight `drain` will wait for
+  /// (`CaddyConfig.serve` keeps it listed after the route's own in this change's configuration).
   public func change(
-    step: String, draining: [String] = [], quiet: Bool = false,
+    step: String, retiring: String? = nil, quiet: Bool = false,
     _ make: @Sendable (ProxyRoute?) throws -> ProxyRoute?
   ) async throws {
     for _ in 0..<5 {
       let current = routes
-      var route = try make(current.route(app: app, environment: environment))
-      route?.draining = draining
+      let route = try make(current.route(app: app, environment: environment))
       if let route, let (other, claim) = current.conflict(with: route) {
         throw ProxyError.routeTaken(
           host: remote.name, claim: claim, app: other.app, environment: other.environment)
@@ -66,7 +65,8 @@ public final class ProxyRouter: Sendable {
       let change = script.section(
         "switch",
         ProxyScripts.change(
-          key: key, route: route, config: CaddyConfig.render(all),
+          key: key, route: route,
+          config: CaddyConfig.render(all, retiring: retiring.map { [key: $0] } ?? [:]),
           generation: current.generation, paths: paths), failure: .isAnswer)
       let output = try await remote.run(step, script, timeout: .seconds(120), quiet: quiet)
       let result = output[change]
@@ -85,7 +85,7 @@ public final class ProxyRouter: Sendable {
   }
 
   /// Waits until the proxy has no request in flight to `upstream`, at most `limit`: asked every
-  /// 100 ms through the admin API. The switch that retired `upstream` named it in `draining`, so
+  /// 100 ms through the admin API. The switch that retired `upstream` named it in `retiring`, so
   /// the proxy still counts it; when it cannot tell (no count, or another run's load let the
   /// upstream go), waits a short fixed while instead.
   public func drain(_ upstream: String, limit: Duration) async {

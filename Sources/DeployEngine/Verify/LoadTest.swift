@@ -71,7 +71,7 @@ public struct LoadTest: Sendable {
     try easy.set(CURLOPT_TIMEOUT_MS, spec.requestTimeout.wholeMilliseconds, "CURLOPT_TIMEOUT_MS")
     try easy.set(CURLOPT_NOSIGNAL, 1, "CURLOPT_NOSIGNAL")
     try easy.set(CURLOPT_USERAGENT, "deployctl-verify/1", "CURLOPT_USERAGENT")
-    try easy.addHeaders(hostHeader.map { ["Host: \($0)"] } ?? [])
+    try easy.setHostHeader(hostHeader)
   }
 }
 

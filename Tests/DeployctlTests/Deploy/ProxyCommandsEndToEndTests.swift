@@ -61,15 +61,7 @@ import Testing
   static func request(_ host: Testbed.Host, _ scenario: Scenario, _ path: String) async throws -> (
     status: Int, body: String
   ) {
-    let result = try await Testbed.run(
-      "/usr/bin/curl",
-      [
-        "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "5",
-        "http://\(host.address)/\(scenario.app)\(path)",
-      ])
-    let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-    let status = Int(lines.last ?? "") ?? 0
-    return (status, lines.dropLast().joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines))
+    try await RequestLoad.answer("http://\(host.address)/\(scenario.app)\(path)")
   }
 
   @Test(

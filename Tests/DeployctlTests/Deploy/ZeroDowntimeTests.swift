@@ -186,12 +186,8 @@ struct ZeroDowntimeTests {
       }
       for host in s.hosts("prod") {
         // Without the name the proxy routes nothing here: what the checks would have met.
-        let bare = try await Testbed.run(
-          "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", Self.url(host)])
-        #expect(bare.stdout == "404", "\(host)")
-        let named = try await Testbed.run(
-          "/usr/bin/curl", ["-s", "--max-time", "5", "-H", "Host: \(name)", Self.url(host)])
-        #expect(named.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "v1", "\(host)")
+        #expect(try await RequestLoad.answer(Self.url(host)).status == 404, "\(host)")
+        #expect(try await RequestLoad.get(Self.url(host), hostName: name) == "v1", "\(host)")
       }
     }
   }
@@ -411,10 +407,19 @@ struct RequestLoad: CustomStringConvertible, Sendable {
   }
 
   /// One GET; its body, trimmed.
-  static func get(_ url: String) async throws -> String {
-    let result = try await HTTPProbe(url: url, expectStatus: 200, timeout: .seconds(5)).run()
-    guard result.healthy else { throw TestFailure("GET \(url): \(result.reason)") }
-    return result.body.trimmingCharacters(in: .whitespacesAndNewlines)
+  static func get(_ url: String, hostName: String? = nil) async throws -> String {
+    let (status, body) = try await answer(url, hostName: hostName)
+    guard status == 200 else { throw TestFailure("GET \(url): HTTP \(status) \(body)") }
+    return body
+  }
+
+  /// One GET, sending `Host: hostName` when given: its status (0 when none came back) and its
+  /// body, trimmed.
+  static func answer(_ url: String, hostName: String? = nil) async throws -> (status: Int, body: String) {
+    var probe = try HTTPProbe(url: url, timeout: .seconds(5))
+    probe.hostHeader = hostName
+    let result = try await probe.run()
+    return (result.status ?? 0, result.body.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
   /// GET until it answers 200 (bounded: 60 s).
